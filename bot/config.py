@@ -1,0 +1,260 @@
+"""Typed, frozen configuration, loaded once at start and validated in full.
+
+Sources, first found wins: `--config FILE`, `$NEWSBOT_CONFIG`, `./config.toml`, built-in defaults
+(so `newsbot` works with no file at all, on the embedded SQLite store). Then the environment
+overrides `NEWSBOT_TOKEN` and `NEWSBOT_DATABASE_URL` apply.
+
+Validation is by hand over the dataclasses' type hints rather than with a schema library: the
+schema is small, and what we need is exactly one line per mistake naming the key
+(`store.url: expected a string, got 42`), which generic validators do not print.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ConfigError
+
+DEFAULT_STORE_URL = "sqlite+aiosqlite:///newsbot.db"
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """Webhook mode for `newsbot run`; absent means long polling."""
+
+    url: str
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    secret_token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    """How to reach Telegram and who administers the bot."""
+
+    token: str = field(default="", repr=False)
+    api_base_url: str = DEFAULT_API_BASE_URL
+    admins: tuple[int, ...] = ()
+    webhook: WebhookConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Where articles live: an SQLAlchemy URL, SQLite by default."""
+
+    url: str = DEFAULT_STORE_URL
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryConfig:
+    """Defaults for summaries; each chat can change length and algorithm."""
+
+    algorithm: str = "default"
+    sentences: int = 3
+    language: str = "fr"
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    """Defaults of the ingest pipeline: how often, how long, how much."""
+
+    interval_minutes: int = 30
+    timeout_seconds: float = 20.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    per_host_concurrency: int = 2
+    max_failures: int = 10
+    user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One feed to ingest; `interval_minutes` overrides `[ingest]`'s default."""
+
+    url: str
+    category: str = ""
+    language: str = ""
+    interval_minutes: int | None = None
+
+
+# A few real public feeds, French first, so that `newsbot run` with only a token has articles to
+# serve within minutes. A config file with its own [[feeds]] replaces this list entirely.
+DEFAULT_FEEDS: tuple[FeedConfig, ...] = (
+    FeedConfig("https://www.francetvinfo.fr/titres.rss", "France", "fr"),
+    FeedConfig("https://www.lemonde.fr/international/rss_full.xml", "International", "fr"),
+    FeedConfig("https://www.lemonde.fr/economie/rss_full.xml", "Économie", "fr"),
+    FeedConfig("https://www.lemonde.fr/politique/rss_full.xml", "Politique", "fr"),
+    FeedConfig("https://www.lemonde.fr/culture/rss_full.xml", "Culture", "fr"),
+    FeedConfig("https://www.lemonde.fr/sciences/rss_full.xml", "Sciences", "fr"),
+    FeedConfig("https://feeds.bbci.co.uk/news/world/rss.xml", "World", "en"),
+    FeedConfig("https://feeds.bbci.co.uk/news/technology/rss.xml", "Technology", "en"),
+    FeedConfig("https://feeds.bbci.co.uk/news/business/rss.xml", "Business", "en"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration. Build it with `load_config`; never mutate it."""
+
+    telegram: TelegramConfig = TelegramConfig()
+    store: StoreConfig = StoreConfig()
+    summary: SummaryConfig = SummaryConfig()
+    ingest: IngestConfig = IngestConfig()
+    feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
+    source: str = "built-in defaults"
+
+    def require_token(self) -> str:
+        """The bot token, or a ConfigError saying where to put it (for `newsbot run`)."""
+        if not self.telegram.token:
+            raise ConfigError(
+                "telegram.token: missing; set it in the config file's [telegram] table "
+                "or in the NEWSBOT_TOKEN environment variable"
+            )
+        return self.telegram.token
+
+
+def find_config_file(explicit: str | None, env: Mapping[str, str]) -> Path | None:
+    """The file to read: `--config`, else `$NEWSBOT_CONFIG`, else `./config.toml` if present."""
+    if explicit:
+        return Path(explicit)
+    if env.get("NEWSBOT_CONFIG"):
+        return Path(env["NEWSBOT_CONFIG"])
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load_config(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load, merge with defaults, apply environment overrides and validate.
+
+    Raises ConfigError with one line naming the offending key.
+    """
+    env = os.environ if env is None else env
+    path = find_config_file(explicit, env)
+    data: dict[str, Any] = {}
+    source = "built-in defaults"
+    if path is not None:
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        source = str(path)
+    try:
+        config = _build(Config, data, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return _apply_env(dataclasses.replace(config, source=source), env)
+
+
+def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
+    if env.get("NEWSBOT_TOKEN"):
+        config = dataclasses.replace(
+            config, telegram=dataclasses.replace(config.telegram, token=env["NEWSBOT_TOKEN"])
+        )
+    if env.get("NEWSBOT_DATABASE_URL"):
+        config = dataclasses.replace(config, store=StoreConfig(url=env["NEWSBOT_DATABASE_URL"]))
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    """Checks across values that types alone do not express."""
+    url = config.store.url
+    if not url.startswith(("sqlite", "postgresql", "postgres")):
+        raise ConfigError(
+            f"store.url: expected an sqlite:/// or postgresql:// URL, got {url.split(':')[0]!r}"
+        )
+    if not 1 <= config.summary.sentences <= 20:
+        raise ConfigError("summary.sentences: expected an integer from 1 to 20")
+    for name in ("interval_minutes", "max_bytes", "max_redirects", "per_host_concurrency"):
+        if getattr(config.ingest, name) < (0 if name == "max_redirects" else 1):
+            raise ConfigError(f"ingest.{name}: expected a positive integer")
+    if config.ingest.timeout_seconds <= 0:
+        raise ConfigError("ingest.timeout_seconds: expected a positive number")
+    for i, feed in enumerate(config.feeds):
+        if not feed.url.startswith(("http://", "https://")):
+            raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {feed.url!r}")
+        if feed.interval_minutes is not None and feed.interval_minutes < 1:
+            raise ConfigError(f"feeds[{i}].interval_minutes: expected a positive integer")
+    hook = config.telegram.webhook
+    if hook is not None and not hook.url.startswith("https://"):
+        raise ConfigError("telegram.webhook.url: expected an https:// URL")
+
+
+# Fields of Config that are bookkeeping, not settings a file may set.
+_INTERNAL = frozenset({"source"})
+
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp in _TYPE_WORDS:
+        return _TYPE_WORDS[tp]
+    if origin is tuple:
+        return f"a list of {_describe(typing.get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_describe(a) for a in typing.get_args(tp) if a is not type(None))
+    return str(tp)
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    """Turn a TOML table into the dataclass *cls*, rejecting unknown keys and wrong types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'top level'}: expected a table, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _INTERNAL}
+    known = sorted(fields)
+    values: dict[str, Any] = {}
+    for key, raw in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in fields:
+            raise ConfigError(f"{path}: unknown key (expected one of: {', '.join(known)})")
+        values[key] = _convert(hints[key], raw, path)
+    try:
+        return cls(**values)
+    except TypeError:
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.name not in values
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        raise ConfigError(f"{where}.{missing[0]}: missing, expected {_describe(hints[missing[0]])}") from None
+
+
+def _convert(tp: Any, raw: Any, path: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(inner[0], raw, path)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, raw, path)
+    if origin is tuple:
+        item_type = typing.get_args(tp)[0]
+        if not isinstance(raw, list):
+            raise ConfigError(f"{path}: expected {_describe(tp)}, got {raw!r}")
+        return tuple(_convert(item_type, item, f"{path}[{i}]") for i, item in enumerate(raw))
+    if tp is float and isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    if tp in (int, float, str) and (isinstance(raw, bool) or not isinstance(raw, tp)):
+        raise ConfigError(f"{path}: expected {_describe(tp)}, got {raw!r}")
+    if tp is bool and not isinstance(raw, bool):
+        raise ConfigError(f"{path}: expected {_describe(tp)}, got {raw!r}")
+    return raw

@@ -1,0 +1,146 @@
+"""Plain data shared by every layer.
+
+Datetimes are always timezone-aware UTC; the store converts on the way in and out so no caller
+has to wonder. Nothing here imports Telegram, SQLAlchemy or the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime (the only kind the store accepts)."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return *value* as aware UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """An article as a source hands it to the store, before it has an id.
+
+    `category` is the display name as published ("Économie"); the store matches it to an
+    existing category case- and accent-insensitively. `content_hash` is filled by the store when
+    empty.
+    """
+
+    title: str
+    text: str
+    url: str | None = None
+    guid: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    category: str | None = None
+    language: str | None = None
+    feed_id: int | None = None
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A stored article. `id` is the short number users see and type (`/summary 42`)."""
+
+    id: int
+    title: str
+    text: str
+    url: str | None
+    guid: str | None
+    author: str | None
+    published: datetime | None
+    category: str | None
+    language: str | None
+    feed_id: int | None
+    content_hash: str
+    stored_at: datetime
+
+    @property
+    def when(self) -> datetime:
+        """The date shown to readers: publication time, else when we stored it."""
+        return self.published or self.stored_at
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A category with its display name and how many articles it holds."""
+
+    id: int
+    name: str
+    key: str
+    article_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed and its fetch state (conditional-GET validators, failures, back-off)."""
+
+    id: int
+    url: str
+    category: str | None
+    language: str | None
+    interval_minutes: int | None
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    last_fetched: datetime | None = None
+    next_fetch: datetime | None = None
+    failures: int = 0
+    last_error: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """A Telegram chat the bot talks to, with its preferences."""
+
+    id: int
+    language: str = "fr"
+    settings: dict[str, object] = field(default_factory=dict)
+    active: bool = True
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A chat's subscription to a category, with optional +word / -word filters."""
+
+    id: int
+    chat_id: int
+    category: str
+    filters: tuple[str, ...] = ()
+    active: bool = True
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One (chat, article) pair in the deliveries queue."""
+
+    id: int
+    chat_id: int
+    article_id: int
+    status: str
+    attempts: int
+    created_at: datetime
+    sent_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    """What `newsbot stats` prints: counts across the store."""
+
+    articles: int
+    articles_per_category: list[tuple[str, int]]
+    uncategorized: int
+    feeds: int
+    feeds_failing: int
+    chats: int
+    subscriptions: int
+    deliveries: dict[str, int]

@@ -1,0 +1,131 @@
+"""Summaries as readers get them: looked up in the store's cache, computed off the event loop
+on a miss, and computed ahead of time for new articles so a reader's request is a lookup."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Executor
+
+from bot.config import SummaryConfig
+from bot.errors import SummaryError
+from bot.models import Article
+from bot.store import SqlStore
+from bot.summarize import summarize
+
+log = logging.getLogger(__name__)
+
+# How many articles to summarize per round trip to the store when precomputing.
+PRECOMPUTE_BATCH = 64
+
+
+def length_key(sentences: int | None, ratio: float | None) -> str:
+    """The cache key of a summary length: "3" for three sentences, "10%" for a ratio."""
+    if ratio is not None:
+        return f"{round(ratio * 100, 2):g}%"
+    return str(sentences)
+
+
+def _summarize_article(
+    text: str,
+    title: str,
+    language: str | None,
+    algorithm: str,
+    sentences: int,
+    ratio: float | None,
+    default_language: str,
+) -> list[str] | None:
+    """Top-level (picklable) so a process pool can run it; None when the text has no summary."""
+    try:
+        return summarize(
+            text,
+            title=title,
+            language=language,
+            algorithm=algorithm,
+            sentences=sentences,
+            ratio=ratio,
+            default_language=default_language,
+        )
+    except SummaryError as exc:
+        log.debug("no summary: %s", exc)
+        return None
+
+
+class SummaryService:
+    """Cached summaries of stored articles."""
+
+    def __init__(self, store: SqlStore, config: SummaryConfig) -> None:
+        self.store = store
+        self.config = config
+
+    async def summary(
+        self,
+        article: Article,
+        *,
+        algorithm: str | None = None,
+        sentences: int | None = None,
+        ratio: float | None = None,
+    ) -> list[str]:
+        """The summary of *article*, from the cache or computed in a worker thread and cached.
+
+        Raises SummaryError when the article has no summarizable text or the algorithm is
+        unknown.
+        """
+        algorithm = algorithm or self.config.algorithm
+        sentences = sentences or self.config.sentences
+        key = length_key(sentences, ratio)
+        cached = await self.store.get_summary(article.id, algorithm, key)
+        if cached is not None:
+            return cached
+        result = await asyncio.to_thread(
+            summarize,
+            article.text,
+            title=article.title,
+            language=article.language,
+            algorithm=algorithm,
+            sentences=sentences,
+            ratio=ratio,
+            default_language=self.config.language,
+        )
+        await self.store.put_summary(article.id, algorithm, key, result)
+        return result
+
+    async def precompute(self, article_ids: Sequence[int], executor: Executor | None = None) -> int:
+        """Compute and cache the default summary of each article; how many were cached.
+
+        Runs in *executor* (a process pool spreads the work over the cores), else in threads.
+        """
+        loop = asyncio.get_running_loop()
+        algorithm, sentences = self.config.algorithm, self.config.sentences
+        key = length_key(sentences, None)
+        done = 0
+        for start in range(0, len(article_ids), PRECOMPUTE_BATCH):
+            batch = [
+                await self.store.get_article(article_id)
+                for article_id in article_ids[start : start + PRECOMPUTE_BATCH]
+            ]
+            results = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        executor,
+                        _summarize_article,
+                        article.text,
+                        article.title,
+                        article.language,
+                        algorithm,
+                        sentences,
+                        None,
+                        self.config.language,
+                    )
+                    for article in batch
+                )
+            )
+            rows = [
+                (article.id, algorithm, key, result)
+                for article, result in zip(batch, results, strict=True)
+                if result is not None
+            ]
+            await self.store.put_summaries(rows)
+            done += len(rows)
+        return done

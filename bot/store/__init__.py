@@ -1,0 +1,33 @@
+"""The article store: one contract (`ArticleStore`), SQLite and PostgreSQL behind it.
+
+    store = await open_store("sqlite+aiosqlite:///newsbot.db")
+    await store.add_articles([...])
+    await store.latest(10, category="economie")
+"""
+
+from __future__ import annotations
+
+from bot.store.contract import AddResult, ArticleStore
+from bot.store.migrate import current_revision, head_revision, upgrade
+from bot.store.sql import SqlStore, async_url, create_engine, redact
+
+__all__ = [
+    "AddResult",
+    "ArticleStore",
+    "SqlStore",
+    "async_url",
+    "current_revision",
+    "head_revision",
+    "open_store",
+    "redact",
+    "upgrade",
+]
+
+
+async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
+    """Connect to the store at *url*; with *migrate*, bring its schema up to date first
+    (a fresh database is created, an older one upgraded keeping its data)."""
+    engine = create_engine(url)
+    if migrate:
+        await upgrade(engine)
+    return SqlStore(engine)

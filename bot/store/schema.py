@@ -1,0 +1,181 @@
+"""Tables of the article store, as SQLAlchemy Core metadata.
+
+The migrations under `migrations/versions` create exactly these tables; `tests/test_store.py`
+checks the two never drift apart. Full-text search lives outside this metadata because it is
+dialect-specific: an FTS5 table kept in sync by triggers on SQLite, a `tsvector` column with a
+GIN index on PostgreSQL (see the first migration).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+from bot.models import as_utc
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both backends.
+
+    SQLite has no time zones: values are stored as naive UTC text, which also sorts correctly.
+    PostgreSQL stores `timestamptz`.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return as_utc(value)
+
+
+# Telegram chat ids exceed 32 bits; SQLite's INTEGER is 64-bit anyway, but its autoincrement
+# needs the plain INTEGER type, hence the variant.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    # fold(name): "economie" for "Économie"; what lookups match on.
+    Column("key", String(200), nullable=False, unique=True),
+)
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("title", Text),
+    Column("category", String(200)),
+    Column("language", String(16)),
+    Column("interval_minutes", Integer),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_fetched", UTCDateTime),
+    Column("next_fetch", UTCDateTime),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("guid", Text, unique=True),
+    Column("url", Text),
+    # normalize_url(url): the de-duplication key for URLs.
+    Column("url_key", Text, unique=True),
+    Column("content_hash", String(64), nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("author", Text),
+    Column("published", UTCDateTime),
+    # What "latest" sorts by: the publication time, but never later than when we stored the
+    # article, so a feed dating its items in the future cannot pin them to the top.
+    Column("sort_time", UTCDateTime, nullable=False),
+    Column("category_id", Integer, ForeignKey("categories.id", ondelete="SET NULL")),
+    Column("language", String(16)),
+    Column("text", Text, nullable=False),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="SET NULL")),
+    Column("stored_at", UTCDateTime, nullable=False),
+    Index("ix_articles_sort", "sort_time", "id"),
+    Index("ix_articles_category_sort", "category_id", "sort_time", "id"),
+    # Ids are shown to users: never reuse one, even after a delete.
+    sqlite_autoincrement=True,
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("language", String(16), nullable=False, default="fr"),
+    Column("settings", JSON, nullable=False, default=dict),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("filters", JSON, nullable=False, default=list),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("chat_id", "category_id"),
+    Index("ix_subscriptions_category_id", "category_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "article_id", BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False
+    ),
+    # pending -> sent | failed; the sender drains "pending" in id order.
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", Text),
+    UniqueConstraint("chat_id", "article_id"),
+    Index("ix_deliveries_status_id", "status", "id"),
+)
+
+summaries = Table(
+    "summaries",
+    metadata,
+    Column(
+        "article_id",
+        BigInteger,
+        ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("algorithm", String(32), primary_key=True),
+    # "3" for three sentences, "10%" for a ratio.
+    Column("length", String(16), primary_key=True),
+    Column("sentences", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

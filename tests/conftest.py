@@ -1,0 +1,91 @@
+"""Shared fixtures: a fresh store on SQLite and on PostgreSQL for the contract tests.
+
+PostgreSQL comes from `NEWSBOT_TEST_DATABASE_URL` (e.g. postgresql://postgres@127.0.0.1/test).
+The tests create a database of their own next to it and drop it at the end, so they never touch
+the data of the one named. Without the variable those tests skip, except under CI=true, where
+skipping would hide a broken backend, so they fail instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.store import SqlStore, async_url, create_engine, upgrade
+from bot.store.schema import metadata
+
+PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
+
+
+def _postgres_base_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {PG_ENV} is not set: the PostgreSQL tests must run in CI")
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}=postgresql://USER@HOST/DB (not set)")
+    return async_url(url)
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A freshly created, migrated PostgreSQL database for this test session."""
+    base = _postgres_base_url()
+    name = f"newsbot_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # a server that is down must say so, not crash obscurely
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL at {make_url(base).render_as_string()} unusable: {exc}")
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+
+    async def migrate() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    yield url
+    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of an empty store, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+
+    async def truncate() -> None:
+        await _admin(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+    asyncio.run(truncate())
+    return url
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[SqlStore]:
+    """An open, migrated, empty store on each backend."""
+    engine = create_engine(store_url)
+    await upgrade(engine)
+    yield SqlStore(engine)
+    await engine.dispose()
