@@ -154,19 +154,19 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
         source = str(path)
     try:
         config = _build(Config, data, "")
+        _check(config)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    return _apply_env(dataclasses.replace(config, source=source), env)
-
-
-def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
+    config = dataclasses.replace(config, source=source)
     if env.get("NEWSBOT_TOKEN"):
-        config = dataclasses.replace(
-            config, telegram=dataclasses.replace(config.telegram, token=env["NEWSBOT_TOKEN"])
-        )
+        telegram = dataclasses.replace(config.telegram, token=env["NEWSBOT_TOKEN"])
+        config = dataclasses.replace(config, telegram=telegram)
     if env.get("NEWSBOT_DATABASE_URL"):
         config = dataclasses.replace(config, store=StoreConfig(url=env["NEWSBOT_DATABASE_URL"]))
-    _check(config)
+        try:
+            _check(config)
+        except ConfigError as exc:
+            raise ConfigError(f"NEWSBOT_DATABASE_URL: {exc}") from None
     return config
 
 
@@ -205,7 +205,9 @@ def _describe(tp: Any) -> str:
     if tp in _TYPE_WORDS:
         return _TYPE_WORDS[tp]
     if origin is tuple:
-        return f"a list of {_describe(typing.get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
+        return (
+            f"a list of {_describe(typing.get_args(tp)[0]).removeprefix('a ').removeprefix('an ')}s"
+        )
     if dataclasses.is_dataclass(tp):
         return "a table"
     if origin in (types.UnionType, typing.Union):
@@ -236,7 +238,9 @@ def _build(cls: Any, data: Any, where: str) -> Any:
             and f.default is dataclasses.MISSING
             and f.default_factory is dataclasses.MISSING
         ]
-        raise ConfigError(f"{where}.{missing[0]}: missing, expected {_describe(hints[missing[0]])}") from None
+        raise ConfigError(
+            f"{where}.{missing[0]}: missing, expected {_describe(hints[missing[0]])}"
+        ) from None
 
 
 def _convert(tp: Any, raw: Any, path: str) -> Any:

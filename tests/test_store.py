@@ -85,7 +85,10 @@ async def test_ids_are_small_and_increasing(store: SqlStore) -> None:
             {"url": "https://Example.org/story/?utm_source=tw#top"},
             {"url": "HTTPS://example.org/story"},
         ),
-        ({"title": "Même titre", "text": "Même texte."}, {"title": "même TITRE", "text": "Meme texte."}),
+        (
+            {"title": "Même titre", "text": "Même  texte."},
+            {"title": "même TITRE", "text": "MÊME texte. "},
+        ),
     ],
     ids=["guid", "normalized-url", "content-hash"],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,12 @@ async def import_files(
             report_problem(str(exc))
             report.unreadable_files += 1
             continue
-        for batch in _batches(items, report, report_problem):
+        # Parse the next batch in a worker thread while the store writes this one: parsing is
+        # Python (holds the GIL), the database driver's work mostly is not, so they overlap.
+        batches = _batches(items, report, report_problem)
+        pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        while (batch := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
             added = await store.add_articles(batch)
             report.imported += len(added.ids)
             report.duplicates += added.duplicates

@@ -1,8 +1,8 @@
 """The article store: one contract (`ArticleStore`), SQLite and PostgreSQL behind it.
 
-    store = await open_store("sqlite+aiosqlite:///newsbot.db")
-    await store.add_articles([...])
-    await store.latest(10, category="economie")
+store = await open_store("sqlite+aiosqlite:///newsbot.db")
+await store.add_articles([...])
+await store.latest(10, category="economie")
 """
 
 from __future__ import annotations

@@ -74,6 +74,9 @@ categories = Table(
     Column("name", String(200), nullable=False),
     # fold(name): "economie" for "Économie"; what lookups match on.
     Column("key", String(200), nullable=False, unique=True),
+    # Kept by the store in the transaction that adds articles, so /categories is one small
+    # read instead of a count over every article.
+    Column("article_count", Integer, nullable=False, default=0, server_default="0"),
 )
 
 feeds = Table(
@@ -136,9 +139,7 @@ subscriptions = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("category_id", Integer, ForeignKey("categories.id", ondelete="CASCADE"), nullable=False),
     Column("filters", JSON, nullable=False, default=list),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
@@ -151,9 +152,7 @@ deliveries = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "article_id", BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("article_id", BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     # pending -> sent | failed; the sender drains "pending" in id order.
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, event, func, or_, select, text
+from sqlalchemy import Row, Select, and_, bindparam, event, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -188,6 +189,11 @@ class SqlStore:
         # fold(name) -> (id, display name). Categories are never renamed or deleted by the bot,
         # so a cached hit stays true; misses always go to the database.
         self._category_ids: dict[str, tuple[int, str]] = {}
+        self._insert_articles = (
+            self._insert(articles)
+            .on_conflict_do_nothing()
+            .returning(articles.c.id, articles.c.category_id)
+        )
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -281,12 +287,19 @@ class SqlStore:
         result.duplicates += len(rows) - len(fresh)
         if not fresh:
             return
-        inserted = await conn.execute(
-            self._insert(articles).values(fresh).on_conflict_do_nothing().returning(articles.c.id)
-        )
-        ids = sorted(inserted.scalars())
-        result.duplicates += len(fresh) - len(ids)
-        result.ids.extend(ids)
+        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
+        # ("insertmanyvalues") from one compiled statement, on both backends.
+        inserted = (await conn.execute(self._insert_articles, fresh)).all()
+        result.duplicates += len(fresh) - len(inserted)
+        result.ids.extend(sorted(row.id for row in inserted))
+        added = Counter(row.category_id for row in inserted if row.category_id is not None)
+        if added:
+            await conn.execute(
+                categories.update()
+                .where(categories.c.id == bindparam("category"))
+                .values(article_count=categories.c.article_count + bindparam("added")),
+                [{"category": cid, "added": n} for cid, n in added.items()],
+            )
 
     async def _existing_keys(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
         found: set[str] = set()
@@ -297,16 +310,16 @@ class SqlStore:
         ):
             values = [row[key] for row in rows if row[key]]
             if values:
-                found.update((await conn.execute(select(column).where(column.in_(values)))).scalars())
+                found.update(
+                    (await conn.execute(select(column).where(column.in_(values)))).scalars()
+                )
         return found
 
     # -- articles: reading -----------------------------------------------------------------
 
     async def get_article(self, article_id: int) -> Article:
         async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(_article_select().where(articles.c.id == article_id))
-            ).first()
+            row = (await conn.execute(_article_select().where(articles.c.id == article_id))).first()
         if row is None:
             raise NotFound(f"no article {article_id}")
         return _to_article(row)
@@ -412,24 +425,21 @@ class SqlStore:
 
     # -- categories ------------------------------------------------------------------------
 
-    def _category_counts(self) -> Select[Any]:
-        count = func.count(articles.c.id).label("article_count")
-        return (
-            select(categories.c.id, categories.c.name, categories.c.key, count)
-            .select_from(categories.outerjoin(articles, articles.c.category_id == categories.c.id))
-            .group_by(categories.c.id, categories.c.name, categories.c.key)
+    def _category_rows(self) -> Select[Any]:
+        return select(
+            categories.c.id, categories.c.name, categories.c.key, categories.c.article_count
         )
 
     async def categories(self) -> list[Category]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(self._category_counts())).all()
+            rows = (await conn.execute(self._category_rows())).all()
         found = [Category(r.id, r.name, r.key, r.article_count) for r in rows]
         return sorted(found, key=lambda c: (-c.article_count, c.key))
 
     async def find_category(self, name: str) -> Category | None:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(self._category_counts().where(categories.c.key == fold(name)))
+                await conn.execute(self._category_rows().where(categories.c.key == fold(name)))
             ).first()
         return Category(row.id, row.name, row.key, row.article_count) if row else None
 
@@ -589,9 +599,7 @@ class SqlStore:
     ) -> None:
         await self.put_summaries([(article_id, algorithm, length, sentences)])
 
-    async def put_summaries(
-        self, items: Iterable[tuple[int, str, str, Sequence[str]]]
-    ) -> None:
+    async def put_summaries(self, items: Iterable[tuple[int, str, str, Sequence[str]]]) -> None:
         """Cache many summaries in one transaction (import computes them in batches)."""
         rows = [
             {
@@ -608,7 +616,10 @@ class SqlStore:
         statement = self._insert(summaries)
         statement = statement.on_conflict_do_update(
             index_elements=["article_id", "algorithm", "length"],
-            set_={"sentences": statement.excluded.sentences, "created_at": statement.excluded.created_at},
+            set_={
+                "sentences": statement.excluded.sentences,
+                "created_at": statement.excluded.created_at,
+            },
         )
         async with self.engine.begin() as conn:
             await conn.execute(statement, rows)
@@ -625,7 +636,7 @@ class SqlStore:
             uncategorized = await count(
                 select(func.count()).select_from(articles).where(articles.c.category_id.is_(None))
             )
-            per_category = (await conn.execute(self._category_counts())).all()
+            per_category = (await conn.execute(self._category_rows())).all()
             feed_count = await count(select(func.count()).select_from(feeds))
             failing = await count(
                 select(func.count())

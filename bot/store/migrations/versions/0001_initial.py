@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("article_count", sa.Integer, nullable=False, server_default="0"),
         sa.UniqueConstraint("key", name="uq_categories_key"),
     )
     op.create_table(

@@ -1,0 +1,1 @@
+"""Getting articles in: import files now; feeds and pages as the ingest flow grows."""

@@ -1,0 +1,148 @@
+"""Offline extractive summaries: text in, a few of its own sentences out.
+
+    summarize(text, title=..., algorithm="default", sentences=3)  -> ["...", "...", "..."]
+
+The pipeline is the same for every algorithm:
+
+1. check the input is text (SummaryError otherwise) and settle the language: the one given,
+   else py3langid's guess when we support it, else `default_language`;
+2. cut the title and byline off the top, split into sentences, drop boilerplate, fragments
+   under five words and repeated sentences (`_clean`);
+3. rank the candidates with the chosen algorithm (`_algorithms`: our `default`, `lead`, and
+   sumy's LexRank, TextRank, LSA, Luhn, SumBasic, KL-Sum and Edmundson);
+4. keep the best ones that fit in `max_chars`, in document order.
+
+No network, no NLTK data: sentences come from `sentence-splitter` plus our rules (`_tokenize`),
+stemmers and stop words from sumy. Functions are synchronous and keep no mutable state between
+calls, so the bot runs them in worker threads.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bot.errors import SummaryError
+from bot.summarize import _tokenize
+from bot.summarize._algorithms import ALGORITHMS as _REGISTRY
+from bot.summarize._clean import Prepared, check_is_text, prepare
+from bot.summarize._languages import SUPPORTED, normalize_language
+from bot.summarize._languages import detect_language as _detect
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_ALGORITHM",
+    "detect_language",
+    "split_sentences",
+    "summarize",
+    "supported_languages",
+]
+
+ALGORITHMS: tuple[str, ...] = tuple(_REGISTRY)
+DEFAULT_ALGORITHM = "default"
+
+_ELLIPSIS = "…"
+
+
+def supported_languages() -> tuple[str, ...]:
+    """ISO 639-1 codes we can summarize: sumy has stop words and a stemmer, and the sentence
+    splitter has rules, for each of them."""
+    return SUPPORTED
+
+
+def detect_language(text: str) -> str | None:
+    """The language of `text` as an ISO 639-1 code ("fr", "en", ...), or None when unsure.
+
+    Any language py3langid knows may be returned, including ones `summarize` does not support.
+    """
+    return _detect(text)
+
+
+def split_sentences(text: str, language: str = "fr") -> list[str]:
+    """The sentences of `text`, in order, as the summarizer sees them before cleaning."""
+    return _tokenize.split_sentences(text, language)
+
+
+def summarize(
+    text: str,
+    *,
+    title: str | None = None,
+    language: str | None = None,
+    algorithm: str = DEFAULT_ALGORITHM,
+    sentences: int = 3,
+    ratio: float | None = None,
+    max_chars: int = 3500,
+    default_language: str = "fr",
+) -> list[str]:
+    """Pick the sentences of `text` that best summarize it, in document order.
+
+    `ratio` (0 < r <= 1), when given, asks for that share of the article's sentences instead of
+    a fixed count (at least one). The result never totals more than `max_chars` characters,
+    counting one separator between sentences, so it fits a Telegram message with a header; a
+    single sentence longer than that is cut at a word and ends with "…". The title and byline
+    never appear in the result.
+
+    Raises SummaryError for an unknown algorithm (naming the valid ones), an unsupported
+    `language`, a bad count/ratio/budget, and input that is empty or not text.
+    """
+    chosen = _REGISTRY.get(algorithm)
+    if chosen is None:
+        raise SummaryError(
+            f"unknown algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}"
+        )
+    if ratio is not None and not 0 < ratio <= 1:
+        raise SummaryError(f"ratio must be in (0, 1], got {ratio}")
+    if ratio is None and sentences < 1:
+        raise SummaryError(f"the number of sentences must be at least 1, got {sentences}")
+    if max_chars < 1:
+        raise SummaryError(f"max_chars must be at least 1, got {max_chars}")
+    check_is_text(text)
+    code = _resolve_language(text, language, default_language)
+
+    prepared = prepare(text, title, code, limit=None if ratio is not None else chosen.window)
+    count = sentences
+    if ratio is not None:
+        # The share is of the whole article; the ranking still only looks at the window.
+        count = max(1, math.ceil(ratio * len(prepared.candidates)))
+        prepared = Prepared(prepared.title, prepared.candidates[: chosen.window])
+    ranking = chosen.rank(prepared, code, count)
+    texts = [c.text for c in prepared.candidates]
+    return _select(texts, ranking, count, max_chars)
+
+
+def _resolve_language(text: str, language: str | None, default_language: str) -> str:
+    if language:
+        return normalize_language(language)
+    detected = _detect(text)
+    if detected in SUPPORTED:
+        return detected
+    return normalize_language(default_language)
+
+
+def _select(texts: list[str], ranking: list[int], count: int, max_chars: int) -> list[str]:
+    """The first `count` ranked sentences that fit the character budget, in document order.
+
+    A sentence that does not fit is skipped for a lower-ranked one that does, so a long
+    sentence cannot crowd out the rest of the summary.
+    """
+    chosen: list[int] = []
+    used = 0
+    for index in ranking:
+        if len(chosen) >= count:
+            break
+        cost = len(texts[index]) + (1 if chosen else 0)
+        if used + cost <= max_chars:
+            chosen.append(index)
+            used += cost
+    if not chosen:
+        return [_truncate(texts[ranking[0]], max_chars)]
+    return [texts[i] for i in sorted(chosen)]
+
+
+def _truncate(sentence: str, max_chars: int) -> str:
+    if len(sentence) <= max_chars:
+        return sentence
+    room = max_chars - len(_ELLIPSIS)
+    if room <= 0:
+        return sentence[:max_chars]
+    cut = sentence[: room + 1].rsplit(" ", 1)[0] if " " in sentence[:room] else sentence[:room]
+    return cut[:room].rstrip() + _ELLIPSIS

@@ -1,0 +1,186 @@
+"""Small text helpers shared by the store, import, ingest and chat layers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+
+
+# Combining marks of the Basic Multilingual Plane as one regex character class: deleting them
+# after NFKD strips accents in C instead of a Python loop over every character (fold runs on
+# whole bodies for content hashes, so it is on the import hot path).
+def _combining_class() -> re.Pattern[str]:
+    ranges: list[list[int]] = []
+    for cp in range(0x300, 0x10000):
+        if unicodedata.combining(chr(cp)):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    return re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]+")
+
+
+_COMBINING_MARKS = _combining_class()
+
+
+def fold(value: str) -> str:
+    """Case- and accent-insensitive key: "Économie" -> "economie".
+
+    Used for category keys and search so "economie" finds "Économie". NFKD splits letters from
+    their accents; dropping combining marks removes the accents; casefold handles "ß" and friends.
+    """
+    if not value.isascii():
+        value = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", value))
+    return _SPACES.sub(" ", value.casefold()).strip()
+
+
+def content_hash(title: str, text: str) -> str:
+    """A hash of an article's title and body, insensitive to case and spacing.
+
+    The last resort for de-duplication when an article has neither guid nor url: the same
+    story re-published verbatim. Deliberately no accent folding here: it would double the cost
+    of every import for duplicates that differ only in accents, which real feeds do not produce.
+    """
+    digest = hashlib.sha256()
+    digest.update(" ".join(title.casefold().split()).encode())
+    digest.update(b"\x00")
+    digest.update(" ".join(text.casefold().split()).encode())
+    return digest.hexdigest()[:32]
+
+
+# Control characters (C0 and C1, except tab/newline/CR which are whitespace we normalize) and
+# invisible format characters that sneak in from copy-paste and CMS exports.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def clean_line(value: str) -> str:
+    """One-line text (title, author, category): control characters out, all whitespace to one space.
+
+    Titles from feeds and exports often carry stray newlines or tabs; a title is shown on one line.
+    """
+    return _SPACES.sub(" ", _CONTROL.sub("", value)).strip()
+
+
+def normalize_body(text: str) -> str:
+    """Article body with control characters removed and whitespace collapsed, paragraphs kept.
+
+    Runs of spaces/tabs/no-break spaces become one space, spaces around line breaks go, and any run
+    of blank lines becomes exactly one paragraph break ("\\n\\n"); single line breaks are kept
+    because some sources use them inside a paragraph (lists, verse). Idempotent, so re-importing
+    an export does not change the text.
+    """
+    # Per line with str.split()/join rather than whole-text regexes: it runs on every imported
+    # record and is several times faster; str.split() knows every Unicode blank (NBSP, U+202F...).
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u2029", "\n\n").replace("\u2028", "\n")
+    lines: list[str] = []
+    blank = False
+    for line in _CONTROL.sub("", text).split("\n"):
+        line = " ".join(line.split())
+        if not line:
+            blank = True
+            continue
+        if blank and lines:
+            lines.append("")
+        lines.append(line)
+        blank = False
+    return "\n".join(lines)
+
+
+# Sentence boundary for repeat detection: sentence-final punctuation, optionally followed by a
+# closing quote/bracket (also French "fin. »"), then whitespace, then something that can start a
+# sentence (uppercase letter, digit, opening quote/bracket).
+#
+# This deliberately is not the summarizer's splitter: here we only compare sentences for exact
+# equality, and a verbatim repeat is split identically by any deterministic rule, whatever its
+# mistakes (an abbreviation like "M. Dupont" cut in two is cut in two in both copies). A plain
+# regex keeps import fast (it runs on every imported record), language-independent and free of
+# a dependency from ingest on the summarizer's models.
+_SENTENCE_END = re.compile(r"(?P<end>[.!?…](?:[»”\"’)\]]| [»”])?)\s+(?=[«\"“‘(\[0-9A-ZÀ-ÖØ-ÞŒŠŽŸ])")
+_PARAGRAPH_SPLIT = re.compile(r"\n\s*\n")
+
+# A repeated run is dropped only when it is long enough to be unmistakably a copy: one sentence
+# of this many words, or a run of shorter sentences totalling as many. Short sentences that
+# legitimately recur ("Rien n'a changé.", "Oui.") are never dropped on their own.
+MIN_REPEAT_WORDS = 8
+
+# Separator ranks: a kept sentence takes the strongest break among itself and the sentences
+# dropped just before it, so a kept paragraph still starts a paragraph.
+_SEPARATORS = ("", " ", "\n", "\n\n")
+
+
+def split_units(text: str) -> list[tuple[int, str]]:
+    """Split *text* into sentences, each with the rank of the break before it.
+
+    Rank 0 = start of text, 1 = space, 2 = line break, 3 = paragraph break (see `_SEPARATORS`).
+    """
+    units: list[tuple[int, str]] = []
+    pending = 0
+    for p_index, paragraph in enumerate(_PARAGRAPH_SPLIT.split(text)):
+        if p_index:
+            pending = max(pending, 3)
+        for l_index, line in enumerate(paragraph.split("\n")):
+            if l_index:
+                pending = max(pending, 2)
+            for s_index, sentence in enumerate(split_sentences(line)):
+                if s_index:
+                    pending = max(pending, 1)
+                units.append((pending if units else 0, sentence))
+                pending = 0
+    return units
+
+
+def split_sentences(line: str) -> list[str]:
+    """Split one line of text into sentences with the simple rule of `_SENTENCE_END`."""
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(line):
+        sentences.append(line[start : match.end("end")].strip())
+        start = match.end()
+    sentences.append(line[start:].strip())
+    return [sentence for sentence in sentences if sentence]
+
+
+def remove_repeats(text: str) -> str:
+    """Keep one copy of paragraphs or sentence runs repeated verbatim inside one body.
+
+    Scraped pages and some generators repeat whole paragraphs, sometimes flattened into a single
+    line, so detection works on sentences rather than on newline paragraphs. Walking the
+    sentences in order, at each one we look for the longest run starting there that already
+    appeared earlier; if that run has at least `MIN_REPEAT_WORDS` words it is dropped, otherwise
+    the sentence is kept. The first occurrence always stays, with its paragraph breaks. Text
+    without any repeated sentence is returned unchanged.
+    """
+    units = split_units(text)
+    sentences = [sentence for _, sentence in units]
+    if len(set(sentences)) == len(sentences):
+        return text
+
+    seen: dict[str, list[int]] = {}
+    words = [len(sentence.split()) for sentence in sentences]
+    kept: list[str] = []
+    pending = 0
+    i = 0
+    n = len(sentences)
+    while i < n:
+        best = 0
+        for j in seen.get(sentences[i], ()):
+            length = 1
+            while i + length < n and sentences[j + length] == sentences[i + length]:
+                length += 1
+            best = max(best, length)
+        pending = max(pending, units[i][0])
+        if best and sum(words[i : i + best]) >= MIN_REPEAT_WORDS:
+            step = best
+        else:
+            kept.append(_SEPARATORS[pending] if kept else "")
+            kept.append(sentences[i])
+            pending = 0
+            step = 1
+        for k in range(i, i + step):
+            seen.setdefault(sentences[k], []).append(k)
+        i += step
+    return "".join(kept)

@@ -1,0 +1,213 @@
+"""The `newsbot` command line as a user runs it: import, export, stats, db upgrade, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.__main__ import build_parser, main
+
+FIXTURES = Path(__file__).parent / "fixtures" / "import"
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run commands in an empty directory with a store of their own and no config file."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("NEWSBOT_CONFIG", "NEWSBOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "news.db"
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"sqlite:///{db}")
+    return db
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_jsonl(path: Path, lines: list[object]) -> Path:
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+GOOD = [
+    {
+        "title": "La Bourse de Paris termine en hausse",
+        "text": "Le CAC 40 a gagné 1,2 % vendredi. Les valeurs bancaires ont mené la hausse.",
+        "url": "https://news.example.org/bourse",
+        "guid": "bourse-1",
+        "author": "Anne Dupont",
+        "published": "2025-11-26T17:45:00+01:00",
+        "category": "Économie",
+        "language": "fr",
+    },
+    {
+        "title": "Rain expected all weekend",
+        "text": "Forecasters expect heavy rain across the north. Flood alerts are in place.",
+        "category": "Weather",
+        "language": "en",
+    },
+]
+
+
+def test_every_command_has_help_with_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert {"import", "export", "db", "stats", "summarize"} <= set(commands)
+    for argv in [[name, "--help"] for name in commands] + [["db", "upgrade", "--help"]]:
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        assert "example:\n  " in (out := capsys.readouterr().out) and "newsbot " in out, argv
+
+
+def test_import_reports_bad_lines_and_keeps_the_good(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_jsonl(
+        tmp_path / "in.jsonl",
+        [
+            GOOD[0],
+            "{not json",
+            {"text": "no title"},
+            GOOD[1],
+            {"title": "T", "text": "x", "published": "hier"},
+        ],
+    )
+    code, out, err = run(capsys, "import", "--no-summaries", str(path))
+    assert code == 0
+    assert out.strip() == "imported 2, skipped 0 duplicate(s), rejected 3"
+    problems = err.strip().splitlines()
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{path}:2", f"{path}:3", f"{path}:5"]
+    assert "title" in problems[1] and "hier" in problems[2]
+
+    code, out, _ = run(capsys, "import", "--no-summaries", str(path))
+    assert code == 0 and out.startswith("imported 0, skipped 2 duplicate(s), rejected 3")
+
+
+def test_import_of_a_text_page_and_stats(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "import", "--no-summaries", str(FIXTURES / "page-fr-oneline.txt"))
+    assert (code, out.strip()) == (0, "imported 1, skipped 0 duplicate(s), rejected 0")
+    code, out, _ = run(capsys, "stats", "--json")
+    stats = json.loads(out)
+    assert stats["articles"] == 1 and stats["deliveries"] == {}
+    (category,) = stats["categories"]
+    code, out, _ = run(capsys, "stats")
+    assert code == 0 and "articles:       1" in out and category in out
+    assert "sqlite" in out
+
+
+def test_import_fails_only_when_nothing_was_read(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    code, out, err = run(capsys, "import", str(tmp_path / "missing.jsonl"), str(empty))
+    assert code == 1
+    assert out.strip() == "imported 0, skipped 0 duplicate(s), rejected 0, 2 unreadable file(s)"
+    assert f"{tmp_path / 'missing.jsonl'}:0:" in err and f"{empty}:0:" in err
+
+
+def test_import_precomputes_default_summaries(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_text = " ".join(
+        f"Phrase numéro {i} sur la réforme des retraites et le budget de l'État." for i in range(12)
+    )
+    path = write_jsonl(tmp_path / "a.jsonl", [{"title": "Retraites", "text": long_text}])
+    code, out, _ = run(capsys, "import", str(path))
+    assert code == 0 and out.strip().endswith("; 1 summaries computed")
+
+
+def test_export_round_trips_into_another_store(
+    sqlite_env: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    store_url: str,
+) -> None:
+    """SQLite -> JSON Lines -> the other backends (SQLite and PostgreSQL): every field kept."""
+    path = write_jsonl(tmp_path / "in.jsonl", GOOD)
+    run(capsys, "import", "--no-summaries", str(path), str(FIXTURES / "page-fr-oneline.txt"))
+    code, exported, err = run(capsys, "export")
+    assert code == 0 and err.strip() == "exported 3 article(s)"
+    first = [json.loads(line) for line in exported.splitlines()]
+    assert [r["id"] for r in first] == [1, 2, 3]
+    assert first[0]["published"].startswith("2025-11-26T16:45:00")  # UTC
+
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text(exported, encoding="utf-8")
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", store_url)
+    code, out, _ = run(capsys, "import", "--no-summaries", str(dump))
+    assert (code, out.strip()) == (0, "imported 3, skipped 0 duplicate(s), rejected 0")
+    code, again, _ = run(capsys, "export")
+    assert [json.loads(line) for line in again.splitlines()] == first
+
+    code, only, _ = run(capsys, "export", "--category", "weather")
+    assert [json.loads(line)["title"] for line in only.splitlines()] == [GOOD[1]["title"]]
+    code, _, err = run(capsys, "export", "--category", "Sport")
+    assert code == 1 and "no category 'Sport'" in err
+
+
+def test_db_upgrade_creates_then_reports_up_to_date(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and "upgraded from an empty database to 0001" in out
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and "already at revision 0001" in out
+    assert sqlite_env.exists()
+
+
+def test_config_errors_are_one_line_exit_2_without_the_token(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[telegram]\ntoken = "999:TOPSECRET"\n[summary]\nsentences = "x"\n')
+    code, out, err = run(capsys, "--config", str(config), "stats")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "summary.sentences: expected an integer" in err
+    assert "TOPSECRET" not in err
+
+
+def test_unreachable_database_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    # Port 9 on loopback: nothing listens there, the connection is refused at once.
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", "postgresql://u:pw-secret@127.0.0.1:9/x")
+    code, out, err = run(capsys, "stats")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("newsbot stats: ")
+    assert "pw-secret" not in err
+
+
+def test_console_entry_point_runs_with_no_config_at_all(tmp_path: Path) -> None:
+    """`python -m bot` in an empty directory with an empty HOME: built-in defaults work."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
+    env["HOME"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "stats", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["articles"] == 0
+    assert (tmp_path / "newsbot.db").exists()

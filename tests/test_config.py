@@ -1,0 +1,104 @@
+"""Configuration: defaults with no file, the example file, env overrides, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_FEEDS, DEFAULT_STORE_URL, load_config
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(body, encoding="utf-8")
+    return str(path)
+
+
+def test_no_file_gives_working_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={})
+    assert config.source == "built-in defaults"
+    assert config.store.url == DEFAULT_STORE_URL
+    assert config.feeds == DEFAULT_FEEDS
+    langs = {f.language for f in config.feeds}
+    assert {"fr", "en"} <= langs and len({f.category for f in config.feeds}) >= 4
+    with pytest.raises(ConfigError, match=r"telegram\.token: missing"):
+        config.require_token()
+
+
+def test_example_file_loads_and_sets_every_table() -> None:
+    config = load_config(str(ROOT / "config.example.toml"), env={})
+    assert config.summary.sentences == 3 and config.ingest.max_bytes == 5_000_000
+    assert [f.category for f in config.feeds] == ["Économie", "World"]
+    assert config.feeds[0].interval_minutes == 15
+
+
+def test_file_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text("[summary]\nsentences = 4\n")
+    other = tmp_path / "other.toml"
+    other.write_text("[summary]\nsentences = 5\n")
+    assert load_config(env={}).summary.sentences == 4
+    assert load_config(env={"NEWSBOT_CONFIG": str(other)}).summary.sentences == 5
+    assert load_config(str(other), env={"NEWSBOT_CONFIG": "nope.toml"}).summary.sentences == 5
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, '[telegram]\ntoken = "from-file"\n[store]\nurl = "sqlite:///a.db"\n')
+    config = load_config(
+        path, env={"NEWSBOT_TOKEN": "123:ABC", "NEWSBOT_DATABASE_URL": "postgresql://x@h/db"}
+    )
+    assert config.require_token() == "123:ABC"
+    assert config.store.url == "postgresql://x@h/db"
+
+
+def test_token_is_not_in_repr(tmp_path: Path) -> None:
+    path = write(tmp_path, '[telegram]\ntoken = "123456:SECRET-TOKEN"\n')
+    assert "SECRET" not in repr(load_config(path, env={}))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[store]\nuri = 'x'\n", r"store\.uri: unknown key \(expected one of: url\)"),
+        ("[stor]\n", r"stor: unknown key"),
+        (
+            "[summary]\nsentences = 'three'\n",
+            r"summary\.sentences: expected an integer, got 'three'",
+        ),
+        ("[summary]\nsentences = true\n", r"summary\.sentences: expected an integer"),
+        ("[summary]\nsentences = 0\n", r"summary\.sentences: expected an integer from 1 to 20"),
+        ("[telegram]\nadmins = [1, 'x']\n", r"telegram\.admins\[1\]: expected an integer"),
+        ("[telegram]\nadmins = 5\n", r"telegram\.admins: expected a list of integers"),
+        ("[[feeds]]\ncategory = 'X'\n", r"feeds\[0\]\.url: missing, expected a string"),
+        ("[[feeds]]\nurl = 'ftp://x'\n", r"feeds\[0\]\.url: expected an http\(s\) URL"),
+        ("[store]\nurl = 'mysql://x'\n", r"store\.url: expected an sqlite:/// or postgresql://"),
+        ("[telegram.webhook]\nurl = 'http://x'\n", r"telegram\.webhook\.url: expected an https://"),
+        ("[ingest]\ntimeout_seconds = -1\n", r"ingest\.timeout_seconds: expected a positive"),
+        ("this is = = not toml", r"not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path, env={})
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith(path)
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(str(tmp_path / "absent.toml"), env={})
+
+
+def test_integers_are_accepted_for_floats(tmp_path: Path) -> None:
+    assert (
+        load_config(
+            write(tmp_path, "[ingest]\ntimeout_seconds = 5\n"), env={}
+        ).ingest.timeout_seconds
+        == 5.0
+    )
