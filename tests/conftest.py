@@ -9,6 +9,7 @@ skipping would hide a broken backend, so they fail instead.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,17 @@ from bot.store import SqlStore, async_url, create_engine, upgrade
 from bot.store.schema import metadata
 
 PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """`newsbot` commands set up logging on the root logger; undo it after each test so a
+    handler bound to one test's captured stderr does not outlive it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _postgres_base_url() -> str:

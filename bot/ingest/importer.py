@@ -1,11 +1,22 @@
-"""`newsbot import`: files of articles into the store, reporting every bad record by line."""
+"""`newsbot import`: files of articles into the store, reporting every bad record by line.
+
+Parsing (JSON decoding, text clean-up, repeated-paragraph removal) is pure Python and as costly
+as storing, so on a large file it runs in a separate process that streams batches through a
+bounded queue while this one writes to the store: both cores work, memory stays flat. A small
+file is parsed in-line, where starting a process would cost more than it saves.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator, Sequence
+import multiprocessing
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from pathlib import Path
+from queue import Empty
+from typing import Any
 
 from bot.errors import ImportFormatError
 from bot.ingest.files import iter_import_file
@@ -14,7 +25,11 @@ from bot.store import SqlStore
 
 # Records handed to the store at a time: large enough for batched inserts, small enough that
 # memory stays flat on a file of any size.
-IMPORT_BATCH = 2000
+IMPORT_BATCH = 1000
+# Files at least this large are parsed in a worker process.
+PROCESS_THRESHOLD_BYTES = 4_000_000
+# Batches parsed ahead of the store at most (bounds the memory of a fast parser).
+QUEUE_DEPTH = 4
 
 
 @dataclass(slots=True)
@@ -33,46 +48,104 @@ class ImportReport:
         return self.imported + self.duplicates > 0
 
 
+# What the parser hands over: a batch of articles, the text of a bad record, or the end.
+_Message = tuple[str, Any]
+
+
+def _parse(path: Path) -> Iterator[_Message]:
+    batch: list[NewArticle] = []
+    for item in iter_import_file(path):
+        if isinstance(item, ImportFormatError):
+            yield ("problem", str(item))
+            continue
+        batch.append(item[1])
+        if len(batch) >= IMPORT_BATCH:
+            yield ("batch", batch)
+            batch = []
+    if batch:
+        yield ("batch", batch)
+
+
+def _parse_into(path: Path, queue: Queue[_Message]) -> None:
+    """Worker process body: stream `_parse` messages, then ("end", None) or ("crash", why)."""
+    try:
+        for message in _parse(path):
+            queue.put(message)
+        queue.put(("end", None))
+    except Exception as exc:  # reported by the parent as a problem with this file
+        queue.put(("crash", f"{type(exc).__name__}: {exc}"))
+
+
+async def _in_line(path: Path) -> AsyncIterator[_Message]:
+    messages = _parse(path)
+    while (message := await asyncio.to_thread(next, messages, None)) is not None:
+        yield message
+
+
+def _next_from(queue: Queue[_Message], worker: BaseProcess) -> _Message:
+    """Block for the worker's next message, noticing if it died without saying so."""
+    while True:
+        try:
+            return queue.get(timeout=0.5)
+        except Empty:
+            if not worker.is_alive():
+                return ("crash", f"parser process died (exit code {worker.exitcode})")
+
+
+async def _from_process(path: Path) -> AsyncIterator[_Message]:
+    # "spawn", not "fork": this process has threads (the database driver's), and forking a
+    # threaded process can copy a lock in the held state.
+    context = multiprocessing.get_context("spawn")
+    queue: Queue[_Message] = context.Queue(QUEUE_DEPTH)
+    worker = context.Process(target=_parse_into, args=(path, queue), daemon=True)
+    worker.start()
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            kind, value = await loop.run_in_executor(None, _next_from, queue, worker)
+            if kind == "end":
+                return
+            yield kind, value
+            if kind == "crash":
+                return
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+        queue.close()
+
+
 async def import_files(
-    store: SqlStore, paths: Sequence[Path], report_problem: Callable[[str], None]
+    store: SqlStore,
+    paths: Sequence[Path],
+    report_problem: Callable[[str], None],
+    *,
+    process_threshold: int = PROCESS_THRESHOLD_BYTES,
 ) -> ImportReport:
     """Import every file; each bad record or unreadable file is passed to *report_problem* as
-    `FILE:LINE: reason` and the rest goes on."""
+    `FILE:LINE: reason` and the rest goes on. Files of *process_threshold* bytes or more are
+    parsed in a worker process."""
     report = ImportReport()
     for path in paths:
         try:
-            items = iter_import_file(path)
+            # Opens and sniffs the file: an unreadable one fails here, before any worker starts.
+            iter_import_file(path)
         except ImportFormatError as exc:
             report_problem(str(exc))
             report.unreadable_files += 1
             continue
-        # Parse the next batch in a worker thread while the store writes this one: parsing is
-        # Python (holds the GIL), the database driver's work mostly is not, so they overlap.
-        batches = _batches(items, report, report_problem)
-        pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-        while (batch := await pending) is not None:
-            pending = asyncio.ensure_future(asyncio.to_thread(next, batches, None))
-            added = await store.add_articles(batch)
-            report.imported += len(added.ids)
-            report.duplicates += added.duplicates
-            report.ids.extend(added.ids)
+        large = path.stat().st_size >= process_threshold
+        source = _from_process(path) if large else _in_line(path)
+        async for kind, value in source:
+            if kind == "problem":
+                report_problem(value)
+                report.rejected += 1
+            elif kind == "crash":
+                report_problem(f"{path}: import stopped: {value}")
+                report.unreadable_files += 1
+            else:
+                added = await store.add_articles(value)
+                report.imported += len(added.ids)
+                report.duplicates += added.duplicates
+                report.ids.extend(added.ids)
     return report
-
-
-def _batches(
-    items: Iterator[tuple[int, NewArticle] | ImportFormatError],
-    report: ImportReport,
-    report_problem: Callable[[str], None],
-) -> Iterator[list[NewArticle]]:
-    batch: list[NewArticle] = []
-    for item in items:
-        if isinstance(item, ImportFormatError):
-            report_problem(str(item))
-            report.rejected += 1
-            continue
-        batch.append(item[1])
-        if len(batch) >= IMPORT_BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
