@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from bot import __version__
 from bot.config import Config, load_config
 from bot.errors import ConfigError, NewsbotError
+from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.logs import setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -241,6 +242,25 @@ def build_parser() -> argparse.ArgumentParser:
         "newsbot stats --json",
     )
     st.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    ingest = _subparser(
+        subparsers,
+        "ingest",
+        cmd_ingest,
+        "Fetch the feeds into the store: new articles with their full text, default summary "
+        "and deliveries; --once fetches what is due, reports per feed and exits.",
+        "newsbot ingest --once --all",
+    )
+    add_ingest_arguments(ingest)
+    feeds = _subparser(
+        subparsers,
+        "feeds",
+        cmd_feeds,
+        "Manage the feeds: list (with failures and why), add, remove, enable, OPML import "
+        "and export.",
+        "newsbot feeds add https://www.lemonde.fr/sport/rss_full.xml Sport --language fr",
+    )
+    add_feeds_arguments(feeds)
 
     summ = _subparser(
         subparsers,

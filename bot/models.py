@@ -41,6 +41,12 @@ class NewArticle:
     language: str | None = None
     feed_id: int | None = None
     content_hash: str = ""
+    # The default summary, computed by the caller off the event loop, so the store can write
+    # it in the transaction that stores the article (see `ArticleStore.add_articles`).
+    summary: tuple[str, ...] | None = None
+    # Set when the article page could not be fetched and `text` is only the feed's teaser: the
+    # store marks the article so a later ingest run retries the page (`pending_pages`).
+    page_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,63 @@ class Feed:
     failures: int = 0
     last_error: str | None = None
     title: str | None = None
+    # "config" for feeds the config file's [[feeds]] manage (kept in step with it by
+    # `sync_feeds`), "admin" for feeds added by hand (CLI, OPML import, chat).
+    origin: str = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """What an admin or the config file says about a feed; its fetch state is not here."""
+
+    url: str
+    category: str | None = None
+    language: str | None = None
+    interval_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """A feed's fetch state after one attempt, as the ingest Decider computed it.
+
+    `failures` counts failures in a row (0 after a success); `enabled` turns False when that
+    count reaches the configured maximum, and `last_error` keeps the reason for admins.
+    """
+
+    last_fetched: datetime
+    next_fetch: datetime
+    failures: int = 0
+    last_error: str | None = None
+    enabled: bool = True
+    etag: str | None = None
+    last_modified: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSyncResult:
+    """What `sync_feeds` changed: URLs added, updated (settings changed) and removed."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPage:
+    """A stored teaser article whose full page is still to be fetched (an earlier try failed)."""
+
+    id: int
+    url: str
+    title: str
+    text: str
+    author: str | None
+    published: datetime | None
+    category: str | None
+    language: str | None
+    feed_id: int | None
+    attempts: int
+    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

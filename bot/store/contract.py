@@ -10,25 +10,50 @@ Invariants every method keeps:
 - An article is stored once: a second one with the same guid, the same normalized URL
   (`bot.urls.normalize_url`) or the same content hash (`bot.text.content_hash`) is a duplicate
   and is skipped, also when two writers race.
-- Missing rows: `get_article` raises `bot.errors.NotFound`; lookups named `find_*` return None.
-- Every write is one transaction: a failure leaves nothing half-written.
+- Missing rows: `get_*` methods raise `bot.errors.NotFound`; lookups named `find_*` return None.
+- Every write is one transaction: a failure leaves nothing half-written. In particular an
+  article is stored together with its precomputed default summary and its pending deliveries:
+  a crash never leaves an article stored but not queued, and the unique (chat, article) index
+  means it is never queued twice.
+- Feed guids are stored as the ingest hands them over; `bot.ingest.parse.entry_guid` namespaces
+  guids that are not URLs by their feed, because "1", "2" are only unique within one feed.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from bot.models import Article, Category, Chat, Feed, NewArticle, StoreStats, Subscription
+from bot.models import (
+    Article,
+    Category,
+    Chat,
+    Delivery,
+    Feed,
+    FeedSettings,
+    FeedState,
+    FeedSyncResult,
+    NewArticle,
+    PendingPage,
+    StoreStats,
+    Subscription,
+)
+
+# (algorithm, length key) under which `add_articles` caches precomputed summaries when the
+# caller does not say; `bot.services.summaries.length_key` spells lengths ("3", "10%").
+DEFAULT_SUMMARY_KEY: tuple[str, str] = ("default", "3")
 
 
 @dataclass(slots=True)
 class AddResult:
-    """What `add_articles` did: ids of the articles stored, and how many were duplicates."""
+    """What `add_articles` did: ids of the articles stored (ascending), how many were
+    duplicates, and how many deliveries were queued for them."""
 
     ids: list[int] = field(default_factory=list)
     duplicates: int = 0
+    queued: int = 0
 
 
 class ArticleStore(Protocol):
@@ -39,8 +64,56 @@ class ArticleStore(Protocol):
         """Release connections. The store is unusable afterwards."""
 
     # -- articles: writing -----------------------------------------------------------------
-    async def add_articles(self, items: Iterable[NewArticle]) -> AddResult:
-        """Store new articles in batches, skipping duplicates (see the module invariants)."""
+    async def add_articles(
+        self,
+        items: Iterable[NewArticle],
+        *,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> AddResult:
+        """Store new articles in batches of one transaction each, skipping duplicates (see the
+        module invariants). In the same transaction, for each article actually stored:
+
+        - its `summary`, when given, is cached under `summary_key` (algorithm, length);
+        - a "pending" delivery is queued for every active subscription of an active chat to
+          the article's category whose filters it passes (`bot.store.sql.filters_match`:
+          "+word"/"word" must appear, "-word" must not, in the folded title and text);
+        - an article with `page_error` is marked as a teaser whose page is still to be
+          fetched (see `pending_pages`).
+        """
+
+    async def known_entries(
+        self, *, guids: Iterable[str] = (), urls: Iterable[str] = ()
+    ) -> set[str]:
+        """The given guids and URLs that are stored already (URLs compared normalized, and
+        returned as given): what lets the ingest skip fetching pages of known entries."""
+
+    # -- articles: teasers waiting for their page ------------------------------------------
+    async def pending_pages(
+        self, *, feed_id: int | None = None, limit: int = 100
+    ) -> list[PendingPage]:
+        """Articles stored with only their feed teaser and still "pending", oldest first."""
+
+    async def complete_page(
+        self,
+        article_id: int,
+        *,
+        text: str,
+        title: str | None = None,
+        author: str | None = None,
+        published: datetime | None = None,
+        category: str | None = None,
+        summary: Sequence[str] | None = None,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> bool:
+        """Replace a pending teaser with its page's full text (and title, author, date when
+        given) and clear the mark; cached summaries are replaced by `summary`. A category is
+        only set on an article that had none, and then its deliveries are queued. The content
+        hash stays the one first stored (it is the arrival's de-duplication key). False when
+        the article is gone or not pending."""
+
+    async def fail_page(self, article_id: int, error: str, *, give_up: bool = False) -> None:
+        """Count one more failed page attempt with its reason; `give_up` marks the article
+        "failed" so it is not retried any more (it keeps its teaser)."""
 
     # -- articles: reading -----------------------------------------------------------------
     async def get_article(self, article_id: int) -> Article:
@@ -63,7 +136,8 @@ class ArticleStore(Protocol):
 
     async def search(self, query: str, limit: int = 10, *, offset: int = 0) -> list[Article]:
         """Full-text search over title and body, case- and accent-insensitive; every word must
-        match (as a word prefix). Newest stored first. Empty query: empty list."""
+        match a whole word, the last one also as a word prefix (so "econ" finds "économie" as
+        the user types). Newest stored first. Empty query: empty list."""
 
     def iter_articles(self, *, category: str | None = None) -> AsyncIterator[Article]:
         """Every article (of one category), in id order, fetched in batches (for export)."""
@@ -92,6 +166,38 @@ class ArticleStore(Protocol):
     async def list_feeds(self) -> list[Feed]:
         """All feeds, in id order."""
 
+    async def get_feed(self, feed_id: int) -> Feed:
+        """The feed with this id; NotFound if there is none."""
+
+    async def find_feed(self, url: str) -> Feed | None:
+        """The feed with exactly this URL, or None."""
+
+    async def remove_feed(self, feed_id: int) -> Feed:
+        """Delete a feed and return it (NotFound if none); its articles stay, without feed."""
+
+    async def enable_feed(self, feed_id: int) -> Feed:
+        """Enable a feed again and forget its failures, so it is due at once (NotFound if
+        none)."""
+
+    async def sync_feeds(self, wanted: Sequence[FeedSettings]) -> FeedSyncResult:
+        """Make the "config" feeds exactly `wanted`: add missing ones, update changed
+        settings (fetch state kept), claim matching "admin" feeds, delete "config" feeds no
+        longer wanted. Feeds with origin "admin" not in `wanted` are left alone."""
+
+    async def due_feeds(
+        self,
+        now: datetime | None = None,
+        *,
+        include_not_due: bool = False,
+        feed_ids: Sequence[int] | None = None,
+    ) -> list[Feed]:
+        """Enabled feeds whose `next_fetch` is unset or not after `now` (default: now), in id
+        order; every enabled feed with `include_not_due`; only `feed_ids` when given."""
+
+    async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
+        """Record the outcome of a fetch (validators, schedule, failures, enabled, error).
+        A feed removed meanwhile is ignored; the title is only overwritten when given."""
+
     # -- chats and subscriptions -----------------------------------------------------------
     async def upsert_chat(self, chat_id: int, *, language: str | None = None) -> Chat:
         """Make sure a chat exists; set its language when given."""
@@ -112,6 +218,16 @@ class ArticleStore(Protocol):
 
     async def subscriptions(self, chat_id: int) -> list[Subscription]:
         """The chat's subscriptions, by category name."""
+
+    # -- deliveries ------------------------------------------------------------------------
+    async def list_deliveries(
+        self,
+        *,
+        status: str | None = None,
+        chat_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        """Queued deliveries in queue (id) order, optionally of one status and/or chat."""
 
     # -- summaries cache -------------------------------------------------------------------
     async def get_summary(self, article_id: int, algorithm: str, length: str) -> list[str] | None:

@@ -96,6 +96,9 @@ feeds = Table(
     Column("failures", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    # "config": managed by the config file's [[feeds]] (sync_feeds adds, updates and removes
+    # it); "admin": added by hand, never touched by the sync. (Migration 0002.)
+    Column("origin", String(16), nullable=False, default="admin", server_default="admin"),
 )
 
 articles = Table(
@@ -118,8 +121,15 @@ articles = Table(
     Column("text", Text, nullable=False),
     Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="SET NULL")),
     Column("stored_at", UTCDateTime, nullable=False),
+    # Full-page state of a feed article stored with only its teaser because the page failed:
+    # NULL = nothing to do, "pending" = retried by the next ingest runs, "failed" = gave up
+    # after too many attempts. (Migration 0002.)
+    Column("page_status", String(16)),
+    Column("page_attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("page_error", Text),
     Index("ix_articles_sort", "sort_time", "id"),
     Index("ix_articles_category_sort", "category_id", "sort_time", "id"),
+    Index("ix_articles_page_status", "page_status"),
     # Ids are shown to users: never reuse one, even after a delete.
     sqlite_autoincrement=True,
 )

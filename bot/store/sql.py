@@ -8,12 +8,14 @@ semantics. See `bot.store.contract` for what each method promises.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Select, and_, bindparam, event, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,14 +27,19 @@ from bot.models import (
     Article,
     Category,
     Chat,
+    Delivery,
     Feed,
+    FeedSettings,
+    FeedState,
+    FeedSyncResult,
     NewArticle,
+    PendingPage,
     StoreStats,
     Subscription,
     as_utc,
     utcnow,
 )
-from bot.store.contract import AddResult
+from bot.store.contract import DEFAULT_SUMMARY_KEY, AddResult
 from bot.store.schema import (
     articles,
     categories,
@@ -45,10 +52,13 @@ from bot.store.schema import (
 from bot.text import content_hash, fold
 from bot.urls import normalize_url
 
-# Rows per INSERT: 500 x 13 columns stays well under SQLite's and asyncpg's bind-parameter limits.
+# Rows per INSERT: 500 x 16 columns stays well under SQLite's and asyncpg's bind-parameter limits.
 BATCH_SIZE = 500
+PAGE_PENDING, PAGE_FAILED = "pending", "failed"
+ORIGIN_CONFIG = "config"
 _WORDS = re.compile(r"\w+")
 _MAX_SEARCH_TERMS = 12
+_T = TypeVar("_T")
 
 
 def async_url(url: str) -> str:
@@ -89,6 +99,9 @@ def create_engine(url: str) -> AsyncEngine:
                 "PRAGMA synchronous=NORMAL",
                 "PRAGMA busy_timeout=30000",
                 "PRAGMA foreign_keys=ON",
+                # 64 MiB of page cache (default 2 MiB): the full-text index's merges during a
+                # large import touch far more pages than the default holds.
+                "PRAGMA cache_size=-65536",
             ):
                 cursor.execute(pragma)
             cursor.close()
@@ -99,7 +112,7 @@ def create_engine(url: str) -> AsyncEngine:
     raise StoreError(f"unsupported database URL {redact(url)!r}: use sqlite:// or postgresql://")
 
 
-def _chunks(items: Iterable[NewArticle], size: int) -> Iterator[list[NewArticle]]:
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
@@ -159,6 +172,20 @@ def _to_feed(row: Row[Any]) -> Feed:
         failures=row.failures,
         last_error=row.last_error,
         title=row.title,
+        origin=row.origin,
+    )
+
+
+def _to_delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        chat_id=row.chat_id,
+        article_id=row.article_id,
+        status=row.status,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
     )
 
 
@@ -169,6 +196,50 @@ def _to_chat(row: Row[Any]) -> Chat:
         settings=dict(row.settings or {}),
         active=row.active,
         created_at=row.created_at,
+    )
+
+
+def _summary_row(
+    article_id: int, key: tuple[str, str], sentences: Sequence[str], now: datetime
+) -> dict[str, Any]:
+    return {
+        "article_id": article_id,
+        "algorithm": key[0],
+        "length": key[1],
+        "sentences": list(sentences),
+        "created_at": now,
+    }
+
+
+@functools.lru_cache(maxsize=1024)
+def _filter_patterns(
+    filters: tuple[str, ...],
+) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
+    required: list[re.Pattern[str]] = []
+    excluded: list[re.Pattern[str]] = []
+    for raw in filters:
+        term = raw.strip()
+        sign = term[:1]
+        word = fold(term[1:] if sign in "+-" else term)
+        if not word:
+            continue
+        # At a word start, like search: "+élection" matches "élections", not "réélection".
+        pattern = re.compile(r"(?<!\w)" + re.escape(word))
+        (excluded if sign == "-" else required).append(pattern)
+    return required, excluded
+
+
+def filters_match(filters: Sequence[str], folded_text: str) -> bool:
+    """Whether a text passes a subscription's word filters.
+
+    `folded_text` is `fold(title + "\n" + text)`. Each "+word" (or plain "word") must occur and
+    each "-word" must not, matched case- and accent-insensitively at the start of a word, so
+    "+élection" also matches "élections". A filter may hold several words ("+donald trump"):
+    they must then appear in that order. No filters: everything passes.
+    """
+    required, excluded = _filter_patterns(tuple(filters))
+    return all(p.search(folded_text) for p in required) and not any(
+        p.search(folded_text) for p in excluded
     )
 
 
@@ -192,7 +263,7 @@ class SqlStore:
         self._insert_articles = (
             self._insert(articles)
             .on_conflict_do_nothing()
-            .returning(articles.c.id, articles.c.category_id)
+            .returning(articles.c.id, articles.c.category_id, articles.c.content_hash)
         )
 
     async def close(self) -> None:
@@ -223,28 +294,39 @@ class SqlStore:
         self._category_ids[key] = (row.id, row.name)
         return int(row.id)
 
-    async def add_articles(self, items: Iterable[NewArticle]) -> AddResult:
+    async def add_articles(
+        self,
+        items: Iterable[NewArticle],
+        *,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> AddResult:
         result = AddResult()
         for chunk in _chunks(items, BATCH_SIZE):
             async with self.engine.begin() as conn:
-                await self._add_chunk(conn, chunk, result)
+                await self._add_chunk(conn, chunk, result, summary_key)
         return result
 
     async def _add_chunk(
-        self, conn: AsyncConnection, chunk: list[NewArticle], result: AddResult
+        self,
+        conn: AsyncConnection,
+        chunk: list[NewArticle],
+        result: AddResult,
+        summary_key: tuple[str, str],
     ) -> None:
         now = utcnow()
         rows: list[dict[str, Any]] = []
+        # content hash -> the item: what RETURNING rows are matched back to (the hash is the
+        # one key every row has and the unique indexes guarantee is not shared).
+        items_by_hash: dict[str, NewArticle] = {}
         seen_guids: set[str] = set()
         seen_urls: set[str] = set()
-        seen_hashes: set[str] = set()
         for item in chunk:
             digest = item.content_hash or content_hash(item.title, item.text)
             url_key = normalize_url(item.url) if item.url else None
             if (
                 (item.guid and item.guid in seen_guids)
                 or (url_key and url_key in seen_urls)
-                or digest in seen_hashes
+                or digest in items_by_hash
             ):
                 result.duplicates += 1
                 continue
@@ -252,7 +334,7 @@ class SqlStore:
                 seen_guids.add(item.guid)
             if url_key:
                 seen_urls.add(url_key)
-            seen_hashes.add(digest)
+            items_by_hash[digest] = item
             published = as_utc(item.published) if item.published else None
             rows.append(
                 {
@@ -269,6 +351,9 @@ class SqlStore:
                     "text": item.text,
                     "feed_id": item.feed_id,
                     "stored_at": now,
+                    "page_status": PAGE_PENDING if item.page_error else None,
+                    "page_attempts": 1 if item.page_error else 0,
+                    "page_error": item.page_error,
                 }
             )
         if not rows:
@@ -289,9 +374,11 @@ class SqlStore:
             return
         # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
         # ("insertmanyvalues") from one compiled statement, on both backends.
-        inserted = (await conn.execute(self._insert_articles, fresh)).all()
+        inserted = sorted(
+            (await conn.execute(self._insert_articles, fresh)).all(), key=lambda row: row.id
+        )
         result.duplicates += len(fresh) - len(inserted)
-        result.ids.extend(sorted(row.id for row in inserted))
+        result.ids.extend(row.id for row in inserted)
         added = Counter(row.category_id for row in inserted if row.category_id is not None)
         if added:
             await conn.execute(
@@ -300,6 +387,75 @@ class SqlStore:
                 .values(article_count=categories.c.article_count + bindparam("added")),
                 [{"category": cid, "added": n} for cid, n in added.items()],
             )
+        stored = [(row.id, row.category_id, items_by_hash[row.content_hash]) for row in inserted]
+        summary_rows = [
+            _summary_row(article_id, summary_key, item.summary, now)
+            for article_id, _, item in stored
+            if item.summary
+        ]
+        if summary_rows:
+            await conn.execute(self._insert(summaries).on_conflict_do_nothing(), summary_rows)
+        result.queued += await self._enqueue(
+            conn,
+            [(article_id, cid, item.title, item.text) for article_id, cid, item in stored],
+            now,
+        )
+
+    async def _enqueue(
+        self,
+        conn: AsyncConnection,
+        stored: Sequence[tuple[int, int | None, str, str]],
+        now: datetime,
+    ) -> int:
+        """Queue a pending delivery of each (article id, category id, title, text) for every
+        active subscription of its category whose filters it passes; how many were queued.
+
+        Runs inside the caller's transaction, so an article is never stored without its
+        deliveries, and the unique (chat, article) index makes a second queueing a no-op.
+        """
+        wanted = {category_id for _, category_id, _, _ in stored if category_id is not None}
+        if not wanted:
+            return 0
+        query = (
+            select(subscriptions.c.chat_id, subscriptions.c.category_id, subscriptions.c.filters)
+            .join(chats, chats.c.id == subscriptions.c.chat_id)
+            .where(
+                subscriptions.c.category_id.in_(wanted),
+                subscriptions.c.active.is_(True),
+                chats.c.active.is_(True),
+            )
+            .order_by(subscriptions.c.chat_id)
+        )
+        by_category: dict[int, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
+        for row in (await conn.execute(query)).all():
+            by_category[row.category_id].append((row.chat_id, tuple(row.filters or ())))
+        if not by_category:
+            return 0
+        rows: list[dict[str, Any]] = []
+        for article_id, category_id, title, body in stored:
+            folded: str | None = None
+            for chat_id, filters in by_category.get(category_id or 0, ()):
+                if filters:
+                    if folded is None:  # folding a whole body costs: only when filtered
+                        folded = fold(f"{title}\n{body}")
+                    if not filters_match(filters, folded):
+                        continue
+                rows.append(
+                    {
+                        "chat_id": chat_id,
+                        "article_id": article_id,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                    }
+                )
+        if not rows:
+            return 0
+        done = await conn.execute(
+            self._insert(deliveries).on_conflict_do_nothing().returning(deliveries.c.id),
+            rows,
+        )
+        return len(done.all())
 
     async def _existing_keys(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
         found: set[str] = set()
@@ -314,6 +470,142 @@ class SqlStore:
                     (await conn.execute(select(column).where(column.in_(values)))).scalars()
                 )
         return found
+
+    async def known_entries(
+        self, *, guids: Iterable[str] = (), urls: Iterable[str] = ()
+    ) -> set[str]:
+        found: set[str] = set()
+        async with self.engine.connect() as conn:
+            for chunk in _chunks({g for g in guids if g}, BATCH_SIZE):
+                query = select(articles.c.guid).where(articles.c.guid.in_(chunk))
+                found.update((await conn.execute(query)).scalars())
+            by_key: dict[str, list[str]] = defaultdict(list)
+            for url in urls:
+                if url:
+                    by_key[normalize_url(url)].append(url)
+            for keys in _chunks(list(by_key), BATCH_SIZE):
+                query = select(articles.c.url_key).where(articles.c.url_key.in_(keys))
+                for key in (await conn.execute(query)).scalars():
+                    found.update(by_key[key])
+        return found
+
+    async def pending_pages(
+        self, *, feed_id: int | None = None, limit: int = 100
+    ) -> list[PendingPage]:
+        query = (
+            select(
+                articles.c.id,
+                articles.c.url,
+                articles.c.title,
+                articles.c.text,
+                articles.c.author,
+                articles.c.published,
+                categories.c.name.label("category"),
+                articles.c.language,
+                articles.c.feed_id,
+                articles.c.page_attempts,
+                articles.c.page_error,
+            )
+            .select_from(articles.outerjoin(categories, articles.c.category_id == categories.c.id))
+            .where(articles.c.page_status == PAGE_PENDING, articles.c.url.is_not(None))
+            .order_by(articles.c.id)
+            .limit(limit)
+        )
+        if feed_id is not None:
+            query = query.where(articles.c.feed_id == feed_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            PendingPage(
+                id=r.id,
+                url=r.url,
+                title=r.title,
+                text=r.text,
+                author=r.author,
+                published=r.published,
+                category=r.category,
+                language=r.language,
+                feed_id=r.feed_id,
+                attempts=r.page_attempts,
+                last_error=r.page_error,
+            )
+            for r in rows
+        ]
+
+    async def complete_page(
+        self,
+        article_id: int,
+        *,
+        text: str,
+        title: str | None = None,
+        author: str | None = None,
+        published: datetime | None = None,
+        category: str | None = None,
+        summary: Sequence[str] | None = None,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> bool:
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        articles.c.title,
+                        articles.c.category_id,
+                        articles.c.stored_at,
+                        articles.c.page_status,
+                    ).where(articles.c.id == article_id)
+                )
+            ).first()
+            if row is None or row.page_status is None:
+                return False
+            values: dict[str, Any] = {
+                "text": text,
+                "page_status": None,
+                "page_error": None,
+                "page_attempts": articles.c.page_attempts + 1,
+            }
+            if title:
+                values["title"] = title
+            if author:
+                values["author"] = author
+            if published:
+                values["published"] = as_utc(published)
+                values["sort_time"] = min(as_utc(published), row.stored_at)
+            new_category: int | None = None
+            if category and row.category_id is None:
+                new_category = await self._category_id(conn, category)
+                values["category_id"] = new_category
+            await conn.execute(articles.update().where(articles.c.id == article_id).values(values))
+            # Summaries of the teaser no longer describe the article: drop them all, write the
+            # default one of the full text.
+            await conn.execute(summaries.delete().where(summaries.c.article_id == article_id))
+            now = utcnow()
+            if summary:
+                await conn.execute(
+                    self._insert(summaries), [_summary_row(article_id, summary_key, summary, now)]
+                )
+            if new_category is not None:
+                await conn.execute(
+                    categories.update()
+                    .where(categories.c.id == new_category)
+                    .values(article_count=categories.c.article_count + 1)
+                )
+                await self._enqueue(
+                    conn, [(article_id, new_category, title or row.title, text)], now
+                )
+        return True
+
+    async def fail_page(self, article_id: int, error: str, *, give_up: bool = False) -> None:
+        statement = (
+            articles.update()
+            .where(articles.c.id == article_id, articles.c.page_status.is_not(None))
+            .values(
+                page_status=PAGE_FAILED if give_up else PAGE_PENDING,
+                page_attempts=articles.c.page_attempts + 1,
+                page_error=error,
+            )
+        )
+        async with self.engine.begin() as conn:
+            await conn.execute(statement)
 
     # -- articles: reading -----------------------------------------------------------------
 
@@ -387,17 +679,24 @@ class SqlStore:
         terms = search_terms(query)
         if not terms or limit <= 0:
             return []
+        # Whole words, the last one also as a prefix ("search as you type"): a prefix term
+        # merges the index entries of every word it starts, which made 2-word searches 15x
+        # slower at p99 when every term was a prefix (bench/store.py). A prefix of one or two
+        # letters would match nearly everything, so it stays a whole word.
+        prefix = [len(terms[-1]) >= 3 and i == len(terms) - 1 for i in range(len(terms))]
         if self.dialect == "sqlite":
-            # Each term quoted (so FTS5 operators in user input are inert) and prefix-matched;
-            # juxtaposed phrases are ANDed. ORDER BY rowid DESC lets FTS5 stop after LIMIT
-            # rows instead of ranking every match.
-            match = " ".join(f'"{term}"*' for term in terms)
+            # Each term quoted, so FTS5 operators in user input are inert; juxtaposed terms are
+            # ANDed. ORDER BY rowid DESC lets FTS5 stop after LIMIT rows instead of ranking
+            # every match.
+            match = " ".join(
+                f'"{t}"*' if p else f'"{t}"' for t, p in zip(terms, prefix, strict=True)
+            )
             ids_query = text(
                 "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match "
                 "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
             ).bindparams(match=match, limit=limit, offset=offset)
         else:
-            tsquery = " & ".join(f"{term}:*" for term in terms)
+            tsquery = " & ".join(f"{t}:*" if p else t for t, p in zip(terms, prefix, strict=True))
             ids_query = text(
                 "SELECT id FROM articles WHERE search @@ to_tsquery('simple', :q) "
                 "ORDER BY id DESC LIMIT :limit OFFSET :offset"
@@ -480,6 +779,121 @@ class SqlStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(feeds).order_by(feeds.c.id))).all()
         return [_to_feed(row) for row in rows]
+
+    async def get_feed(self, feed_id: int) -> Feed:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(feeds).where(feeds.c.id == feed_id))).first()
+        if row is None:
+            raise NotFound(f"no feed {feed_id}")
+        return _to_feed(row)
+
+    async def find_feed(self, url: str) -> Feed | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(feeds).where(feeds.c.url == url))).first()
+        return _to_feed(row) if row else None
+
+    async def remove_feed(self, feed_id: int) -> Feed:
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(select(feeds).where(feeds.c.id == feed_id))).first()
+            if row is None:
+                raise NotFound(f"no feed {feed_id}")
+            await conn.execute(feeds.delete().where(feeds.c.id == feed_id))
+        return _to_feed(row)
+
+    async def enable_feed(self, feed_id: int) -> Feed:
+        async with self.engine.begin() as conn:
+            done = await conn.execute(
+                feeds.update()
+                .where(feeds.c.id == feed_id)
+                .values(enabled=True, failures=0, last_error=None, next_fetch=None)
+            )
+            if not done.rowcount:
+                raise NotFound(f"no feed {feed_id}")
+            row = (await conn.execute(select(feeds).where(feeds.c.id == feed_id))).one()
+        return _to_feed(row)
+
+    async def sync_feeds(self, wanted: Sequence[FeedSettings]) -> FeedSyncResult:
+        by_url: dict[str, FeedSettings] = {}
+        for settings in wanted:
+            by_url.setdefault(settings.url, settings)  # the first entry of a URL wins
+        result = FeedSyncResult()
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            existing = {
+                row.url: row
+                for row in (
+                    await conn.execute(
+                        select(
+                            feeds.c.url,
+                            feeds.c.category,
+                            feeds.c.language,
+                            feeds.c.interval_minutes,
+                            feeds.c.origin,
+                        )
+                    )
+                ).all()
+            }
+            for url, settings in by_url.items():
+                values = {
+                    "category": settings.category or None,
+                    "language": settings.language or None,
+                    "interval_minutes": settings.interval_minutes,
+                    "origin": ORIGIN_CONFIG,
+                }
+                old = existing.get(url)
+                if old is not None and all(getattr(old, k) == v for k, v in values.items()):
+                    continue
+                # An upsert rather than insert-or-update, so a bot and a CLI syncing at the
+                # same moment cannot trip over each other's insert.
+                statement = self._insert(feeds).values(
+                    url=url, enabled=True, failures=0, created_at=now, **values
+                )
+                await conn.execute(
+                    statement.on_conflict_do_update(index_elements=["url"], set_=values)
+                )
+                (result.added if old is None else result.updated).append(url)
+            stale = [
+                url
+                for url, row in existing.items()
+                if row.origin == ORIGIN_CONFIG and url not in by_url
+            ]
+            if stale:
+                await conn.execute(feeds.delete().where(feeds.c.url.in_(stale)))
+                result.removed.extend(stale)
+        return result
+
+    async def due_feeds(
+        self,
+        now: datetime | None = None,
+        *,
+        include_not_due: bool = False,
+        feed_ids: Sequence[int] | None = None,
+    ) -> list[Feed]:
+        query = select(feeds).where(feeds.c.enabled.is_(True)).order_by(feeds.c.id)
+        if not include_not_due:
+            query = query.where(
+                or_(feeds.c.next_fetch.is_(None), feeds.c.next_fetch <= as_utc(now or utcnow()))
+            )
+        if feed_ids is not None:
+            query = query.where(feeds.c.id.in_(list(feed_ids)))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_feed(row) for row in rows]
+
+    async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
+        values: dict[str, Any] = {
+            "last_fetched": state.last_fetched,
+            "next_fetch": state.next_fetch,
+            "failures": state.failures,
+            "last_error": state.last_error,
+            "enabled": state.enabled,
+            "etag": state.etag,
+            "last_modified": state.last_modified,
+        }
+        if state.title:
+            values["title"] = state.title
+        async with self.engine.begin() as conn:
+            await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(values))
 
     # -- chats and subscriptions -----------------------------------------------------------
 
@@ -581,6 +995,24 @@ class SqlStore:
             Subscription(r.id, r.chat_id, r.category, tuple(r.filters), r.active, r.created_at)
             for r in rows
         ]
+
+    # -- deliveries ------------------------------------------------------------------------
+
+    async def list_deliveries(
+        self,
+        *,
+        status: str | None = None,
+        chat_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        query = select(deliveries).order_by(deliveries.c.id).limit(limit)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        if chat_id is not None:
+            query = query.where(deliveries.c.chat_id == chat_id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_to_delivery(row) for row in rows]
 
     # -- summaries cache -------------------------------------------------------------------
 
