@@ -20,6 +20,16 @@ from typing import Any, TextIO
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import __version__
+from bot.chat.cli import (
+    RUN_EXAMPLE,
+    RUN_HELP,
+    SHELL_EXAMPLE,
+    SHELL_HELP,
+    add_run_arguments,
+    add_shell_arguments,
+    cmd_run,
+    cmd_shell,
+)
 from bot.config import Config, load_config
 from bot.errors import ConfigError, NewsbotError
 from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
@@ -192,6 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = _subparser(subparsers, "run", cmd_run, RUN_HELP, RUN_EXAMPLE)
+    add_run_arguments(run)
+    shell = _subparser(subparsers, "shell", cmd_shell, SHELL_HELP, SHELL_EXAMPLE)
+    add_shell_arguments(shell)
 
     imp = _subparser(
         subparsers,

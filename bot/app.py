@@ -1,0 +1,125 @@
+"""Composition root: the one place that knows both the Telegram side and the rest.
+
+`create_application(config)` builds the PTB Application (`bot.chat`), registers the handlers
+and the periodic jobs, and ties the services' lifetime to the application's: `post_init` opens
+the store (migrating its schema) and creates the services, `post_shutdown` closes the store.
+Handlers reach the services through `context.services` (`bot.chat.context.NewsContext`), typed,
+never by casting entries of `bot_data`.
+
+Periodic work (feed ingestion, deliveries) joins as a `PeriodicJob` in `JOBS`: it receives the
+`Runtime` (store, summaries, config) and never sees Telegram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.chat.application import DEFAULT_CONCURRENCY, Request, build_application, schedule
+from bot.chat.context import NewsApplication, Services
+from bot.chat.handlers import publish_commands, register
+from bot.config import Config
+from bot.services.articles import ArticleService
+from bot.services.chats import ChatService
+from bot.services.summaries import SummaryService
+from bot.store import SqlStore, open_store
+
+
+class Runtime:
+    """The long-lived resources of a running bot, opened in post_init, closed in post_shutdown."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._store: SqlStore | None = None
+        self._summaries: SummaryService | None = None
+
+    @property
+    def store(self) -> SqlStore:
+        """The open store; RuntimeError before `open()` (a job scheduled too early)."""
+        if self._store is None:
+            raise RuntimeError("the store is not open yet")
+        return self._store
+
+    @property
+    def summaries(self) -> SummaryService:
+        """The summary service over the open store."""
+        if self._summaries is None:
+            raise RuntimeError("the store is not open yet")
+        return self._summaries
+
+    async def open(self) -> Services:
+        """Open (and migrate) the store and build the services the handlers use."""
+        self._store = await open_store(self.config.store.url)
+        self._summaries = SummaryService(self._store, self.config.summary)
+        return Services(
+            articles=ArticleService(self._store, self._summaries),
+            chats=ChatService(self._store, self.config.summary),
+        )
+
+    async def close(self) -> None:
+        """Close the store if it was opened; safe to call twice."""
+        store, self._store, self._summaries = self._store, None, None
+        if store is not None:
+            await store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """Work run every `interval` while the bot runs, independent of Telegram."""
+
+    name: str
+    interval: timedelta
+    run: Callable[[Runtime], Awaitable[object]]
+    first: timedelta = timedelta(seconds=0)
+
+
+# The jobs `newsbot run` schedules. Feed ingestion (the next issue) adds its PeriodicJob here.
+JOBS: tuple[PeriodicJob, ...] = ()
+
+
+def create_application(
+    config: Config,
+    *,
+    request: Request | None = None,
+    rate_limit: bool = True,
+    updater: bool = True,
+    jobs: Sequence[PeriodicJob] = JOBS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> NewsApplication:
+    """The bot, ready for `bot.chat.application.serve` (or the shell).
+
+    `request` replaces the HTTP layer (the shell answers locally); `rate_limit` respects
+    Telegram's flood limits and is for real Telegram only; `updater` is needed to poll or
+    receive webhooks.
+    """
+    runtime = Runtime(config)
+
+    async def post_init(application: NewsApplication) -> None:
+        application.bot_data.services = await runtime.open()
+        await publish_commands(application)
+
+    async def post_shutdown(application: NewsApplication) -> None:
+        application.bot_data.services = None
+        await runtime.close()
+
+    application = build_application(
+        config.telegram,
+        post_init=post_init,
+        post_shutdown=post_shutdown,
+        request=request,
+        rate_limit=rate_limit,
+        updater=updater,
+        concurrency=concurrency,
+    )
+    register(application)
+    for job in jobs:
+        schedule(application, job.name, job.interval, _bind(job, runtime), job.first)
+    return application
+
+
+def _bind(job: PeriodicJob, runtime: Runtime) -> Callable[[], Awaitable[object]]:
+    def run() -> Awaitable[object]:
+        return job.run(runtime)
+
+    return run

@@ -1,0 +1,213 @@
+"""Building the PTB Application and running it, inside an event loop someone else owns.
+
+`serve()` is what `Application.run_polling()` / `run_webhook()` do, as a coroutine: the CLI runs
+every command under `asyncio.run`, and tests run the bot next to a fake Bot API in their own
+loop. The order of the steps is PTB's: initialize and post_init; start fetching updates; start
+processing; on stop, stop fetching, then let the updates already fetched finish (`stop()` waits
+for them); shutdown and post_shutdown. So a signal never cuts a handler in the middle of an
+answer, and each store write being one transaction, nothing is left half-written.
+
+Updates of different chats are processed concurrently (one reader's summary does not wait for
+another's), updates of the same chat in order (`PerChatUpdateProcessor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseUpdateProcessor, ExtBot, JobQueue
+from telegram.request import BaseRequest
+
+from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContext
+from bot.config import TelegramConfig, WebhookConfig
+
+log = logging.getLogger(__name__)
+
+# The updates the bot handles; others are not even fetched.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# Updates processed at once, across chats. A handler mostly waits for Telegram: with a 50 ms
+# round trip, two in flight answer ~30 updates/s, about what Telegram lets a bot send, while
+# more in a burst only make each handler wait for the others' CPU (bench/chat.py). A bot far
+# from Telegram's servers can raise it with `newsbot run --concurrency`.
+DEFAULT_CONCURRENCY = 2
+# A token-shaped placeholder for an application that never talks to Telegram (the shell).
+OFFLINE_TOKEN = "0:offline"
+
+Lifecycle = Callable[[NewsApplication], Coroutine[Any, Any, None]]
+# The HTTP layer an application talks to the Bot API through, named here so that code outside
+# `bot.chat` can pass one along without importing Telegram.
+Request = BaseRequest
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Run updates of different chats concurrently and updates of one chat in arrival order.
+
+    A reader who presses "More" twice, or changes a setting and then asks for a summary, must
+    see the effects in order; PTB's concurrent mode alone does not promise that. An update first
+    waits for the previous ones of its chat, and only then for one of the `concurrency` slots:
+    PTB's own semaphore is taken before `do_process_update` runs, so with it as the limit a chat
+    sending many updates at once would fill every slot with updates waiting for each other and
+    stall all other chats. PTB's semaphore is therefore only a bound on updates held in memory.
+    Chat locks are created on demand and dropped with the last update that holds them.
+    """
+
+    def __init__(self, concurrency: int, max_pending: int = 256) -> None:
+        super().__init__(max(max_pending, concurrency))
+        self.concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await `coroutine` once the previous updates of the same chat are done and a slot
+        is free."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            async with self._slots:
+                await coroutine
+            return
+        lock = self._locks.get(chat.id)
+        if lock is None:
+            lock = self._locks[chat.id] = asyncio.Lock()
+        async with lock, self._slots:
+            await coroutine
+
+    async def initialize(self) -> None:
+        """Nothing to allocate: locks are created per chat as updates arrive."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release: the locks go with the updates that hold them."""
+
+
+def file_url(api_base_url: str) -> str:
+    """The Bot API's file URL next to its method URL: ".../bot" -> ".../file/bot"."""
+    base = api_base_url.rstrip("/")
+    if base.endswith("/bot"):
+        return base[: -len("/bot")] + "/file/bot"
+    return base + "/file"
+
+
+def build_application(
+    telegram: TelegramConfig,
+    *,
+    post_init: Lifecycle,
+    post_shutdown: Lifecycle,
+    request: Request | None = None,
+    rate_limit: bool = True,
+    updater: bool = True,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> NewsApplication:
+    """A PTB Application for `telegram`'s token and API URL, with no handlers yet.
+
+    `request` replaces the HTTP layer (the shell's local one); `rate_limit` keeps the bot under
+    Telegram's flood limits (off where there is no Telegram to protect: shell, tests, benches);
+    without `updater` the application only processes updates it is handed.
+    """
+    builder: ApplicationBuilder[
+        ExtBot[Any], NewsContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]
+    ] = (
+        ApplicationBuilder()
+        .token(telegram.token or OFFLINE_TOKEN)
+        .base_url(telegram.api_base_url)
+        .base_file_url(file_url(telegram.api_base_url))
+        .context_types(CONTEXT_TYPES)
+        .concurrent_updates(PerChatUpdateProcessor(concurrency))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if not updater:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+@asynccontextmanager
+async def running(application: NewsApplication) -> AsyncIterator[NewsApplication]:
+    """Initialize the application and run post_init; on exit, shutdown and post_shutdown.
+
+    Also on failure: a post_init that opened the store and then failed still gets it closed.
+    """
+    await application.initialize()
+    try:
+        if application.post_init:
+            await application.post_init(application)
+        yield application
+    finally:
+        try:
+            await application.shutdown()
+        finally:
+            if application.post_shutdown:
+                await application.post_shutdown(application)
+
+
+async def serve(
+    application: NewsApplication,
+    stop: asyncio.Event,
+    *,
+    webhook: WebhookConfig | None = None,
+    poll_timeout: float = 30.0,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Receive and handle updates (long polling, or webhook when configured) until `stop` is
+    set, then shut down gracefully. `ready` is told how the bot listens once it does."""
+    async with running(application):
+        updater = application.updater
+        if updater is None:
+            raise RuntimeError("serve() needs an application built with an updater")
+        if webhook is not None:
+            await updater.start_webhook(
+                listen=webhook.listen,
+                port=webhook.port,
+                url_path=urlsplit(webhook.url).path.lstrip("/"),
+                webhook_url=webhook.url,
+                secret_token=webhook.secret_token or None,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            how = f"webhook on {webhook.listen}:{webhook.port} for {webhook.url}"
+        else:
+            await updater.start_polling(
+                timeout=timedelta(seconds=poll_timeout), allowed_updates=ALLOWED_UPDATES
+            )
+            how = "long polling"
+        try:
+            await application.start()
+            if ready is not None:
+                ready(f"@{application.bot.username} is receiving updates by {how}")
+            try:
+                await stop.wait()
+            finally:
+                log.info("stopping: finishing the updates in flight")
+                await updater.stop()
+                await application.stop()
+        finally:
+            if updater.running:
+                await updater.stop()
+
+
+def schedule(
+    application: NewsApplication,
+    name: str,
+    interval: timedelta,
+    run: Callable[[], Awaitable[object]],
+    first: timedelta = timedelta(0),
+) -> None:
+    """Run `run()` every `interval` while the application runs (PTB's JobQueue); a failure is
+    logged by the error handler and the job runs again at the next interval."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("the JobQueue is missing: install python-telegram-bot[job-queue]")
+
+    async def callback(context: NewsContext) -> None:
+        await run()
+
+    job_queue.run_repeating(callback, interval=interval, first=first, name=name)

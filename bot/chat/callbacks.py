@@ -1,0 +1,219 @@
+"""Compact callback data: what a button does, in at most Telegram's 64 bytes.
+
+One letter names the action, then its fields separated by ":". An upper-case letter opens a new
+message, its lower-case twin edits the message the button belongs to (paging, switching the
+summary length), so the conversation does not fill with copies:
+
+    l:<offset>:<size>:<category id or empty>   a page of the latest articles (edit)
+    c:<category id>                            a category's latest articles (new message)
+    q:<offset>:<size>:<query>                  a page of search results (edit)
+    S:<id>  / s:<id>:<sentences>               an article's summary (new / edit; 0 = chat's)
+    F:<id>  / f:<id>:<page>                    an article's full text (new, page 1 / edit)
+    o:<n|a|l>:<value>                          a setting: summary length, algorithm, language
+    L:<language>                               the interface language (from /language)
+    v:<latest|categories|settings>             a command's view (from /start's buttons)
+
+Ids are the article and category ids; a query is the last field so it may contain ":" and is
+cut by UTF-8 bytes, at a character boundary, to fit. Data that does not parse (a button from an
+older version of the bot) decodes to None, and the bot says the button has expired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MAX_BYTES = 64
+
+SettingKind = Literal["n", "a", "l"]
+View = Literal["latest", "categories", "settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShowLatest:
+    """A page of the latest articles, overall or in one category; edits the list."""
+
+    offset: int = 0
+    size: int = 5
+    category_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCategory:
+    """The latest articles of a category, as a new message (from /categories)."""
+
+    category_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSearch:
+    """A page of search results; edits the list."""
+
+    query: str
+    offset: int = 0
+    size: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSummary:
+    """An article's summary at the chat's length, as a new message."""
+
+    article_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowSummary:
+    """An article's summary in `sentences` sentences (0: the chat's setting), in place."""
+
+    article_id: int
+    sentences: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFullText:
+    """The first page of an article's full text, as a new message."""
+
+    article_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowFullText:
+    """A page of an article's full text, in place."""
+
+    article_id: int
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SetOption:
+    """A change from the /settings view: n = summary length, a = algorithm, l = language."""
+
+    kind: SettingKind
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetLanguage:
+    """The interface language chosen from /language's buttons."""
+
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenView:
+    """One of the main views, as a new message (from /start's buttons)."""
+
+    view: View
+
+
+Action = (
+    ShowLatest
+    | OpenCategory
+    | ShowSearch
+    | OpenSummary
+    | ShowSummary
+    | OpenFullText
+    | ShowFullText
+    | SetOption
+    | SetLanguage
+    | OpenView
+)
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of `text` that is at most `max_bytes` long in UTF-8, never cutting a
+    character in two."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[: max(0, max_bytes)].decode("utf-8", "ignore")
+
+
+def _opt(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def encode(action: Action) -> str:
+    """The callback data of `action`; a search query is cut to fit, anything else that would
+    not fit is a bug and raises ValueError."""
+    match action:
+        case ShowLatest(offset, size, category_id):
+            data = f"l:{offset}:{size}:{_opt(category_id)}"
+        case OpenCategory(category_id):
+            data = f"c:{category_id}"
+        case ShowSearch(query, offset, size):
+            head = f"q:{offset}:{size}:"
+            data = head + truncate_utf8(query, MAX_BYTES - len(head.encode())).rstrip()
+        case OpenSummary(article_id):
+            data = f"S:{article_id}"
+        case ShowSummary(article_id, sentences):
+            data = f"s:{article_id}:{sentences}"
+        case OpenFullText(article_id):
+            data = f"F:{article_id}"
+        case ShowFullText(article_id, page):
+            data = f"f:{article_id}:{page}"
+        case SetOption(kind, value):
+            data = f"o:{kind}:{value}"
+        case SetLanguage(language):
+            data = f"L:{language}"
+        case OpenView(view):
+            data = f"v:{view}"
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def _nat(text: str) -> int:
+    """A non-negative decimal integer; ValueError otherwise (no sign, no spaces, no "²")."""
+    if not text.isascii() or not text.isdigit() or len(text) > 12:
+        raise ValueError(text)
+    return int(text)
+
+
+def decode(data: str | None) -> Action | None:
+    """The action of a button's data, or None if it is not one we produce."""
+    if not data:
+        return None
+    kind, _, rest = data.partition(":")
+    try:
+        match kind:
+            case "l":
+                offset, size, category = rest.split(":")
+                return ShowLatest(_nat(offset), _nat(size), _nat(category) if category else None)
+            case "c":
+                return OpenCategory(_nat(rest))
+            case "q":
+                offset, size, query = rest.split(":", 2)
+                return ShowSearch(query, _nat(offset), _nat(size))
+            case "S":
+                return OpenSummary(_nat(rest))
+            case "s":
+                article, sentences = rest.split(":")
+                return ShowSummary(_nat(article), _nat(sentences))
+            case "F":
+                return OpenFullText(_nat(rest))
+            case "f":
+                article, page = rest.split(":")
+                return ShowFullText(_nat(article), _nat(page))
+            case "o":
+                setting, value = rest.split(":", 1)
+                if setting == "n":
+                    return SetOption("n", value)
+                if setting == "a":
+                    return SetOption("a", value)
+                if setting == "l":
+                    return SetOption("l", value)
+                return None
+            case "L":
+                return SetLanguage(rest)
+            case "v":
+                if rest == "latest":
+                    return OpenView("latest")
+                if rest == "categories":
+                    return OpenView("categories")
+                if rest == "settings":
+                    return OpenView("settings")
+                return None
+    except ValueError:
+        return None
+    return None

@@ -1,0 +1,144 @@
+"""The `newsbot run` and `newsbot shell` subcommands.
+
+Both build the same Application (`bot.app.create_application`); `run` connects it to Telegram,
+`shell` to the terminal. Heavy imports happen inside the commands so that `newsbot --help` and
+the other subcommands do not load Telegram.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import signal
+import sys
+
+from bot.config import Config
+from bot.errors import ConfigError, NewsbotError
+
+RUN_HELP = (
+    "Run the bot: long polling by default, a webhook when [telegram.webhook] is configured. "
+    "Stops gracefully on Ctrl-C or SIGTERM."
+)
+RUN_EXAMPLE = "NEWSBOT_TOKEN=123456:ABC-your-token newsbot run"
+SHELL_HELP = (
+    "Chat with the bot in the terminal, with no token and no network: the same commands and "
+    "buttons, drawn as text."
+)
+SHELL_EXAMPLE = "newsbot import ../shared/data/seed-article-fr.txt && newsbot shell"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `newsbot run`."""
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="updates handled at once, across chats; one chat's are always in order (default: 2)",
+    )
+    parser.add_argument(
+        "--poll-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="long-polling timeout of each getUpdates request (default: 30)",
+    )
+
+
+def add_shell_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `newsbot shell`."""
+    parser.add_argument(
+        "--language",
+        choices=("fr", "en"),
+        help="interface language (default: the chat's, else from $LANG)",
+    )
+
+
+async def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """Serve Telegram until SIGINT/SIGTERM; ConfigError (exit 2) for a missing or refused
+    token, NewsbotError (exit 1) when the Bot API cannot be reached."""
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import create_application
+    from bot.chat.application import DEFAULT_CONCURRENCY, serve
+
+    config.require_token()
+    webhook = config.telegram.webhook
+    if webhook is not None and not webhook.secret_token:
+        raise ConfigError(
+            "telegram.webhook.secret_token: missing; without it anyone who finds the URL "
+            "can send the bot fake updates"
+        )
+    concurrency = DEFAULT_CONCURRENCY if args.concurrency is None else args.concurrency
+    if concurrency < 1:
+        raise ConfigError("--concurrency: expected a positive integer")
+    application = create_application(config, concurrency=concurrency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def on_signal() -> None:
+        # The first signal stops gracefully; the default handlers come back so that a second
+        # Ctrl-C interrupts a shutdown that hangs.
+        stop.set()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await serve(
+            application,
+            stop,
+            webhook=webhook,
+            poll_timeout=args.poll_timeout,
+            ready=lambda how: print(f"newsbot run: {how}; Ctrl-C stops", file=sys.stderr),
+        )
+    except InvalidToken as exc:
+        raise ConfigError(f"telegram.token: refused by the Bot API ({exc.message})") from None
+    except NetworkError as exc:
+        raise NewsbotError(
+            f"cannot reach the Bot API at {config.telegram.api_base_url}: {exc.message}"
+        ) from None
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+    print("newsbot run: stopped", file=sys.stderr)
+    return 0
+
+
+async def cmd_shell(args: argparse.Namespace, config: Config) -> int:
+    """Talk to the bot in the terminal until /quit or end of input."""
+    from bot.app import create_application
+    from bot.chat.application import running
+    from bot.chat.shell import (
+        SHELL_CHAT_ID,
+        Screen,
+        ShellRequest,
+        ShellUser,
+        language_from_env,
+        run_shell,
+    )
+
+    interactive = sys.stdin.isatty()
+    screen = Screen(sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    application = create_application(
+        config, request=ShellRequest(screen), rate_limit=False, updater=False, jobs=()
+    )
+    user = ShellUser(args.language or language_from_env(), _user_name())
+    async with running(application):
+        if args.language:
+            services = application.bot_data.services
+            assert services is not None
+            await services.chats.set_language(SHELL_CHAT_ID, args.language)
+        await run_shell(application, screen, sys.stdin, user, interactive=interactive)
+    return 0
+
+
+def _user_name() -> str:
+    """The login name, shown as the sender's first name; "you" when there is none."""
+    try:
+        return getpass.getuser() or "you"
+    except (KeyError, OSError):
+        return "you"

@@ -1,0 +1,436 @@
+"""Telegram handlers: read the arguments, ask a service, answer with a view.
+
+Handlers stay thin: a usage mistake is answered on the spot in the chat's language, the work is
+a service call, and the answer is a view from `render` sent through `replies` (which falls back
+to plain text if Telegram refuses the HTML). Anything unexpected goes to `on_error`, which logs
+it with the update and tells the user without internals; the bot keeps running.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from telegram import BotCommand, CallbackQuery, Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.chat import render
+from bot.chat.callbacks import (
+    Action,
+    OpenCategory,
+    OpenFullText,
+    OpenSummary,
+    OpenView,
+    SetLanguage,
+    SetOption,
+    ShowFullText,
+    ShowLatest,
+    ShowSearch,
+    ShowSummary,
+    decode,
+)
+from bot.chat.context import NewsApplication, NewsContext
+from bot.chat.i18n import COMMANDS, plain
+from bot.chat.render import View
+from bot.chat.replies import edit, send
+from bot.errors import NotFound, SummaryError
+from bot.services.articles import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_SUMMARY_SENTENCES,
+    UnknownCategory,
+)
+from bot.services.chats import LANGUAGES, Preferences, language_for
+from bot.summarize import ALGORITHMS
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Update, NewsContext], Coroutine[Any, Any, None]]
+
+_INT = re.compile(r"[+-]?\d{1,19}")
+_DEEP_LINK = re.compile(r"art_(\d{1,12})")
+# A search typed as a message is cut here: longer text is a pasted article, not a query.
+MAX_QUERY = 200
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+async def start(update: Update, context: NewsContext) -> None:
+    """Welcome the user, or open the article of a deep link (t.me/<bot>?start=art_42)."""
+    prefs = await context.preferences(update)
+    match = _DEEP_LINK.fullmatch(context.args[0]) if context.args else None
+    if match:
+        try:
+            view = await _summary(context, prefs, int(match[1]), 0)
+        except NotFound:
+            view = render.message(prefs.language, "article_not_found", id=match[1])
+        await _reply(update, context, view)
+        return
+    await _reply(update, context, render.welcome(prefs.language, context.bot.first_name))
+
+
+async def help_command(update: Update, context: NewsContext) -> None:
+    """List every command with an example."""
+    prefs = await context.preferences(update)
+    await _reply(update, context, render.help_view(prefs.language))
+
+
+async def latest(update: Update, context: NewsContext) -> None:
+    """Show the latest articles, overall or in a category: /latest [category] [n]."""
+    prefs = await context.preferences(update)
+    category, size = parse_latest(context.args or [])
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        await _reply(
+            update, context, render.message(prefs.language, "bad_count", max=MAX_PAGE_SIZE)
+        )
+        return
+    await _reply(update, context, await _latest(context, prefs, category=category, size=size))
+
+
+async def categories(update: Update, context: NewsContext) -> None:
+    """List the categories with their article counts, each with a button."""
+    prefs = await context.preferences(update)
+    found = await context.services.articles.categories()
+    await _reply(update, context, render.categories(prefs.language, found))
+
+
+async def summary(update: Update, context: NewsContext) -> None:
+    """Show an article's summary: /summary <id> [sentences]."""
+    prefs = await context.preferences(update)
+    args = context.args or []
+    article_id = parse_id(args[0]) if args else None
+    sentences = parse_int(args[1]) if len(args) > 1 else 0
+    if article_id is None or sentences is None or len(args) > 2:
+        await _reply(update, context, render.message(prefs.language, "usage_summary"))
+        return
+    if len(args) > 1 and not 1 <= sentences <= MAX_SUMMARY_SENTENCES:
+        view = render.message(
+            prefs.language, "bad_sentences", max=MAX_SUMMARY_SENTENCES, id=article_id
+        )
+        await _reply(update, context, view)
+        return
+    try:
+        view = await _summary(context, prefs, article_id, sentences)
+    except NotFound:
+        view = render.message(prefs.language, "article_not_found", id=args[0].lstrip("#"))
+    await _reply(update, context, view)
+
+
+async def full(update: Update, context: NewsContext) -> None:
+    """Show an article's full text, page by page: /full <id> [page]."""
+    prefs = await context.preferences(update)
+    args = context.args or []
+    article_id = parse_id(args[0]) if args else None
+    page = parse_int(args[1]) if len(args) > 1 else 1
+    if article_id is None or page is None or len(args) > 2:
+        await _reply(update, context, render.message(prefs.language, "usage_full"))
+        return
+    try:
+        view = await _full_text(context, prefs, article_id, page)
+    except NotFound:
+        view = render.message(prefs.language, "article_not_found", id=args[0].lstrip("#"))
+    await _reply(update, context, view)
+
+
+async def search(update: Update, context: NewsContext) -> None:
+    """Search the articles: /search <words>."""
+    prefs = await context.preferences(update)
+    await _reply(update, context, await _search(context, prefs, " ".join(context.args or [])))
+
+
+async def text_search(update: Update, context: NewsContext) -> None:
+    """Treat a plain message (in a private chat) as a search."""
+    prefs = await context.preferences(update)
+    text = update.effective_message.text if update.effective_message else None
+    await _reply(update, context, await _search(context, prefs, text or ""))
+
+
+async def settings(update: Update, context: NewsContext) -> None:
+    """Show the settings with buttons: summary length, algorithm, language."""
+    prefs = await context.preferences(update)
+    await _reply(update, context, render.settings(prefs.language, prefs, ALGORITHMS))
+
+
+async def language(update: Update, context: NewsContext) -> None:
+    """Set the interface language: /language fr|en (buttons without an argument)."""
+    prefs = await context.preferences(update)
+    args = context.args or []
+    if not args:
+        await _reply(update, context, render.language_choice(prefs.language))
+        return
+    choice = args[0].lower()
+    if len(args) > 1 or choice not in LANGUAGES:
+        await _reply(update, context, render.message(prefs.language, "usage_language"))
+        return
+    prefs = await context.services.chats.set_language(prefs.chat_id, choice)
+    await _reply(update, context, render.message(prefs.language, "language_set"))
+
+
+async def unknown_command(update: Update, context: NewsContext) -> None:
+    """Answer a command we do not have (private chats only) with a pointer to /help."""
+    prefs = await context.preferences(update)
+    text = update.effective_message.text if update.effective_message else ""
+    command = (text or "").split()[0].split("@")[0] if text else "/"
+    await _reply(
+        update, context, render.message(prefs.language, "unknown_command", command=command)
+    )
+
+
+# -- buttons ----------------------------------------------------------------------------------
+
+
+async def button(update: Update, context: NewsContext) -> None:
+    """Run the action of a pressed button and answer the callback query."""
+    query = update.callback_query
+    assert query is not None
+    prefs = await context.preferences(update)
+    action = decode(query.data)
+    if action is None:
+        await query.answer(plain(prefs.language, "notice_expired"), show_alert=True)
+        return
+    try:
+        notice = await _act(context, query, prefs, action)
+    except NotFound:
+        about_category = isinstance(action, OpenCategory | ShowLatest)
+        key = "notice_category_gone" if about_category else "notice_gone"
+        await query.answer(plain(prefs.language, key), show_alert=True)
+        return
+    except ValueError:
+        await query.answer(plain(prefs.language, "notice_expired"), show_alert=True)
+        return
+    await query.answer(notice)
+
+
+async def _act(
+    context: NewsContext, query: CallbackQuery, prefs: Preferences, action: Action
+) -> str | None:
+    """Do what the button says; the notice to show (None for none)."""
+    articles = context.services.articles
+    chats = context.services.chats
+    lang = prefs.language
+    match action:
+        case ShowLatest(offset, size, category_id):
+            page = await articles.latest(category_id=category_id, size=size, offset=offset)
+            if not page.articles:
+                return plain(lang, "notice_no_more")
+            await edit(context.bot, query, render.article_list(lang, page))
+        case ShowSearch(words, offset, size):
+            page = await articles.search(words, size=size, offset=offset)
+            if not page.articles:
+                return plain(lang, "notice_no_more")
+            await edit(context.bot, query, render.article_list(lang, page))
+        case OpenCategory(category_id):
+            await _send_to(context, query, await _latest(context, prefs, category_id=category_id))
+        case OpenSummary(article_id):
+            await _send_to(context, query, await _summary(context, prefs, article_id, 0))
+        case ShowSummary(article_id, sentences):
+            await edit(context.bot, query, await _summary(context, prefs, article_id, sentences))
+        case OpenFullText(article_id):
+            await _send_to(context, query, await _full_text(context, prefs, article_id, 1))
+        case ShowFullText(article_id, page_number):
+            await edit(
+                context.bot, query, await _full_text(context, prefs, article_id, page_number)
+            )
+        case SetOption("n", value):
+            prefs = await chats.set_sentences(prefs.chat_id, int(value))
+            return await _show_settings(context, query, prefs)
+        case SetOption("a", value):
+            prefs = await chats.set_algorithm(prefs.chat_id, value)
+            return await _show_settings(context, query, prefs)
+        case SetOption("l", value):
+            prefs = await chats.set_language(prefs.chat_id, value)
+            return await _show_settings(context, query, prefs)
+        case SetLanguage(code):
+            prefs = await chats.set_language(prefs.chat_id, code)
+            await edit(context.bot, query, render.message(prefs.language, "language_set"))
+            return plain(prefs.language, "notice_saved")
+        case OpenView("latest"):
+            await _send_to(context, query, await _latest(context, prefs))
+        case OpenView("categories"):
+            found = await articles.categories()
+            await _send_to(context, query, render.categories(lang, found))
+        case OpenView("settings"):
+            await _send_to(context, query, render.settings(lang, prefs, ALGORITHMS))
+        case _:
+            raise ValueError(f"unhandled action {action!r}")
+    return None
+
+
+async def _show_settings(context: NewsContext, query: CallbackQuery, prefs: Preferences) -> str:
+    await edit(context.bot, query, render.settings(prefs.language, prefs, ALGORITHMS))
+    return plain(prefs.language, "notice_saved")
+
+
+# -- views shared by commands and buttons -----------------------------------------------------
+
+
+async def _latest(
+    context: NewsContext,
+    prefs: Preferences,
+    *,
+    category: str | None = None,
+    category_id: int | None = None,
+    size: int = DEFAULT_PAGE_SIZE,
+) -> View:
+    try:
+        page = await context.services.articles.latest(
+            category=category, category_id=category_id, size=size
+        )
+    except UnknownCategory as exc:
+        return render.unknown_category(prefs.language, exc.name, exc.suggestions)
+    if not page.articles:
+        return render.empty_list(prefs.language, page)
+    return render.article_list(prefs.language, page)
+
+
+async def _search(context: NewsContext, prefs: Preferences, text: str) -> View:
+    query = " ".join(text.split())[:MAX_QUERY]
+    if not query:
+        return render.message(prefs.language, "usage_search")
+    page = await context.services.articles.search(query)
+    if not page.articles:
+        return render.empty_list(prefs.language, page)
+    return render.article_list(prefs.language, page)
+
+
+async def _summary(
+    context: NewsContext, prefs: Preferences, article_id: int, sentences: int
+) -> View:
+    """The summary view (`sentences` 0: the chat's length); NotFound for a missing article."""
+    articles = context.services.articles
+    try:
+        result = await articles.summary(
+            article_id, sentences=sentences or prefs.sentences, algorithm=prefs.algorithm
+        )
+    except SummaryError:
+        return render.no_summary(prefs.language, await articles.article(article_id))
+    return render.summary(prefs.language, result)
+
+
+async def _full_text(context: NewsContext, prefs: Preferences, article_id: int, page: int) -> View:
+    lang = prefs.language
+    text_page = await context.services.articles.full_text(
+        article_id,
+        page,
+        budget=lambda article: render.full_text_budget(lang, article),
+        measure=render.html_len,
+    )
+    return render.full_text(lang, text_page)
+
+
+async def _reply(update: Update, context: NewsContext, view: View) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await send(context.bot, chat.id, view)
+
+
+async def _send_to(context: NewsContext, query: CallbackQuery, view: View) -> None:
+    """A new message in the chat of the pressed button."""
+    message = query.message
+    chat_id = message.chat.id if message is not None else query.from_user.id
+    await send(context.bot, chat_id, view)
+
+
+# -- argument parsing -------------------------------------------------------------------------
+
+
+def parse_int(text: str) -> int | None:
+    """A signed decimal integer as users type it, or None."""
+    return int(text) if _INT.fullmatch(text) else None
+
+
+def parse_id(text: str) -> int | None:
+    """An article number as shown ("42" or "#42"), or None."""
+    return parse_int(text.removeprefix("#"))
+
+
+def parse_latest(args: Sequence[str]) -> tuple[str | None, int]:
+    """/latest's arguments: an optional category (may be several words) and an optional count,
+    before or after it."""
+    words = list(args)
+    size = DEFAULT_PAGE_SIZE
+    if words and (n := parse_int(words[-1])) is not None:
+        size = n
+        words.pop()
+    elif len(words) > 1 and (n := parse_int(words[0])) is not None:
+        size = n
+        words.pop(0)
+    return (" ".join(words) or None), size
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+async def on_error(update: object, context: NewsContext) -> None:
+    """Log the failure with its update; tell the user, without internals, that it failed."""
+    error = context.error
+    if isinstance(error, Forbidden):
+        log.info("the user blocked the bot or left the chat: %s", error)
+        return
+    described = update.to_dict() if isinstance(update, Update) else repr(update)
+    log.error("error while handling update %s", described, exc_info=error)
+    if not isinstance(update, Update):
+        return
+    try:
+        await _apologize(update, context)
+    except Exception as exc:  # the error reply is best effort: never raise from here
+        log.warning("could not tell the user about the error: %r", exc)
+
+
+async def _apologize(update: Update, context: NewsContext) -> None:
+    chat = update.effective_chat
+    user = update.effective_user
+    services = context.bot_data.services
+    known = services.chats.cached(chat.id) if services and chat else None
+    lang = known.language if known else language_for(user.language_code if user else None)
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer(plain(lang, "notice_error"), show_alert=True)
+        except TelegramError:
+            pass  # already answered: the message below still tells the user
+        else:
+            return
+    if chat is not None:
+        await send(context.bot, chat.id, render.message(lang, "error"))
+
+
+# -- registration -----------------------------------------------------------------------------
+
+COMMAND_HANDLERS: dict[str, Handler] = {
+    "start": start,
+    "help": help_command,
+    "latest": latest,
+    "categories": categories,
+    "summary": summary,
+    "full": full,
+    "search": search,
+    "settings": settings,
+    "language": language,
+}
+
+
+def register(application: NewsApplication) -> None:
+    """Add every handler and the error handler to `application`."""
+    new_messages = filters.UpdateType.MESSAGE
+    for name, callback in COMMAND_HANDLERS.items():
+        application.add_handler(CommandHandler(name, callback, filters=new_messages))
+    private = new_messages & filters.ChatType.PRIVATE
+    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, text_search))
+    application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    application.add_handler(CallbackQueryHandler(button))
+    application.add_error_handler(on_error)
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    """The command menu in `language`."""
+    return [BotCommand(doc.name, doc.menu) for doc in COMMANDS[language]]
+
+
+async def publish_commands(application: NewsApplication) -> None:
+    """Set the command menu: English by default, French for users whose Telegram is French."""
+    await application.bot.set_my_commands(bot_commands("en"))
+    await application.bot.set_my_commands(bot_commands("fr"), language_code="fr")

@@ -1,0 +1,397 @@
+"""Everything the bot says, in French and English, and how dates and numbers are written.
+
+Templates are Telegram HTML. `t()` HTML-escapes every value it fills in, so article and user text
+can never inject markup; a value that is already HTML must be wrapped in `Html` to say so.
+Templates of both languages have the same keys and the same placeholders (a test checks it).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import datetime
+
+LANGUAGES: tuple[str, ...] = ("fr", "en")
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
+
+
+class Html(str):
+    """A string that is already valid Telegram HTML: `t()` inserts it without escaping."""
+
+    __slots__ = ()
+
+
+def escape(text: str) -> Html:
+    """HTML-escape text for Telegram: `&`, `<` and `>` (quotes need no escaping outside
+    attributes, and Telegram accepts only a few named entities)."""
+    return Html(html.escape(text, quote=False))
+
+
+def t(language: str, key: str, /, **values: object) -> Html:
+    """The message `key` in `language` (English if we do not speak it), values escaped."""
+    catalog = MESSAGES.get(language, MESSAGES["en"])
+    filled = {
+        name: value if isinstance(value, Html) else escape(str(value))
+        for name, value in values.items()
+    }
+    return Html(catalog[key].format(**filled))
+
+
+def plain(language: str, key: str, /, **values: object) -> str:
+    """The message `key` as plain text, for places that take no HTML (callback query notices,
+    button labels); its template must contain no markup or entities."""
+    catalog = MESSAGES.get(language, MESSAGES["en"])
+    return catalog[key].format(**{name: str(value) for name, value in values.items()})
+
+
+def plural(language: str, key: str, count: int) -> str:
+    """`key_one` or `key_other` filled with the count, by the language's rule (French counts
+    0 and 1 as singular)."""
+    one = count in (0, 1) if language == "fr" else count == 1
+    return plain(language, f"{key}_{'one' if one else 'other'}", n=format_number(count, language))
+
+
+def quote(language: str, text: str) -> str:
+    """Quotation marks of the language around `text` (not escaped)."""
+    return f"«\u00a0{text}\u00a0»" if language == "fr" else f"“{text}”"
+
+
+def format_number(value: int, language: str) -> str:
+    """1234567 as "1 234 567" (French, narrow no-break spaces) or "1,234,567"."""
+    grouped = f"{value:,}"
+    return grouped.replace(",", "\u202f") if language == "fr" else grouped
+
+
+_MONTHS = {
+    "fr": (
+        "janvier", "février", "mars", "avril", "mai", "juin",
+        "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+
+
+def format_date(value: datetime, language: str) -> str:
+    """ "26 novembre 2025" / "26 November 2025" ("1er" for the first, as French writes it).
+
+    The date is the UTC one: the store keeps UTC and a chat has no time zone yet.
+    """
+    months = _MONTHS.get(language, _MONTHS["en"])
+    day = "1er" if language == "fr" and value.day == 1 else str(value.day)
+    return f"{day} {months[value.month - 1]} {value.year}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDoc:
+    """One command as /help, the Telegram command menu and the README describe it."""
+
+    name: str
+    menu: str  # short description for the command menu (plain text, 3-256 characters)
+    args: str  # argument synopsis, HTML ("" for none)
+    help: str  # one line for /help, HTML
+    examples: tuple[str, ...]
+
+
+COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
+    "fr": (
+        CommandDoc(
+            "latest",
+            "Les derniers articles",
+            "[<i>rubrique</i>] [<i>n</i>]",
+            "les n derniers articles (5 par défaut, 20 au plus), d’une rubrique ou de toutes",
+            ("/latest", "/latest économie 3"),
+        ),
+        CommandDoc(
+            "categories",
+            "Les rubriques",
+            "",
+            "les rubriques et leur nombre d’articles",
+            ("/categories",),
+        ),
+        CommandDoc(
+            "search",
+            "Chercher un article",
+            "<i>mots</i>",
+            "chercher dans les titres et les textes (tous les mots doivent y être)",
+            ("/search retraites", "/search prix de l’énergie"),
+        ),
+        CommandDoc(
+            "summary",
+            "Le résumé d’un article",
+            "<i>numéro</i> [<i>phrases</i>]",
+            "le résumé d’un article, en 1 à 20 phrases",
+            ("/summary 42", "/summary 42 5"),
+        ),
+        CommandDoc(
+            "full",
+            "Le texte intégral d’un article",
+            "<i>numéro</i>",
+            "le texte intégral, page par page",
+            ("/full 42",),
+        ),
+        CommandDoc(
+            "settings",
+            "Longueur des résumés, méthode, langue",
+            "",
+            "longueur et méthode des résumés, langue de l’interface",
+            ("/settings",),
+        ),
+        CommandDoc(
+            "language",
+            "Changer de langue (fr, en)",
+            "fr|en",
+            "la langue de l’interface",
+            ("/language en",),
+        ),
+        CommandDoc("help", "Toutes les commandes", "", "cette aide", ("/help",)),
+        CommandDoc("start", "Accueil", "", "l’accueil", ("/start",)),
+    ),
+    "en": (
+        CommandDoc(
+            "latest",
+            "The latest articles",
+            "[<i>category</i>] [<i>n</i>]",
+            "the n latest articles (5 by default, at most 20), in one category or all",
+            ("/latest", "/latest économie 3"),
+        ),
+        CommandDoc(
+            "categories",
+            "Categories",
+            "",
+            "the categories and how many articles each has",
+            ("/categories",),
+        ),
+        CommandDoc(
+            "search",
+            "Search the articles",
+            "<i>words</i>",
+            "search titles and texts (every word must appear)",
+            ("/search pensions", "/search energy prices"),
+        ),
+        CommandDoc(
+            "summary",
+            "Summary of an article",
+            "<i>number</i> [<i>sentences</i>]",
+            "an article’s summary, in 1 to 20 sentences",
+            ("/summary 42", "/summary 42 5"),
+        ),
+        CommandDoc(
+            "full",
+            "Full text of an article",
+            "<i>number</i>",
+            "the full text, page by page",
+            ("/full 42",),
+        ),
+        CommandDoc(
+            "settings",
+            "Summary length, method, language",
+            "",
+            "summary length and method, interface language",
+            ("/settings",),
+        ),
+        CommandDoc(
+            "language",
+            "Change language (fr, en)",
+            "fr|en",
+            "the interface language",
+            ("/language fr",),
+        ),
+        CommandDoc("help", "Every command", "", "this help", ("/help",)),
+        CommandDoc("start", "Welcome", "", "the welcome message", ("/start",)),
+    ),
+}
+
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "fr": {
+        "welcome": (
+            "👋 <b>Bienvenue sur {name} !</b>\n"
+            "L’actualité en continu, sans quitter Telegram : les derniers articles par "
+            "rubrique, des résumés en quelques phrases et le texte intégral.\n\n"
+            "/latest — les derniers articles\n"
+            "/categories — les rubriques\n"
+            "/search <i>mots</i> — chercher un article\n"
+            "/summary <i>numéro</i> — le résumé d’un article\n"
+            "/settings — longueur des résumés, langue\n\n"
+            "Écrivez simplement quelques mots pour lancer une recherche. "
+            "Toutes les commandes : /help"
+        ),
+        "help_title": "<b>Commandes</b>",
+        "help_footer": (
+            "Un message sans commande lance une recherche. Le numéro d’un article est "
+            "affiché devant son titre."
+        ),
+        "latest_title": "📰 <b>Derniers articles</b>",
+        "category_title": "📰 <b>{category}</b>",
+        "search_title": "🔎 <b>{query}</b>",
+        "range_total": "{first}–{last} sur {total}",
+        "range": "{first}–{last}",
+        "no_articles": "Aucun article pour l’instant : revenez un peu plus tard.",
+        "no_articles_category": "Pas encore d’article dans la rubrique {category}.",
+        "no_results": (
+            "Aucun article ne contient {query}. Essayez d’autres mots, "
+            "ou /latest pour les derniers articles."
+        ),
+        "categories_title": "🗂 <b>Rubriques</b> · {count}",
+        "categories_none": "Aucune rubrique pour l’instant : revenez un peu plus tard.",
+        "categories_more": "… et {count} autres : <code>/latest rubrique</code>",
+        "categories_hint": "Touchez une rubrique pour voir ses derniers articles.",
+        "summary_title": "📝 <b>Résumé</b> · {length}",
+        "summary_none": (
+            "Cet article est trop court pour être résumé. Son texte intégral : /full {id}"
+        ),
+        "page": "page {number}/{count}",
+        "settings_title": "⚙️ <b>Réglages</b>",
+        "settings_body": (
+            "Résumés : <b>{length}</b>, méthode <b>{algorithm}</b>\n"
+            "Langue : <b>{language}</b>\n\n"
+            "Choisissez ci-dessous la longueur des résumés, la méthode qui choisit les "
+            "phrases (default est la nôtre ; lead prend le début de l’article) et la langue."
+        ),
+        "language_set": "Langue : <b>français</b> ✓",
+        "language_choose": "Langue actuelle : <b>{language}</b>. Choisissez :",
+        "bad_count": "Le nombre d’articles va de 1 à {max}, par exemple "
+        "<code>/latest économie 3</code>.",
+        "unknown_category": "Pas de rubrique {name}.",
+        "did_you_mean": "Vouliez-vous dire : {names} ?",
+        "see_categories": "/categories les liste toutes.",
+        "usage_summary": (
+            "Usage : /summary <i>numéro</i> [<i>phrases</i>], par exemple "
+            "<code>/summary 42</code>. Le numéro est devant le titre dans /latest."
+        ),
+        "bad_sentences": "Le nombre de phrases va de 1 à {max}, par exemple "
+        "<code>/summary {id} 3</code>.",
+        "usage_full": (
+            "Usage : /full <i>numéro</i>, par exemple <code>/full 42</code>. "
+            "Le numéro est devant le titre dans /latest."
+        ),
+        "article_not_found": "Pas d’article n° {id}. Le numéro est devant le titre dans /latest.",
+        "usage_search": (
+            "Que cherchez-vous ? Par exemple <code>/search climat</code>, "
+            "ou écrivez simplement quelques mots."
+        ),
+        "usage_language": "Usage : <code>/language fr</code> ou <code>/language en</code>",
+        "unknown_command": "Je ne connais pas la commande {command}. /help les liste toutes.",
+        "error": (
+            "⚠️ Oups, quelque chose s’est mal passé de notre côté. Réessayez dans un instant."
+        ),
+        # Plain text (callback query notices and button labels): no markup, no entities.
+        "notice_error": "Oups, une erreur. Réessayez dans un instant.",
+        "notice_gone": "Cet article n’existe plus.",
+        "notice_category_gone": "Cette rubrique n’existe plus.",
+        "notice_expired": "Ce bouton n’est plus valable. Relancez la commande.",
+        "notice_no_more": "Il n’y a pas d’autres articles.",
+        "notice_saved": "Enregistré ✓",
+        "btn_summary": "{id} · 📝 Résumé",
+        "btn_text": "📄 Texte",
+        "btn_link": "🔗 Lien",
+        "btn_more": "Plus ›",
+        "btn_newer": "‹ Plus récents",
+        "btn_previous": "‹ Précédent",
+        "btn_next": "Suivant ›",
+        "btn_full_text": "📄 Texte intégral",
+        "btn_back_summary": "📝 Résumé",
+        "btn_latest": "📰 Derniers articles",
+        "btn_categories": "🗂 Rubriques",
+        "btn_settings": "⚙️ Réglages",
+        "btn_category": "{name} · {count}",
+        "sentences_one": "{n} phrase",
+        "sentences_other": "{n} phrases",
+        "articles_one": "{n} article",
+        "articles_other": "{n} articles",
+    },
+    "en": {
+        "welcome": (
+            "👋 <b>Welcome to {name}!</b>\n"
+            "The news as it happens, right here in Telegram: the latest articles by category, "
+            "summaries in a few sentences and the full text.\n\n"
+            "/latest — the latest articles\n"
+            "/categories — categories\n"
+            "/search <i>words</i> — search the articles\n"
+            "/summary <i>number</i> — an article’s summary\n"
+            "/settings — summary length, language\n\n"
+            "Just type a few words to search. Every command: /help"
+        ),
+        "help_title": "<b>Commands</b>",
+        "help_footer": (
+            "A message that is not a command is a search. An article’s number is shown "
+            "before its title."
+        ),
+        "latest_title": "📰 <b>Latest articles</b>",
+        "category_title": "📰 <b>{category}</b>",
+        "search_title": "🔎 <b>{query}</b>",
+        "range_total": "{first}–{last} of {total}",
+        "range": "{first}–{last}",
+        "no_articles": "No articles yet: check back a little later.",
+        "no_articles_category": "No articles in {category} yet.",
+        "no_results": (
+            "No article contains {query}. Try other words, or /latest for the latest articles."
+        ),
+        "categories_title": "🗂 <b>Categories</b> · {count}",
+        "categories_none": "No categories yet: check back a little later.",
+        "categories_more": "… and {count} more: <code>/latest category</code>",
+        "categories_hint": "Tap a category to see its latest articles.",
+        "summary_title": "📝 <b>Summary</b> · {length}",
+        "summary_none": "This article is too short to summarize. Its full text: /full {id}",
+        "page": "page {number}/{count}",
+        "settings_title": "⚙️ <b>Settings</b>",
+        "settings_body": (
+            "Summaries: <b>{length}</b>, method <b>{algorithm}</b>\n"
+            "Language: <b>{language}</b>\n\n"
+            "Choose below the summary length, the method that picks the sentences (default is "
+            "ours; lead takes the start of the article) and the language."
+        ),
+        "language_set": "Language: <b>English</b> ✓",
+        "language_choose": "Current language: <b>{language}</b>. Choose:",
+        "bad_count": "The number of articles goes from 1 to {max}, for example "
+        "<code>/latest économie 3</code>.",
+        "unknown_category": "No category {name}.",
+        "did_you_mean": "Did you mean: {names}?",
+        "see_categories": "/categories lists them all.",
+        "usage_summary": (
+            "Usage: /summary <i>number</i> [<i>sentences</i>], for example "
+            "<code>/summary 42</code>. The number is shown before the title in /latest."
+        ),
+        "bad_sentences": "The number of sentences goes from 1 to {max}, for example "
+        "<code>/summary {id} 3</code>.",
+        "usage_full": (
+            "Usage: /full <i>number</i>, for example <code>/full 42</code>. "
+            "The number is shown before the title in /latest."
+        ),
+        "article_not_found": "No article number {id}. The number is shown before the title "
+        "in /latest.",
+        "usage_search": (
+            "What are you looking for? For example <code>/search climate</code>, "
+            "or just type a few words."
+        ),
+        "usage_language": "Usage: <code>/language fr</code> or <code>/language en</code>",
+        "unknown_command": "I don’t know the command {command}. /help lists them all.",
+        "error": "⚠️ Oops, something went wrong on our side. Please try again in a moment.",
+        "notice_error": "Oops, something went wrong. Please try again in a moment.",
+        "notice_gone": "This article no longer exists.",
+        "notice_category_gone": "This category no longer exists.",
+        "notice_expired": "This button has expired. Please run the command again.",
+        "notice_no_more": "There are no more articles.",
+        "notice_saved": "Saved ✓",
+        "btn_summary": "{id} · 📝 Summary",
+        "btn_text": "📄 Text",
+        "btn_link": "🔗 Link",
+        "btn_more": "More ›",
+        "btn_newer": "‹ Newer",
+        "btn_previous": "‹ Previous",
+        "btn_next": "Next ›",
+        "btn_full_text": "📄 Full text",
+        "btn_back_summary": "📝 Summary",
+        "btn_latest": "📰 Latest articles",
+        "btn_categories": "🗂 Categories",
+        "btn_settings": "⚙️ Settings",
+        "btn_category": "{name} · {count}",
+        "sentences_one": "{n} sentence",
+        "sentences_other": "{n} sentences",
+        "articles_one": "{n} article",
+        "articles_other": "{n} articles",
+    },
+}

@@ -1,0 +1,503 @@
+"""Views: what a message shows (Telegram HTML text) and its buttons, from plain values.
+
+Pure functions with no Telegram import, so they are unit-tested directly and the shell draws
+the same views. Every view is valid Telegram HTML with all outside text escaped, and at most
+`MAX_MESSAGE` long as Telegram counts (UTF-16 code units): long titles are shortened and long
+texts paged rather than cut off by Telegram.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from html.parser import HTMLParser
+
+from bot.chat.callbacks import (
+    Action,
+    OpenCategory,
+    OpenFullText,
+    OpenSummary,
+    OpenView,
+    SetLanguage,
+    SetOption,
+    ShowFullText,
+    ShowLatest,
+    ShowSearch,
+    ShowSummary,
+)
+from bot.chat.i18n import (
+    COMMANDS,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    Html,
+    escape,
+    format_date,
+    format_number,
+    plain,
+    plural,
+    quote,
+    t,
+)
+from bot.models import Article, Category
+from bot.services.articles import ArticlePage, Summary, TextPage
+from bot.services.chats import SUMMARY_LENGTHS, Preferences
+from bot.text import clean_line
+
+MAX_MESSAGE = 4096
+# Buttons in the /categories view: Telegram allows 100 per message; beyond a few dozen a
+# keyboard stops being usable anyway.
+MAX_CATEGORY_BUTTONS = 40
+# Ever shorter entries until a page of up to 20 articles fits one message: (title length,
+# whether the byline keeps category/author/site besides the date).
+_ENTRY_SHAPES = (
+    (200, True),
+    (120, True),
+    (80, True),
+    (50, True),
+    (30, True),
+    (30, False),
+    (20, False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button: either an action for the bot (callback) or a URL to open."""
+
+    label: str
+    action: Action | None = None
+    url: str | None = None
+
+
+Row = tuple[Button, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A message: its HTML text and its rows of buttons."""
+
+    text: Html
+    rows: tuple[Row, ...] = ()
+
+
+def tg_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def html_len(raw: str) -> int:
+    """Length of raw text once escaped into a message (additive, as paging requires)."""
+    return tg_len(escape(raw))
+
+
+def clip(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, cut at a word and ended with "…" if shortened."""
+    line = clean_line(text)
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    if " " in cut[limit // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+# http(s), a host, then anything but blanks and control characters: what Telegram takes in a
+# URL button. The host is captured for bylines.
+_URL = re.compile(r"(?i:https?)://(?:[^\s/?#@\x00-\x1f]*@)?([^\s/?#:\x00-\x1f]+)[^\s\x00-\x1f]*")
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL if Telegram will accept it in a button (http or https with a host), else None."""
+    if not url or len(url) > 2048 or _URL.fullmatch(url) is None:
+        return None
+    return url
+
+
+def source(article: Article) -> str | None:
+    """The site an article comes from, as readers know it ("lemonde.fr")."""
+    match = _URL.fullmatch(article.url) if article.url and len(article.url) <= 2048 else None
+    if match is None:
+        return None
+    return match[1].lower().removeprefix("www.") or None
+
+
+def byline(article: Article, language: str, full: bool = True) -> str:
+    """Category · author · site · date, whichever are known (raw text); only the date when
+    not `full`."""
+    if not full:
+        return format_date(article.when, language)
+    parts = [
+        clip(article.category, 40) if article.category else "",
+        clip(article.author, 40) if article.author else "",
+        clip(source(article) or "", 40),
+        format_date(article.when, language),
+    ]
+    return " · ".join(p for p in parts if p)
+
+
+def _heading(
+    article: Article, language: str, title_limit: int, extra: str = "", full: bool = True
+) -> str:
+    meta = byline(article, language, full) + (f" · {extra}" if extra else "")
+    return (
+        f"<b>{article.id} · {escape(clip(article.title, title_limit))}</b>\n<i>{escape(meta)}</i>"
+    )
+
+
+def _link_button(language: str, article: Article, key: str = "btn_link") -> tuple[Button, ...]:
+    url = safe_url(article.url)
+    return (Button(plain(language, key), url=url),) if url else ()
+
+
+# -- welcome and help -------------------------------------------------------------------------
+
+
+def welcome(language: str, bot_name: str) -> View:
+    """The /start message: what the bot does, the main commands, buttons to begin."""
+    return View(
+        t(language, "welcome", name=bot_name),
+        (
+            (
+                Button(plain(language, "btn_latest"), OpenView("latest")),
+                Button(plain(language, "btn_categories"), OpenView("categories")),
+            ),
+            (Button(plain(language, "btn_settings"), OpenView("settings")),),
+        ),
+    )
+
+
+def help_view(language: str) -> View:
+    """/help: every command with its arguments, what it does and an example."""
+    lines = [t(language, "help_title"), ""]
+    for doc in COMMANDS[language]:
+        synopsis = f"/{doc.name} {doc.args}".rstrip()
+        examples = " · ".join(f"<code>{escape(e)}</code>" for e in doc.examples)
+        lines.append(f"{synopsis} — {doc.help}\n    {examples}")
+    lines += ["", t(language, "help_footer")]
+    return View(Html("\n".join(lines)))
+
+
+# -- lists of articles ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def article_list(language: str, page: ArticlePage) -> View:
+    """A page of latest articles or search results: number, title, byline; a row of buttons
+    per article (summary, text, link) and paging buttons that edit the message.
+
+    Cached: the service hands out the same page object to every reader for a few seconds.
+    """
+    if page.query is not None:
+        title = t(language, "search_title", query=quote(language, clip(page.query, 40)))
+    elif page.category is not None:
+        title = t(language, "category_title", category=clip(page.category.name, 60))
+    else:
+        title = t(language, "latest_title")
+    if page.total is not None:
+        count = t(
+            language,
+            "range_total",
+            first=page.first,
+            last=page.last,
+            total=format_number(page.total, language),
+        )
+    else:
+        count = t(language, "range", first=page.first, last=page.last)
+    header = f"{title} · {count}"
+    for limit, full in _ENTRY_SHAPES:
+        entries = [_heading(a, language, limit, full=full) for a in page.articles]
+        text = "\n\n".join([header, *entries])
+        if tg_len(text) <= MAX_MESSAGE:
+            break
+    rows: list[Row] = [
+        (
+            Button(plain(language, "btn_summary", id=a.id), OpenSummary(a.id)),
+            Button(plain(language, "btn_text"), OpenFullText(a.id)),
+            *_link_button(language, a),
+        )
+        for a in page.articles
+    ]
+    paging = _paging(language, page)
+    if paging:
+        rows.append(paging)
+    return View(Html(text), tuple(rows))
+
+
+def _paging(language: str, page: ArticlePage) -> Row:
+    newer = max(0, page.offset - page.size)
+    older = page.offset + page.size
+    target: tuple[Action, Action]
+    if page.query is not None:
+        target = (
+            ShowSearch(page.query, newer, page.size),
+            ShowSearch(page.query, older, page.size),
+        )
+    else:
+        category_id = page.category.id if page.category else None
+        target = (
+            ShowLatest(newer, page.size, category_id),
+            ShowLatest(older, page.size, category_id),
+        )
+    buttons = []
+    if page.offset > 0:
+        buttons.append(Button(plain(language, "btn_newer"), target[0]))
+    if page.has_more:
+        buttons.append(Button(plain(language, "btn_more"), target[1]))
+    return tuple(buttons)
+
+
+def empty_list(language: str, page: ArticlePage) -> View:
+    """What /latest or a search says when there is nothing to show."""
+    if page.query is not None:
+        return View(t(language, "no_results", query=quote(language, clip(page.query, 100))))
+    if page.category is not None:
+        return View(t(language, "no_articles_category", category=page.category.name))
+    return View(t(language, "no_articles"))
+
+
+def unknown_category(language: str, name: str, suggestions: Sequence[Category]) -> View:
+    """An unknown category: the closest existing ones, as text and as buttons."""
+    lines = [t(language, "unknown_category", name=quote(language, clip(name, 60)))]
+    if suggestions:
+        names = ", ".join(c.name for c in suggestions)
+        lines.append(t(language, "did_you_mean", names=names))
+    else:
+        lines.append(t(language, "see_categories"))
+    rows = tuple((Button(_category_label(language, c), OpenCategory(c.id)),) for c in suggestions)
+    return View(Html(" ".join(lines)), rows)
+
+
+# -- categories -------------------------------------------------------------------------------
+
+
+def _category_label(language: str, category: Category) -> str:
+    return plain(
+        language,
+        "btn_category",
+        name=clip(category.name, 30),
+        count=format_number(category.article_count, language),
+    )
+
+
+def categories(language: str, found: Sequence[Category]) -> View:
+    """/categories: each category with its article count and a button to its latest articles.
+
+    Subscriptions (a later issue) add a second button to each category's row here.
+    """
+    if not found:
+        return View(t(language, "categories_none"))
+    lines = [t(language, "categories_title", count=len(found)), ""]
+    hint = t(language, "categories_hint")
+    shown = 0
+    used = tg_len("\n".join(lines)) + tg_len(hint) + 80  # room for the "… and N more" line
+    for category in found:
+        count = plural(language, "articles", category.article_count)
+        line = f"{escape(clip(category.name, 60))} — {escape(count)}"
+        if used + tg_len(line) + 1 > MAX_MESSAGE:
+            break
+        lines.append(line)
+        used += tg_len(line) + 1
+        shown += 1
+    if shown < len(found):
+        lines.append(t(language, "categories_more", count=len(found) - shown))
+    lines += ["", hint]
+    buttons = [
+        Button(_category_label(language, c), OpenCategory(c.id))
+        for c in found[:MAX_CATEGORY_BUTTONS]
+    ]
+    rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+    return View(Html("\n".join(lines)), rows)
+
+
+# -- one article ------------------------------------------------------------------------------
+
+
+def summary(language: str, result: Summary) -> View:
+    """An article's summary as bullets, with buttons for 1/3/5 sentences and the full text."""
+    article = result.article
+    head = "\n".join(
+        [
+            t(language, "summary_title", length=plural(language, "sentences", result.length)),
+            _heading(article, language, 300),
+        ]
+    )
+    body: list[str] = []
+    used = tg_len(head)
+    for sentence in result.sentences:
+        room = MAX_MESSAGE - used - 4  # "\n\n• "
+        if room < 20:
+            break
+        bullet = escape(sentence)
+        if tg_len(bullet) > room:
+            bullet = escape(_fit_raw(sentence, room))
+        body.append(f"• {bullet}")
+        used += tg_len(bullet) + 4
+    lengths = tuple(
+        Button(
+            ("✓ " if n == result.length else "") + plural(language, "sentences", n),
+            ShowSummary(article.id, n),
+        )
+        for n in SUMMARY_LENGTHS
+    )
+    actions = (
+        Button(plain(language, "btn_full_text"), ShowFullText(article.id, 1)),
+        *_link_button(language, article),
+    )
+    return View(Html("\n\n".join([head, *body])), (lengths, actions))
+
+
+def no_summary(language: str, article: Article) -> View:
+    """An article with too little text to summarize: say so and offer the full text."""
+    return View(
+        Html(
+            _heading(article, language, 300) + "\n\n" + t(language, "summary_none", id=article.id)
+        ),
+        (
+            (
+                Button(plain(language, "btn_full_text"), ShowFullText(article.id, 1)),
+                *_link_button(language, article),
+            ),
+        ),
+    )
+
+
+def _fit_raw(text: str, room: int) -> str:
+    """The longest word-boundary prefix of raw `text` whose escaped form, plus "…", fits."""
+    words = text.split()
+    kept: list[str] = []
+    used = 1
+    for word in words:
+        cost = html_len(word) + (1 if kept else 0)
+        if used + cost > room:
+            break
+        kept.append(word)
+        used += cost
+    return " ".join(kept) + "…"
+
+
+def _full_text_heading(language: str, article: Article, number: int, count: int) -> str:
+    page = plain(language, "page", number=number, count=count)
+    return "📄 " + _heading(article, language, 300, page)
+
+
+def full_text_budget(language: str, article: Article) -> int:
+    """Room left for the text on a page of /full, measured like `html_len`."""
+    return MAX_MESSAGE - tg_len(_full_text_heading(language, article, 9999, 9999)) - 2
+
+
+def full_text(language: str, page: TextPage) -> View:
+    """One page of an article's full text, with Previous/Next buttons that edit the message."""
+    article = page.article
+    text = _full_text_heading(language, article, page.number, page.count)
+    if page.text:
+        text += "\n\n" + escape(page.text)
+    rows: list[Row] = []
+    paging: list[Button] = []
+    if page.number > 1:
+        paging.append(
+            Button(plain(language, "btn_previous"), ShowFullText(article.id, page.number - 1))
+        )
+    if page.number < page.count:
+        paging.append(
+            Button(plain(language, "btn_next"), ShowFullText(article.id, page.number + 1))
+        )
+    if paging:
+        rows.append(tuple(paging))
+    rows.append(
+        (
+            Button(plain(language, "btn_back_summary"), ShowSummary(article.id, 0)),
+            *_link_button(language, article),
+        )
+    )
+    return View(Html(text), tuple(rows))
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def settings(language: str, prefs: Preferences, algorithms: Sequence[str]) -> View:
+    """/settings: the current choices, and buttons to change each one (current one ticked)."""
+
+    def tick(label: str, chosen: bool) -> str:
+        return f"✓ {label}" if chosen else label
+
+    text = "\n".join(
+        [
+            t(language, "settings_title"),
+            t(
+                language,
+                "settings_body",
+                length=plural(language, "sentences", prefs.sentences),
+                algorithm=prefs.algorithm,
+                language=LANGUAGE_NAMES[prefs.language],
+            ),
+        ]
+    )
+    lengths = tuple(
+        Button(tick(plural(language, "sentences", n), n == prefs.sentences), SetOption("n", str(n)))
+        for n in SUMMARY_LENGTHS
+    )
+    methods = [
+        Button(tick(name, name == prefs.algorithm), SetOption("a", name)) for name in algorithms
+    ]
+    method_rows = tuple(tuple(methods[i : i + 3]) for i in range(0, len(methods), 3))
+    languages = tuple(
+        Button(tick(LANGUAGE_NAMES[code], code == prefs.language), SetOption("l", code))
+        for code in LANGUAGES
+    )
+    return View(Html(text), (lengths, *method_rows, languages))
+
+
+def language_choice(language: str) -> View:
+    """/language without an argument: the current language and a button per language."""
+    return View(
+        t(language, "language_choose", language=LANGUAGE_NAMES[language]),
+        (
+            tuple(
+                Button(("✓ " if code == language else "") + LANGUAGE_NAMES[code], SetLanguage(code))
+                for code in LANGUAGES
+            ),
+        ),
+    )
+
+
+def message(language: str, key: str, /, **values: object) -> View:
+    """A one-line answer (usage, not found...) with no buttons."""
+    return View(t(language, key, **values))
+
+
+# -- plain text -------------------------------------------------------------------------------
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links.append(dict(attrs).get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self.links:
+            href = self.links.pop()
+            if href and not "".join(self.parts).endswith(href):
+                self.parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(text: str) -> str:
+    """Telegram HTML as plain text: tags dropped, entities decoded, link targets kept.
+
+    Used when Telegram refuses a message's entities, so the reader still gets the answer.
+    """
+    parser = _TextExtractor()
+    parser.feed(text)
+    parser.close()
+    return "".join(parser.parts) if parser.parts else html.unescape(text)

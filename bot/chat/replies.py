@@ -1,0 +1,110 @@
+"""Sending and editing views, so that an answer is never lost to a formatting problem.
+
+Every message goes out as HTML with link previews off (a list of five articles would otherwise
+show the first one's preview). If Telegram still refuses the entities ("can't parse
+entities"), the same text goes again as plain text with the same buttons. An edit that changes
+nothing is not an error for the reader, and an edit of a message that can no longer be edited
+becomes a new message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    MaybeInaccessibleMessage,
+    Message,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.chat.keyboards import markup
+from bot.chat.render import View, html_to_text
+
+log = logging.getLogger(__name__)
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def _bad_entities(exc: BadRequest) -> bool:
+    return "can't parse entities" in exc.message.lower()
+
+
+def _not_modified(exc: BadRequest) -> bool:
+    return "message is not modified" in exc.message.lower()
+
+
+async def send(bot: Bot, chat_id: int, view: View) -> Message:
+    """Send `view` to the chat, as plain text if Telegram refuses its HTML."""
+    keyboard = markup(view.rows)
+    try:
+        return await bot.send_message(
+            chat_id,
+            view.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:
+        if not _bad_entities(exc):
+            raise
+        log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
+        return await bot.send_message(
+            chat_id,
+            html_to_text(view.text),
+            parse_mode=None,
+            reply_markup=keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+
+
+async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
+    """Replace the message of the pressed button with `view` (a new message if it is gone)."""
+    message = query.message
+    if not _editable(message):
+        if message is not None:
+            await send(bot, message.chat.id, view)
+        return
+    assert message is not None
+    keyboard = markup(view.rows)
+    try:
+        await _edit(bot, message, view.text, ParseMode.HTML, keyboard)
+    except BadRequest as exc:
+        if _not_modified(exc):
+            return
+        if _bad_entities(exc):
+            log.warning("Telegram refused the HTML (%s); editing as plain text", exc.message)
+            try:
+                await _edit(bot, message, html_to_text(view.text), None, keyboard)
+            except BadRequest as again:
+                if not _not_modified(again):
+                    raise
+            return
+        log.info("cannot edit message %s (%s); sending a new one", message.message_id, exc)
+        await send(bot, message.chat.id, view)
+
+
+def _editable(message: MaybeInaccessibleMessage | None) -> bool:
+    """A message we can edit: accessible (not older than 48 hours) and a text message."""
+    return isinstance(message, Message) and message.text is not None
+
+
+async def _edit(
+    bot: Bot,
+    message: MaybeInaccessibleMessage,
+    text: str,
+    parse_mode: str | None,
+    keyboard: InlineKeyboardMarkup | None,
+) -> None:
+    await bot.edit_message_text(
+        text,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        parse_mode=parse_mode,
+        reply_markup=keyboard,
+        link_preview_options=NO_PREVIEW,
+    )

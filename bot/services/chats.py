@@ -1,0 +1,106 @@
+"""A chat's preferences: interface language, summary length and algorithm.
+
+Every update needs them, so they are cached in memory and written through: the bot is the only
+writer of chat rows (Telegram refuses a second poller on the same token), so the cache cannot go
+stale. Values read back are checked, so a hand-edited row falls back to the defaults instead of
+breaking the chat.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from bot.config import SummaryConfig
+from bot.models import Chat
+from bot.store.contract import ArticleStore
+from bot.summarize import ALGORITHMS
+
+LANGUAGES: tuple[str, ...] = ("fr", "en")
+SUMMARY_LENGTHS: tuple[int, ...] = (1, 3, 5)
+MAX_SENTENCES = 20
+
+
+def language_for(language_code: str | None) -> str:
+    """The interface language for a Telegram `language_code`: French for fr*, else English."""
+    if language_code and language_code.lower().startswith("fr"):
+        return "fr"
+    return "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a chat chose, with the configured defaults filled in."""
+
+    chat_id: int
+    language: str
+    sentences: int
+    algorithm: str
+
+
+class ChatService:
+    """Chat preferences, created on first contact from the user's Telegram language."""
+
+    def __init__(self, store: ArticleStore, defaults: SummaryConfig, cache_size: int = 10_000):
+        self.store = store
+        self.defaults = defaults
+        self.cache_size = cache_size
+        self._cache: OrderedDict[int, Preferences] = OrderedDict()
+
+    def cached(self, chat_id: int) -> Preferences | None:
+        """The preferences if already known, without touching the store (for error replies)."""
+        return self._cache.get(chat_id)
+
+    async def preferences(self, chat_id: int, language_code: str | None = None) -> Preferences:
+        """The chat's preferences; a chat seen for the first time is stored with the language
+        of `language_code`."""
+        known = self._cache.get(chat_id)
+        if known is not None:
+            self._cache.move_to_end(chat_id)
+            return known
+        chat = await self.store.find_chat(chat_id)
+        if chat is None:
+            chat = await self.store.upsert_chat(chat_id, language=language_for(language_code))
+        return self._remember(chat)
+
+    async def set_language(self, chat_id: int, language: str) -> Preferences:
+        """Switch the interface language; ValueError for one we do not speak."""
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        return self._remember(await self.store.upsert_chat(chat_id, language=language))
+
+    async def set_sentences(self, chat_id: int, sentences: int) -> Preferences:
+        """Set the default summary length; ValueError outside 1..20."""
+        if not 1 <= sentences <= MAX_SENTENCES:
+            raise ValueError(f"sentences must be from 1 to {MAX_SENTENCES}")
+        await self.preferences(chat_id)
+        return self._remember(await self.store.update_chat_settings(chat_id, sentences=sentences))
+
+    async def set_algorithm(self, chat_id: int, algorithm: str) -> Preferences:
+        """Set the summary algorithm; ValueError for one the summarizer does not have."""
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}")
+        await self.preferences(chat_id)
+        return self._remember(await self.store.update_chat_settings(chat_id, algorithm=algorithm))
+
+    def _remember(self, chat: Chat) -> Preferences:
+        prefs = self._preferences(chat)
+        self._cache[chat.id] = prefs
+        self._cache.move_to_end(chat.id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return prefs
+
+    def _preferences(self, chat: Chat) -> Preferences:
+        sentences = chat.settings.get("sentences")
+        if (
+            not isinstance(sentences, int)
+            or isinstance(sentences, bool)
+            or not 1 <= sentences <= MAX_SENTENCES
+        ):
+            sentences = self.defaults.sentences
+        algorithm = chat.settings.get("algorithm")
+        if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+            algorithm = self.defaults.algorithm
+        language = chat.language if chat.language in LANGUAGES else language_for(chat.language)
+        return Preferences(chat.id, language, sentences, algorithm)

@@ -1,0 +1,103 @@
+"""Button payloads round-trip and always fit Telegram's 64 bytes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.chat.callbacks import (
+    MAX_BYTES,
+    Action,
+    OpenCategory,
+    OpenFullText,
+    OpenSummary,
+    OpenView,
+    SetLanguage,
+    SetOption,
+    ShowFullText,
+    ShowLatest,
+    ShowSearch,
+    ShowSummary,
+    decode,
+    encode,
+    truncate_utf8,
+)
+
+BIG = 999_999_999_999  # the largest id a payload carries (12 digits)
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        ShowLatest(0, 5, None),
+        ShowLatest(BIG, 20, BIG),
+        OpenCategory(BIG),
+        ShowSearch("bourse de paris", 40, 5),
+        ShowSearch("a:b:c", 0, 5),
+        OpenSummary(BIG),
+        ShowSummary(BIG, 20),
+        ShowSummary(7, 0),
+        OpenFullText(BIG),
+        ShowFullText(BIG, 9999),
+        SetOption("n", "5"),
+        SetOption("a", "edmundson"),
+        SetOption("l", "en"),
+        SetLanguage("fr"),
+        OpenView("latest"),
+        OpenView("categories"),
+        OpenView("settings"),
+    ],
+)
+def test_round_trip_within_64_bytes(action: Action) -> None:
+    data = encode(action)
+    assert len(data.encode()) <= MAX_BYTES
+    assert decode(data) == action
+
+
+@pytest.mark.parametrize("query", ["é" * 100, "🙂" * 40, "économie " * 20, "a" * 200, "x:y" * 30])
+def test_long_queries_are_cut_at_a_character_boundary(query: str) -> None:
+    data = encode(ShowSearch(query, 12345, 20))
+    raw = data.encode()
+    assert len(raw) <= MAX_BYTES
+    raw.decode("utf-8")  # never half a character
+    decoded = decode(data)
+    assert isinstance(decoded, ShowSearch)
+    assert query.startswith(decoded.query) and decoded.query
+    assert (decoded.offset, decoded.size) == (12345, 20)
+
+
+def test_truncate_utf8() -> None:
+    assert truncate_utf8("été", 4) == "ét"
+    assert truncate_utf8("été", 3) == "ét"
+    assert truncate_utf8("été", 2) == "é"
+    assert truncate_utf8("été", 1) == ""
+    assert truncate_utf8("abc", 10) == "abc"
+    assert truncate_utf8("🙂x", 3) == ""
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "",
+        "garbage",
+        "l:a:5:",
+        "l:0:5",
+        "S:-1",
+        "S:1²",
+        "S: 1",
+        "S:1234567890123",
+        "s:1",
+        "f:1:2:3",
+        "o:z:1",
+        "o:n",
+        "v:nope",
+        "q:1:5",
+    ],
+)
+def test_foreign_or_old_payloads_decode_to_none(data: str | None) -> None:
+    assert decode(data) is None
+
+
+def test_a_payload_that_cannot_fit_is_a_bug() -> None:
+    with pytest.raises(ValueError, match="64 bytes"):
+        encode(SetOption("a", "x" * 80))

@@ -1,0 +1,799 @@
+"""The bot as a Telegram user meets it: the real Application (built by `bot.app`) polling a fake
+Bot API over real HTTP, a real store with French and English articles. Every assertion is about
+what the user would see: texts, buttons, edits, notices. The fake API refuses invalid HTML,
+texts over 4096 and callback data over 64 bytes as Telegram does, and each test ends by checking
+that it refused nothing it was not told to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import PeriodicJob, Runtime, create_application
+from bot.chat.application import serve
+from bot.chat.cli import cmd_run
+from bot.chat.context import NewsApplication
+from bot.config import Config, StoreConfig, TelegramConfig, WebhookConfig
+from bot.errors import ConfigError
+from bot.models import NewArticle
+from bot.store import open_store
+from bot.summarize import summarize
+from tests.fakebotapi import Call, FakeBotAPI, User, parse_html, utf16_len
+
+FR = User(id=501, first_name="Camille", language_code="fr")
+EN = User(id=502, first_name="Sam", language_code="en-GB")
+
+LONG_PARAGRAPHS = [
+    f"Paragraphe {i} du reportage. "
+    + " ".join(
+        f"Phrase {i}.{j} sur la réforme des retraites, les syndicats et le gouvernement."
+        for j in range(12)
+    )
+    for i in range(1, 16)
+]
+
+
+def seed_articles() -> dict[str, NewArticle]:
+    """A small newsroom: a category with enough articles to page, HTML-special characters,
+    English, a very long article and one with nothing to summarize."""
+    day = datetime(2025, 11, 26, 16, 45, tzinfo=UTC)
+    economy_titles = [
+        "La Bourse de Paris termine en hausse",
+        "Le prix du gazole recule encore",
+        "L’inflation ralentit en novembre",
+        "Les exportations de vin progressent",
+        "Le chômage baisse légèrement",
+        "Les taux des crédits immobiliers se stabilisent",
+        "La production industrielle rebondit",
+    ]
+    items: dict[str, NewArticle] = {}
+    for i, title in enumerate(economy_titles):
+        items[f"eco{i}"] = NewArticle(
+            title=title,
+            text=(
+                f"Selon les chiffres publiés ce jour par l’institut : {title.lower()}. "
+                "Les analystes avaient anticipé ce mouvement depuis plusieurs semaines déjà. "
+                "Le gouvernement salue une évolution encourageante pour les ménages. "
+                "Les syndicats restent prudents et attendent la confirmation des tendances. "
+                "Les marchés ont réagi calmement à cette annonce dans la matinée. "
+                "Une nouvelle publication est attendue le mois prochain pour confirmer "
+                "la trajectoire."
+            ),
+            url=f"https://news.example.org/eco/{i}",
+            author="Anne Dupont" if i == 0 else "Rédaction économie",
+            published=day - timedelta(days=i),
+            category="Économie",
+            language="fr",
+        )
+    items["html"] = NewArticle(
+        title='Molière <b>revient</b> & "Tartuffe" triomphe',
+        text=(
+            "La troupe joue <i>Tartuffe</i> & le public applaudit longuement chaque soir. "
+            "Les critiques parlent d’un « retour réussi » pour la mise en scène très attendue. "
+            "Le théâtre affiche complet jusqu’à la fin de la saison prochaine selon la direction."
+        ),
+        url="https://news.example.org/culture?id=1&ref=rss",
+        author="Théâtre & Cie <script>",
+        published=day - timedelta(hours=1),
+        category="Culture",
+        language="fr",
+    )
+    items["rain"] = NewArticle(
+        title="Rain expected all weekend",
+        text=(
+            "Forecasters expect heavy rain across the north of the country this weekend. "
+            "Flood alerts are in place for several rivers in the region since this morning. "
+            "Residents are advised to avoid travelling unless their journey is necessary."
+        ),
+        url="https://weather.example.com/rain",
+        author="Weather desk",
+        published=day - timedelta(hours=2),
+        category="World",
+        language="en",
+    )
+    items["long"] = NewArticle(
+        title="Retraites : le très long reportage",
+        text="\n\n".join(LONG_PARAGRAPHS),
+        author="Louis Joubert",
+        published=day - timedelta(days=20),
+        category="Politique",
+        language="fr",
+    )
+    items["loto"] = NewArticle(
+        title="Résultats du loto",
+        text="12 — 17 — 23 — 38 — 41 / 7",
+        published=day - timedelta(days=30),
+        category="Jeux",
+        language="fr",
+    )
+    return items
+
+
+async def seed(url: str) -> dict[str, int]:
+    """Store the seed articles; their ids by name."""
+    store = await open_store(url)
+    try:
+        items = seed_articles()
+        result = await store.add_articles(items.values())
+    finally:
+        await store.close()
+    assert len(result.ids) == len(items)
+    return dict(zip(items, result.ids, strict=True))
+
+
+@dataclass
+class Bot:
+    """The running bot, the fake Telegram around it, and the user's side of the chat."""
+
+    api: FakeBotAPI
+    application: NewsApplication
+    ids: dict[str, int]
+    allowed_failures: int = 0
+    logs: list[str] = field(default_factory=list)
+
+    async def send(self, text: str, user: User = FR, chat_type: str = "private") -> list[Call]:
+        """The user sends `text`; the calls the bot made while handling it."""
+        mark = len(self.api.calls)
+        update_id = self.api.send_message(user, text, chat_type)
+        return await self._settle(update_id, mark)
+
+    async def press(self, target: Call, label: str, user: User = FR) -> list[Call]:
+        """The user presses the button labelled `label` (or ending with it) on the message
+        `target` sent or last edited."""
+        chat_id, message_id = message_of(target)
+        message = self.api.message(chat_id, message_id)
+        rows = message.get("reply_markup", {}).get("inline_keyboard", [])
+        buttons = [b for row in rows for b in row]
+        matches = [b for b in buttons if b["text"] == label] or [
+            b for b in buttons if b["text"].endswith(label)
+        ]
+        assert len(matches) == 1, f"no single button {label!r} in {[b['text'] for b in buttons]}"
+        assert "callback_data" in matches[0], f"{label!r} is a link button"
+        return await self.press_data(target, matches[0]["callback_data"], user)
+
+    async def press_data(self, target: Call, data: str, user: User = FR) -> list[Call]:
+        """The user's client sends a button press with `data` (possibly forged)."""
+        chat_id, message_id = message_of(target)
+        mark = len(self.api.calls)
+        update_id = self.api.press(user, self.api.message(chat_id, message_id), data)
+        return await self._settle(update_id, mark)
+
+    async def _settle(self, update_id: int, mark: int) -> list[Call]:
+        await self.api.acknowledged(update_id)
+        await asyncio.wait_for(self.application.update_queue.join(), 10)
+        return self.api.calls[mark:]
+
+
+def message_of(call: Call) -> tuple[int, int]:
+    """(chat id, message id) of the message a sendMessage created or an edit changed."""
+    if call.method == "sendMessage":
+        return int(call.result["chat"]["id"]), int(call.result["message_id"])
+    return int(call.params["chat_id"]), int(call.params["message_id"])
+
+
+def only(calls: Sequence[Call], method: str) -> Call:
+    """The one successful call of `method`."""
+    found = [c for c in calls if c.method == method and c.ok]
+    assert len(found) == 1, f"expected one {method}, got {[(c.method, c.ok) for c in calls]}"
+    return found[0]
+
+
+def shown(call: Call) -> str:
+    """The text as the user sees it (HTML parsed like Telegram does)."""
+    if (call.params.get("parse_mode") or "").upper() == "HTML":
+        return parse_html(call.text)
+    return call.text
+
+
+def fr_quote(text: str) -> str:
+    """French quotation marks, with the no-break spaces French typography puts inside."""
+    return f"«\u00a0{text}\u00a0»"
+
+
+def answer(calls: Sequence[Call]) -> Call:
+    return only(calls, "answerCallbackQuery")
+
+
+@asynccontextmanager
+async def running_bot(
+    store_url: str,
+    ids: dict[str, int],
+    *,
+    jobs: Sequence[PeriodicJob] = (),
+    webhook: WebhookConfig | None = None,
+) -> AsyncIterator[Bot]:
+    """The bot serving the store at `store_url` against a fresh fake Bot API."""
+    api = FakeBotAPI().start()
+    config = Config(
+        telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
+        store=StoreConfig(url=store_url),
+    )
+    application = create_application(config, rate_limit=False, jobs=jobs)
+    stop = asyncio.Event()
+    ready = asyncio.Event()
+    task = asyncio.create_task(
+        serve(application, stop, webhook=webhook, poll_timeout=2, ready=lambda _: ready.set())
+    )
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, waiter}, timeout=15, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        api.stop()
+        task.result()  # raises what made the bot fail to start
+    bot = Bot(api, application, ids)
+    try:
+        yield bot
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 15)
+        api.stop()
+    refused = [(c.method, c.error) for c in api.calls if not c.ok]
+    assert len(refused) == bot.allowed_failures, f"the fake Bot API refused: {refused}"
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    ids = await seed(url)
+    async with running_bot(url, ids) as running:
+        yield running
+
+
+def rows_of(call: Call) -> list[list[str]]:
+    return [[b["text"] for b in row] for row in call.buttons]
+
+
+# -- start, help, commands menu ------------------------------------------------------------------
+
+
+async def test_start_welcomes_in_the_users_language_with_buttons(bot: Bot) -> None:
+    fr = only(await bot.send("/start"), "sendMessage")
+    assert "Bienvenue sur newsbot" in shown(fr)
+    for command in ("/latest", "/categories", "/search", "/summary", "/settings", "/help"):
+        assert command in shown(fr)
+    assert rows_of(fr) == [["📰 Derniers articles", "🗂 Rubriques"], ["⚙️ Réglages"]]
+
+    en = only(await bot.send("/start", user=EN), "sendMessage")
+    assert "Welcome to newsbot" in shown(en)
+    latest = only(await bot.press(en, "📰 Latest articles", user=EN), "sendMessage")
+    assert shown(latest).startswith("📰 Latest articles · 1–5 of 11")
+
+
+async def test_commands_menu_is_published_in_both_languages(bot: Bot) -> None:
+    names = ["latest", "categories", "search", "summary", "full", "settings", "language"]
+    names += ["help", "start"]
+    assert [c["command"] for c in bot.api.commands[""]] == names
+    assert [c["command"] for c in bot.api.commands["fr"]] == names
+    assert bot.api.commands["fr"][0]["description"] == "Les derniers articles"
+    assert bot.api.commands[""][0]["description"] == "The latest articles"
+
+
+async def test_deep_link_opens_the_article(bot: Bot) -> None:
+    reply = only(await bot.send(f"/start art_{bot.ids['eco0']}"), "sendMessage")
+    text = shown(reply)
+    assert text.startswith("📝 Résumé · 3 phrases")
+    assert f"{bot.ids['eco0']} · La Bourse de Paris termine en hausse" in text
+    assert text.count("• ") == 3
+
+
+async def test_deep_link_to_a_missing_article_says_so(bot: Bot) -> None:
+    reply = only(await bot.send("/start art_999999"), "sendMessage")
+    assert shown(reply).startswith("Pas d’article n° 999999.")
+
+
+async def test_help_lists_every_command_with_an_example(bot: Bot) -> None:
+    text = shown(only(await bot.send("/help"), "sendMessage"))
+    for example in (
+        "/latest économie 3",
+        "/categories",
+        "/search retraites",
+        "/summary 42 5",
+        "/full 42",
+        "/settings",
+        "/language en",
+        "/help",
+        "/start",
+    ):
+        assert example in text
+    assert "Commands" in shown(only(await bot.send("/help", user=EN), "sendMessage"))
+
+
+# -- latest and paging --------------------------------------------------------------------------
+
+
+async def test_latest_shows_numbered_articles_with_buttons(bot: Bot) -> None:
+    reply = only(await bot.send("/latest"), "sendMessage")
+    text = shown(reply)
+    assert text.startswith("📰 Derniers articles · 1–5 sur 11")
+    eco0 = bot.ids["eco0"]
+    assert f"{eco0} · La Bourse de Paris termine en hausse" in text
+    assert "Économie · Anne Dupont · news.example.org · 26 novembre 2025" in text
+    assert reply.params["parse_mode"] == "HTML"
+    rows = reply.buttons
+    assert len(rows) == 6  # one row per article, then paging
+    first = rows[0]
+    assert [b["text"] for b in first] == [f"{eco0} · 📝 Résumé", "📄 Texte", "🔗 Lien"]
+    assert first[2]["url"] == "https://news.example.org/eco/0"
+    assert [b["text"] for b in rows[-1]] == ["Plus ›"]
+
+
+async def test_latest_in_a_category_is_accent_and_case_insensitive(bot: Bot) -> None:
+    for typed in ("économie", "ECONOMIE", "Economie"):
+        text = shown(only(await bot.send(f"/latest {typed} 3"), "sendMessage"))
+        assert text.startswith("📰 Économie · 1–3 sur 7")
+        assert text.count("\nÉconomie · ") == 3
+    count_first = shown(only(await bot.send("/latest 2 économie"), "sendMessage"))
+    assert count_first.startswith("📰 Économie · 1–2 sur 7")
+
+
+async def test_more_pages_through_older_articles_by_editing(bot: Bot) -> None:
+    first = only(await bot.send("/latest économie 3"), "sendMessage")
+    assert "Le prix du gazole recule encore" in shown(first)
+    second = only(await bot.press(first, "Plus ›"), "editMessageText")
+    assert message_of(second) == message_of(first)
+    assert shown(second).startswith("📰 Économie · 4–6 sur 7")
+    assert "Les exportations de vin progressent" in shown(second)
+    assert rows_of(second)[-1] == ["‹ Plus récents", "Plus ›"]
+    third = only(await bot.press(second, "Plus ›"), "editMessageText")
+    assert shown(third).startswith("📰 Économie · 7–7 sur 7")
+    assert rows_of(third)[-1] == ["‹ Plus récents"]
+    back = only(await bot.press(third, "‹ Plus récents"), "editMessageText")
+    assert shown(back).startswith("📰 Économie · 4–6 sur 7")
+    assert not bot.api.calls_of("sendMessage", bot.api.calls.index(first) + 1)
+
+
+async def test_bad_counts_get_a_usage_line(bot: Bot) -> None:
+    for typed in ("/latest 0", "/latest 1000", "/latest économie 21", "/latest -3"):
+        text = shown(only(await bot.send(typed), "sendMessage"))
+        assert text == "Le nombre d’articles va de 1 à 20, par exemple /latest économie 3."
+
+
+async def test_unknown_category_suggests_the_closest(bot: Bot) -> None:
+    reply = only(await bot.send("/latest econmie"), "sendMessage")
+    assert shown(reply) == f"Pas de rubrique {fr_quote('econmie')}. Vouliez-vous dire : Économie ?"
+    assert rows_of(reply) == [["Économie · 7"]]
+    pressed = only(await bot.press(reply, "Économie · 7"), "sendMessage")
+    assert shown(pressed).startswith("📰 Économie · 1–5 sur 7")
+    nothing = only(await bot.send("/latest zzzzzz"), "sendMessage")
+    assert shown(nothing) == f"Pas de rubrique {fr_quote('zzzzzz')}. /categories les liste toutes."
+
+
+async def test_categories_with_counts_and_buttons(bot: Bot) -> None:
+    reply = only(await bot.send("/categories"), "sendMessage")
+    text = shown(reply)
+    assert text.startswith("🗂 Rubriques · 5")
+    assert "Économie — 7 articles" in text
+    assert "Culture — 1 article" in text
+    assert rows_of(reply)[0] == ["Économie · 7", "Culture · 1"]
+    opened = only(await bot.press(reply, "Culture · 1"), "sendMessage")
+    assert shown(opened).startswith("📰 Culture · 1–1 sur 1")
+
+
+# -- one article --------------------------------------------------------------------------------
+
+
+async def test_summary_button_opens_a_summary_and_lengths_switch_in_place(bot: Bot) -> None:
+    listing = only(await bot.send("/latest économie 3"), "sendMessage")
+    eco0 = bot.ids["eco0"]
+    opened = only(await bot.press(listing, f"{eco0} · 📝 Résumé"), "sendMessage")
+    text = shown(opened)
+    assert text.startswith("📝 Résumé · 3 phrases\n")
+    assert text.count("• ") == 3
+    assert rows_of(opened) == [
+        ["1 phrase", "✓ 3 phrases", "5 phrases"],
+        ["📄 Texte intégral", "🔗 Lien"],
+    ]
+    calls = await bot.press(opened, "1 phrase")
+    one = only(calls, "editMessageText")
+    assert shown(one).startswith("📝 Résumé · 1 phrase\n") and shown(one).count("• ") == 1
+    assert answer(calls).params.get("text") is None
+    five = only(await bot.press(one, "5 phrases"), "editMessageText")
+    assert shown(five).count("• ") == 5
+    bot.allowed_failures = 1  # Telegram refuses an edit that changes nothing; we take it well
+    same = await bot.press(five, "✓ 5 phrases")
+    assert [(c.method, c.ok) for c in same] == [
+        ("editMessageText", False),
+        ("answerCallbackQuery", True),
+    ]
+    full = only(await bot.press(five, "📄 Texte intégral"), "editMessageText")
+    assert shown(full).startswith(f"📄 {eco0} · La Bourse de Paris termine en hausse")
+
+
+async def test_summary_command_arguments(bot: Bot) -> None:
+    eco0 = bot.ids["eco0"]
+    assert shown(only(await bot.send(f"/summary {eco0} 2"), "sendMessage")).count("• ") == 2
+    assert shown(only(await bot.send(f"/summary #{eco0}"), "sendMessage")).count("• ") == 3
+    usage = "Usage : /summary numéro [phrases], par exemple /summary 42."
+    assert shown(only(await bot.send("/summary abc"), "sendMessage")).startswith(usage)
+    assert shown(only(await bot.send("/summary"), "sendMessage")).startswith(usage)
+    missing = shown(only(await bot.send("/summary 99999999"), "sendMessage"))
+    assert missing.startswith("Pas d’article n° 99999999.")
+    huge = shown(only(await bot.send("/summary 99999999999999"), "sendMessage"))
+    assert huge.startswith("Pas d’article n° 99999999999999.")
+    bad = shown(only(await bot.send(f"/summary {eco0} 0"), "sendMessage"))
+    assert bad == f"Le nombre de phrases va de 1 à 20, par exemple /summary {eco0} 3."
+
+
+async def test_an_article_without_words_offers_its_text(bot: Bot) -> None:
+    reply = only(await bot.send(f"/summary {bot.ids['loto']}"), "sendMessage")
+    assert "trop court pour être résumé" in shown(reply)
+    full = only(await bot.press(reply, "📄 Texte intégral"), "editMessageText")
+    assert "12 — 17 — 23" in shown(full)
+
+
+async def test_full_text_pages_with_previous_and_next(bot: Bot) -> None:
+    long_id = bot.ids["long"]
+    first = only(await bot.send(f"/full {long_id}"), "sendMessage")
+    header = f"📄 {long_id} · Retraites : le très long reportage"
+    assert shown(first).startswith(header)
+    match = re.search(r"page 1/(\d+)", shown(first))
+    assert match, shown(first)
+    count = int(match[1])
+    assert count >= 3
+    assert rows_of(first)[0] == ["Suivant ›"]
+    pages = [first]
+    for number in range(2, count + 1):
+        page = only(await bot.press(pages[-1], "Suivant ›"), "editMessageText")
+        assert message_of(page) == message_of(first)
+        assert f"page {number}/{count}" in shown(page)
+        pages.append(page)
+    assert rows_of(pages[-1])[0] == ["‹ Précédent"]
+    back = only(await bot.press(pages[-1], "‹ Précédent"), "editMessageText")
+    assert f"page {count - 1}/{count}" in shown(back)
+    bodies = [shown(p).split("\n\n", 1)[1] for p in pages]
+    for body in bodies:
+        for paragraph in body.split("\n\n"):
+            assert paragraph in LONG_PARAGRAPHS  # cut between paragraphs, none split
+    assert "\n\n".join(bodies) == "\n\n".join(LONG_PARAGRAPHS)
+    assert all(utf16_len(p.text) <= 4096 for p in pages)
+    assert all(utf16_len(p.text) > 3000 for p in pages[:-1])  # pages are filled, not tiny
+
+
+async def test_full_text_usage_and_missing(bot: Bot) -> None:
+    usage = shown(only(await bot.send("/full abc"), "sendMessage"))
+    assert usage.startswith("Usage : /full numéro, par exemple /full 42.")
+    assert shown(only(await bot.send("/full 424242"), "sendMessage")).startswith(
+        "Pas d’article n° 424242."
+    )
+
+
+async def test_html_in_articles_is_shown_as_text(bot: Bot) -> None:
+    reply = only(await bot.send("/latest culture"), "sendMessage")
+    assert '&lt;b&gt;revient&lt;/b&gt; &amp; "Tartuffe"' in reply.text
+    assert 'Molière <b>revient</b> & "Tartuffe" triomphe' in shown(reply)
+    assert "Théâtre & Cie <script>" in shown(reply)
+    link = reply.buttons[0][2]
+    assert link["url"] == "https://news.example.org/culture?id=1&ref=rss"
+    summary = only(await bot.press(reply, "📝 Résumé"), "sendMessage")
+    assert "La troupe joue <i>Tartuffe</i> & le public" in shown(summary)
+
+
+# -- search -------------------------------------------------------------------------------------
+
+
+async def test_search_command_and_plain_messages(bot: Bot) -> None:
+    reply = only(await bot.send("/search bourse"), "sendMessage")
+    assert shown(reply).startswith(f"🔎 {fr_quote('bourse')} · 1–1")
+    assert "La Bourse de Paris termine en hausse" in shown(reply)
+    plain = only(await bot.send("tartuffe molière"), "sendMessage")
+    assert "Molière" in shown(plain)
+    url = only(await bot.send("https://news.example.org/eco/0"), "sendMessage")
+    assert shown(url).startswith("Aucun article ne contient") or "🔎" in shown(url)
+    none = only(await bot.send("/search zzzzqqq"), "sendMessage")
+    assert shown(none).startswith(f"Aucun article ne contient {fr_quote('zzzzqqq')}.")
+    empty = only(await bot.send("/search"), "sendMessage")
+    assert shown(empty).startswith("Que cherchez-vous ?")
+
+
+async def test_search_results_page_with_more(bot: Bot) -> None:
+    first = only(await bot.send("/search analystes"), "sendMessage")
+    assert shown(first).startswith(f"🔎 {fr_quote('analystes')} · 1–5")
+    second = only(await bot.press(first, "Plus ›"), "editMessageText")
+    assert shown(second).startswith(f"🔎 {fr_quote('analystes')} · 6–7")
+    seen = re.findall(r"^(\d+) · ", shown(first) + "\n" + shown(second), re.M)
+    assert len(seen) == len(set(seen)) == 7
+
+
+async def test_a_long_query_fits_in_the_buttons(bot: Bot) -> None:
+    query = "analystes " + "é" * 80
+    reply = only(await bot.send(f"/search {query}"), "sendMessage")
+    assert shown(reply).startswith("Aucun article ne contient")
+    words = "les analystes avaient anticipé ce mouvement depuis plusieurs semaines déjà"
+    found = only(await bot.send(words), "sendMessage")
+    assert "🔎" in shown(found)  # the fake API checked every callback_data is <= 64 bytes
+
+
+async def test_plain_text_in_a_group_is_not_a_search(bot: Bot) -> None:
+    assert await bot.send("bourse", chat_type="group") == []
+    in_group = only(await bot.send("/latest 1", chat_type="group"), "sendMessage")
+    assert in_group.params["chat_id"] == str(-FR.id)
+
+
+async def test_unknown_command_points_to_help(bot: Bot) -> None:
+    text = shown(only(await bot.send("/frobnicate now"), "sendMessage"))
+    assert text == "Je ne connais pas la commande /frobnicate. /help les liste toutes."
+
+
+# -- settings and language ----------------------------------------------------------------------
+
+
+async def test_settings_buttons_change_how_summaries_are_made(bot: Bot) -> None:
+    view = only(await bot.send("/settings"), "sendMessage")
+    assert "Résumés : 3 phrases, méthode default" in shown(view)
+    rows = rows_of(view)
+    assert rows[0] == ["1 phrase", "✓ 3 phrases", "5 phrases"]
+    assert "✓ default" in rows[1]
+    assert rows[-1] == ["Français", "English"] or rows[-1] == ["✓ Français", "English"]
+    calls = await bot.press(view, "1 phrase")
+    edited = only(calls, "editMessageText")
+    assert "Résumés : 1 phrase, méthode default" in shown(edited)
+    assert answer(calls).params["text"] == "Enregistré ✓"
+    lead = only(await bot.press(edited, "lead"), "editMessageText")
+    assert "méthode lead" in shown(lead)
+    summary = shown(only(await bot.send(f"/summary {bot.ids['eco0']}"), "sendMessage"))
+    assert summary.count("• ") == 1
+    article = seed_articles()["eco0"]
+    lead_one = summarize(article.text, title=article.title, algorithm="lead", sentences=1)
+    assert summary.endswith(f"• {lead_one[0]}")
+    english = only(await bot.press(lead, "English"), "editMessageText")
+    assert shown(english).startswith("⚙️ Settings")
+    assert "Summaries: 1 sentence, method lead" in shown(english)
+    assert shown(only(await bot.send("/latest 1"), "sendMessage")).startswith(
+        "📰 Latest articles · 1–1 of 11"
+    )
+
+
+async def test_language_command_switches_everything(bot: Bot) -> None:
+    text = shown(only(await bot.send("/language en"), "sendMessage"))
+    assert text == "Language: English ✓"
+    latest = shown(only(await bot.send("/latest économie 1"), "sendMessage"))
+    assert latest.startswith("📰 Économie · 1–1 of 7")
+    assert "26 November 2025" in latest
+    assert shown(only(await bot.send("/language de"), "sendMessage")).startswith("Usage:")
+    choice = only(await bot.send("/language"), "sendMessage")
+    assert rows_of(choice) == [["Français", "✓ English"]]
+    back = only(await bot.press(choice, "Français"), "editMessageText")
+    assert shown(back) == "Langue : français ✓"
+
+
+async def test_first_contact_language_comes_from_telegram(bot: Bot) -> None:
+    quebec = User(id=601, language_code="fr-CA")
+    german = User(id=602, language_code="de")
+    nobody = User(id=603, language_code=None)
+    assert "Bienvenue" in shown(only(await bot.send("/start", user=quebec), "sendMessage"))
+    assert "Welcome" in shown(only(await bot.send("/start", user=german), "sendMessage"))
+    assert "Welcome" in shown(only(await bot.send("/start", user=nobody), "sendMessage"))
+    # Once set, the chat's language wins over the user's Telegram language.
+    await bot.send("/language fr", user=german)
+    assert "Bienvenue" in shown(only(await bot.send("/start", user=german), "sendMessage"))
+
+
+# -- robustness ---------------------------------------------------------------------------------
+
+
+async def test_buttons_of_missing_articles_and_expired_buttons_answer_with_a_notice(
+    bot: Bot,
+) -> None:
+    listing = only(await bot.send("/latest 1"), "sendMessage")
+    for data, notice in (
+        ("S:987654", "Cet article n’existe plus."),
+        ("s:987654:3", "Cet article n’existe plus."),
+        ("f:987654:2", "Cet article n’existe plus."),
+        ("c:987654", "Cette rubrique n’existe plus."),
+        ("l:0:5:987654", "Cette rubrique n’existe plus."),
+        ("garbage", "Ce bouton n’est plus valable. Relancez la commande."),
+        ("l:0:500:", "Ce bouton n’est plus valable. Relancez la commande."),
+        ("o:a:nonsense", "Ce bouton n’est plus valable. Relancez la commande."),
+        ("o:l:xx", "Ce bouton n’est plus valable. Relancez la commande."),
+    ):
+        calls = await bot.press_data(listing, data)
+        reply = answer(calls)
+        assert reply.params["text"] == notice, data
+        assert reply.params["show_alert"] in (True, "true", "True")
+        assert not [c for c in calls if c.method != "answerCallbackQuery"], data
+
+
+async def test_more_past_the_end_says_there_is_nothing_more(bot: Bot) -> None:
+    listing = only(await bot.send("/latest 1"), "sendMessage")
+    calls = await bot.press_data(listing, "l:500:5:")
+    assert answer(calls).params["text"] == "Il n’y a pas d’autres articles."
+
+
+async def test_refused_html_is_resent_as_plain_text(bot: Bot) -> None:
+    bot.api.fail_next("sendMessage")
+    bot.allowed_failures = 1
+    calls = await bot.send("/latest culture")
+    refused, resent = [c for c in calls if c.method == "sendMessage"]
+    assert not refused.ok and "can't parse entities" in (refused.error or "")
+    assert resent.ok and "parse_mode" not in resent.params
+    assert 'Molière <b>revient</b> & "Tartuffe" triomphe' in resent.text
+    assert resent.buttons == refused.buttons
+
+
+async def test_refused_html_in_an_edit_is_redone_as_plain_text(bot: Bot) -> None:
+    listing = only(await bot.send("/latest économie 3"), "sendMessage")
+    bot.api.fail_next("editMessageText")
+    bot.allowed_failures = 1
+    calls = await bot.press(listing, "Plus ›")
+    edits = [c for c in calls if c.method == "editMessageText"]
+    assert [c.ok for c in edits] == [False, True]
+    assert edits[1].text.startswith("📰 Économie · 4–6 sur 7")
+
+
+async def test_an_error_is_logged_and_the_user_told_and_the_bot_goes_on(
+    bot: Bot, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services = bot.application.bot_data.services
+    assert services is not None
+
+    async def broken(**_: Any) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(services.articles, "latest", broken)
+    with caplog.at_level(logging.ERROR):
+        reply = only(await bot.send("/latest"), "sendMessage")
+    assert shown(reply) == (
+        "⚠️ Oups, quelque chose s’est mal passé de notre côté. Réessayez dans un instant."
+    )
+    assert "database on fire" not in shown(reply)
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "/latest" in logged  # the update
+    assert any(r.exc_info and "database on fire" in str(r.exc_info[1]) for r in caplog.records)
+    listing = only(await bot.send("/categories"), "sendMessage")
+    pressed = await bot.press(listing, "Économie · 7")
+    assert answer(pressed).params["text"] == "Oups, une erreur. Réessayez dans un instant."
+    assert shown(only(await bot.send("/help"), "sendMessage")).startswith("Commandes")
+
+
+async def test_every_message_fits_and_every_button_fits(bot: Bot) -> None:
+    await bot.send("/latest 20")
+    await bot.send(f"/summary {bot.ids['long']} 20")
+    await bot.send("/categories")
+    await bot.send("/help")
+    sent = [c for c in bot.api.calls if c.method in ("sendMessage", "editMessageText")]
+    assert sent and all(c.ok for c in sent)
+    for call in sent:
+        assert utf16_len(call.text) <= 4096
+        for row in call.buttons:
+            for button in row:
+                assert len(button.get("callback_data", "").encode()) <= 64
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+async def test_updates_in_flight_finish_on_shutdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'stop.db'}"
+    ids = await seed(url)
+    started = asyncio.Event()
+    async with running_bot(url, ids) as bot:
+        services = bot.application.bot_data.services
+        assert services is not None
+        real = services.articles.summary
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            started.set()
+            await asyncio.sleep(0.5)
+            return await real(*args, **kwargs)
+
+        monkeypatch.setattr(services.articles, "summary", slow)
+        update_id = bot.api.send_message(FR, f"/summary {ids['eco0']}")
+        await bot.api.acknowledged(update_id)
+        await asyncio.wait_for(started.wait(), 5)
+        api = bot.api
+    # running_bot's exit set the stop event while the handler was sleeping
+    replies = api.calls_of("sendMessage")
+    assert len(replies) == 1 and shown(replies[0]).startswith("📝 Résumé")
+    assert bot.application.bot_data.services is None  # post_shutdown released the store
+
+
+async def test_periodic_jobs_run_while_the_bot_runs(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    ids = await seed(url)
+    seen: list[int] = []
+
+    async def count_articles(runtime: Runtime) -> None:
+        seen.append(await runtime.store.count_articles())
+
+    job = PeriodicJob("count", timedelta(seconds=0.05), count_articles)
+    async with running_bot(url, ids, jobs=[job]):
+        for _ in range(100):
+            if len(seen) >= 2:
+                break
+            await asyncio.sleep(0.05)
+    assert seen[:2] == [len(ids), len(ids)]
+
+
+async def test_webhook_mode_with_secret_token(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}"
+    ids = await seed(url)
+    port = free_port()
+    hook = WebhookConfig(
+        url="https://bot.example.org/telegram/hook",
+        listen="127.0.0.1",
+        port=port,
+        secret_token="s3cret-token",
+    )
+    async with running_bot(url, ids, webhook=hook) as bot:
+        assert bot.api.webhook["url"] == "https://bot.example.org/telegram/hook"
+        assert bot.api.webhook["secret_token"] == "s3cret-token"
+        update = {
+            "update_id": 77,
+            "message": {
+                "message_id": 5,
+                "date": 0,
+                "chat": {"id": FR.id, "type": "private"},
+                "from": FR.as_json(),
+                "text": "/help",
+                "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+            },
+        }
+        endpoint = f"http://127.0.0.1:{port}/telegram/hook"
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(endpoint, json=update)
+            accepted = await client.post(
+                endpoint, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            )
+        assert refused.status_code == 403
+        assert accepted.status_code == 200
+        await asyncio.wait_for(bot.application.update_queue.join(), 5)
+        for _ in range(100):
+            if bot.api.calls_of("sendMessage"):
+                break
+            await asyncio.sleep(0.02)
+        assert shown(only(bot.api.calls_of("sendMessage"), "sendMessage")).startswith("Commandes")
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_run_refuses_a_missing_or_rejected_token(tmp_path: Path) -> None:
+    import argparse
+
+    args = argparse.Namespace(poll_timeout=1.0, concurrency=None)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'token.db'}"
+    with pytest.raises(ConfigError, match=r"telegram\.token: missing"):
+        await cmd_run(args, Config(store=StoreConfig(url=url)))
+    with FakeBotAPI() as api:
+        config = Config(
+            telegram=TelegramConfig(token="999:wrong", api_base_url=api.base_url),
+            store=StoreConfig(url=url),
+        )
+        with pytest.raises(ConfigError, match=r"telegram\.token: refused by the Bot API"):
+            await cmd_run(args, config)
+    hook = WebhookConfig(url="https://bot.example.org/hook")
+    config = Config(telegram=TelegramConfig(token="1:x", webhook=hook), store=StoreConfig(url=url))
+    with pytest.raises(ConfigError, match="secret_token"):
+        await cmd_run(args, config)
+
+
+async def test_walkthrough_on_each_backend(store_url: str) -> None:
+    ids = await seed(store_url)
+    async with running_bot(store_url, ids) as bot:
+        listing = only(await bot.send("/latest economie 3"), "sendMessage")
+        assert shown(listing).startswith("📰 Économie · 1–3 sur 7")
+        summary = only(await bot.press(listing, f"{ids['eco0']} · 📝 Résumé"), "sendMessage")
+        assert shown(summary).count("• ") == 3
+        found = only(await bot.send("/search bourse paris"), "sendMessage")
+        assert f"{ids['eco0']} · La Bourse de Paris" in shown(found)
+        settings = only(await bot.send("/settings"), "sendMessage")
+        assert "Résumés : 1 phrase" in shown(
+            only(await bot.press(settings, "1 phrase"), "editMessageText")
+        )

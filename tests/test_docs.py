@@ -1,0 +1,82 @@
+"""Documentation that cannot drift: every bot command the bot handles is in /help (both
+languages), in the Telegram command menu (both languages) and in the README, and nothing is
+documented that the bot does not handle. `config.example.toml` loads."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import pytest
+from telegram.ext import CommandHandler
+
+from bot.app import create_application
+from bot.chat import render
+from bot.chat.handlers import publish_commands
+from bot.chat.i18n import LANGUAGES
+from bot.config import Config, TelegramConfig, load_config
+from tests.fakebotapi import FakeBotAPI, parse_html
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def handled_commands() -> set[str]:
+    application = create_application(Config(telegram=TelegramConfig(token="1:docs")))
+    return {
+        command
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for command in handler.commands
+    }
+
+
+def mentioned(text: str) -> set[str]:
+    """Bot commands written as /name (not inside a path or a URL)."""
+    return set(re.findall(r"(?<![\w/.:])/([a-z][a-z0-9_]*)\b(?!/)", text))
+
+
+@pytest.fixture(scope="module")
+def commands() -> set[str]:
+    found = handled_commands()
+    assert {"start", "help", "latest", "summary"} <= found
+    return found
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_help_documents_exactly_the_handled_commands(commands: set[str], language: str) -> None:
+    help_text = parse_html(render.help_view(language).text)
+    assert mentioned(help_text) == commands
+    for command in commands:
+        assert re.search(rf"^/{command}\b.* — ", help_text, re.M), f"/{command} has no line"
+
+
+def test_the_command_menu_lists_exactly_the_handled_commands(commands: set[str]) -> None:
+    with FakeBotAPI() as api:
+        config = Config(telegram=TelegramConfig(token=api.token, api_base_url=api.base_url))
+        application = create_application(config, rate_limit=False)
+
+        async def publish() -> None:
+            async with application:
+                await publish_commands(application)
+
+        asyncio.run(publish())
+    for language in ("", *LANGUAGES):
+        if language == "en":
+            continue  # English is the default menu ("")
+        assert {c["command"] for c in api.commands[language]} == commands, language
+
+
+def test_the_readme_documents_the_handled_commands(commands: set[str]) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = {c for c in commands if not re.search(rf"(?<![\w/])/{c}\b", readme)}
+    assert not missing, f"README.md does not mention: {', '.join(sorted(missing))}"
+    quoted = set(re.findall(r"`/([a-z][a-z0-9_]*)\b(?![/.])", readme))
+    unknown = quoted - commands
+    assert not unknown, f"README.md documents commands the bot does not have: {unknown}"
+
+
+def test_config_example_loads() -> None:
+    config = load_config(str(ROOT / "config.example.toml"), env={})
+    assert config.source.endswith("config.example.toml")
