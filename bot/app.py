@@ -20,6 +20,7 @@ from bot.chat.application import DEFAULT_CONCURRENCY, Request, build_application
 from bot.chat.context import NewsApplication, Services
 from bot.chat.handlers import publish_commands, register
 from bot.config import Config
+from bot.ingest.pipeline import IngestPipeline
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
 from bot.services.summaries import SummaryService
@@ -33,6 +34,7 @@ class Runtime:
         self.config = config
         self._store: SqlStore | None = None
         self._summaries: SummaryService | None = None
+        self._ingest: IngestPipeline | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -48,10 +50,18 @@ class Runtime:
             raise RuntimeError("the store is not open yet")
         return self._summaries
 
+    @property
+    def ingest(self) -> IngestPipeline:
+        """The feed ingestion pipeline over the open store (it owns the HTTP client)."""
+        if self._ingest is None:
+            raise RuntimeError("the store is not open yet")
+        return self._ingest
+
     async def open(self) -> Services:
         """Open (and migrate) the store and build the services the handlers use."""
         self._store = await open_store(self.config.store.url)
         self._summaries = SummaryService(self._store, self.config.summary)
+        self._ingest = IngestPipeline(self._store, self.config)
         return Services(
             articles=ArticleService(self._store, self._summaries),
             chats=ChatService(self._store, self.config.summary),
@@ -60,6 +70,9 @@ class Runtime:
     async def close(self) -> None:
         """Close the store if it was opened; safe to call twice."""
         store, self._store, self._summaries = self._store, None, None
+        ingest, self._ingest = self._ingest, None
+        if ingest is not None:
+            await ingest.aclose()
         if store is not None:
             await store.close()
 
@@ -74,8 +87,16 @@ class PeriodicJob:
     first: timedelta = timedelta(seconds=0)
 
 
-# The jobs `newsbot run` schedules. Feed ingestion (the next issue) adds its PeriodicJob here.
-JOBS: tuple[PeriodicJob, ...] = ()
+async def _ingest_due(runtime: Runtime) -> object:
+    return await runtime.ingest.run()
+
+
+# The jobs `newsbot run` schedules. Ingestion ticks every minute and asks the store which feeds
+# are due: intervals, back-off and Retry-After live there, survive restarts and cover feeds
+# added while the bot runs; a tick that finds the previous run still going skips.
+JOBS: tuple[PeriodicJob, ...] = (
+    PeriodicJob("ingest", timedelta(minutes=1), _ingest_due, first=timedelta(seconds=5)),
+)
 
 
 def create_application(

@@ -21,16 +21,17 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import PeriodicJob, Runtime, create_application
+from bot.app import JOBS, PeriodicJob, Runtime, create_application
 from bot.chat.application import serve
 from bot.chat.cli import cmd_run
 from bot.chat.context import NewsApplication
-from bot.config import Config, StoreConfig, TelegramConfig, WebhookConfig
+from bot.config import Config, FeedConfig, StoreConfig, TelegramConfig, WebhookConfig
 from bot.errors import ConfigError
 from bot.models import NewArticle
 from bot.store import open_store
 from bot.summarize import summarize
 from tests.fakebotapi import Call, FakeBotAPI, User, parse_html, utf16_len
+from tests.feedserver import FeedServer
 
 FR = User(id=501, first_name="Camille", language_code="fr")
 EN = User(id=502, first_name="Sam", language_code="en-GB")
@@ -213,12 +214,15 @@ async def running_bot(
     *,
     jobs: Sequence[PeriodicJob] = (),
     webhook: WebhookConfig | None = None,
+    feeds: Sequence[FeedConfig] = (),
 ) -> AsyncIterator[Bot]:
-    """The bot serving the store at `store_url` against a fresh fake Bot API."""
+    """The bot serving the store at `store_url` against a fresh fake Bot API. Its feeds are
+    *feeds* only: never the built-in public ones."""
     api = FakeBotAPI().start()
     config = Config(
         telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
         store=StoreConfig(url=store_url),
+        feeds=tuple(feeds),
     )
     application = create_application(config, rate_limit=False, jobs=jobs)
     stop = asyncio.Event()
@@ -715,6 +719,46 @@ async def test_periodic_jobs_run_while_the_bot_runs(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.05)
     assert seen[:2] == [len(ids), len(ids)]
+
+
+def local_feed(base: str, count: int) -> str:
+    body = " ".join(
+        f"Phrase {n} sur le marché du travail et les salaires en France cette année."
+        for n in range(30)
+    )
+    items = "".join(
+        f"<item><title>Emploi : dépêche {i}</title><link>{base}/emploi/{i}</link>"
+        f"<guid>{base}/emploi/{i}</guid><description>{body} Dépêche {i}.</description></item>"
+        for i in range(count)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Local</title>'
+        f"<link>{base}/</link><description>d</description>{items}</channel></rss>"
+    )
+
+
+async def test_feeds_are_ingested_while_the_bot_runs(tmp_path: Path) -> None:
+    """The ingest job `newsbot run` schedules, against a feed served on loopback."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
+    ids = await seed(url)
+    (default_ingest,) = [job for job in JOBS if job.name == "ingest"]
+    job = PeriodicJob("ingest", timedelta(seconds=0.2), default_ingest.run)
+    with FeedServer() as server:
+        server.add("/emploi.xml", local_feed(server.base, 3), content_type="application/rss+xml")
+        feed = FeedConfig(server.url("/emploi.xml"), "Emploi", "fr")
+        async with running_bot(url, ids, jobs=[job], feeds=[feed]) as bot:
+            for _ in range(100):
+                if server.requests_to("/emploi.xml"):
+                    break
+                await asyncio.sleep(0.1)
+            listing = None
+            for _ in range(100):
+                listing = only(await bot.send("/latest emploi"), "sendMessage")
+                if "1–3" in shown(listing):
+                    break
+                await asyncio.sleep(0.2)
+    assert listing is not None and shown(listing).startswith("📰 Emploi · 1–3 sur 3")
+    assert "Emploi : dépêche 2" in shown(listing)
 
 
 async def test_webhook_mode_with_secret_token(tmp_path: Path) -> None:

@@ -142,6 +142,8 @@ def test_newsbot_run_answers_and_stops_on_sigterm(store_path: Path, tmp_path: Pa
     with FakeBotAPI() as api:
         config = tmp_path / "config.toml"
         config.write_text(
+            # No feeds: the ingest job must not reach for the built-in public ones.
+            "feeds = []\n"
             f'[telegram]\ntoken = "{api.token}"\napi_base_url = "{api.base_url}"\n'
             f'[store]\nurl = "sqlite:///{store_path}"\n',
             encoding="utf-8",
