@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from pathlib import Path
@@ -22,6 +22,7 @@ from bot.errors import ImportFormatError
 from bot.ingest.files import iter_import_file
 from bot.models import NewArticle
 from bot.store import SqlStore
+from bot.text import content_hash
 
 # Records handed to the store at a time: large enough for batched inserts, small enough that
 # memory stays flat on a file of any size.
@@ -58,7 +59,12 @@ def _parse(path: Path) -> Iterator[_Message]:
         if isinstance(item, ImportFormatError):
             yield ("problem", str(item))
             continue
-        batch.append(item[1])
+        article = item[1]
+        # Hashing the body is pure CPU: done here, it runs in the parser process on a large
+        # import instead of in the process that writes to the store.
+        if not article.content_hash:
+            article = replace(article, content_hash=content_hash(article.title, article.text))
+        batch.append(article)
         if len(batch) >= IMPORT_BATCH:
             yield ("batch", batch)
             batch = []
