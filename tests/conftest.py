@@ -13,6 +13,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import text
@@ -54,29 +55,50 @@ async def _admin(url: str, statement: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A freshly created, migrated PostgreSQL database for this test session."""
+@contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database next to the one of `NEWSBOT_TEST_DATABASE_URL`,
+    yield its URL, drop it afterwards (skip or fail as `_postgres_base_url` says)."""
     base = _postgres_base_url()
-    name = f"newsbot_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # a server that is down must say so, not crash obscurely
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"PostgreSQL at {make_url(base).render_as_string()} unusable: {exc}")
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    async def migrate() -> None:
-        engine = create_engine(url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
 
-    asyncio.run(migrate())
-    yield url
-    asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A freshly created, migrated PostgreSQL database for this test session."""
+    with scratch_postgres("newsbot_test") as url:
+
+        async def migrate() -> None:
+            engine = create_engine(url)
+            try:
+                await upgrade(engine)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(migrate())
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A brand-new database with no schema at all, once per backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('mig') / 'old.db'}"
+        return
+    with scratch_postgres("newsbot_mig") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -71,6 +71,14 @@ async def test_missing_article_raises_not_found(store: SqlStore) -> None:
         await store.get_article(424242)
 
 
+async def test_get_articles_keeps_the_order_asked_and_skips_missing_ids(store: SqlStore) -> None:
+    ids = (await store.add_articles([art(i, category="Sport") for i in range(3)])).ids
+    got = await store.get_articles([ids[2], 999, ids[0], ids[2]])
+    assert [a.id for a in got] == [ids[2], ids[0], ids[2]]
+    assert got[1].category == "Sport"
+    assert await store.get_articles([]) == []
+
+
 async def test_ids_are_small_and_increasing(store: SqlStore) -> None:
     first = (await store.add_articles([art(i) for i in range(3)])).ids
     second = (await store.add_articles([art(i) for i in range(3, 5)])).ids

@@ -5,18 +5,14 @@ the 0001 -> 0002 migration keeping existing data."""
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bot.errors import NotFound
 from bot.models import FeedSettings, FeedState, NewArticle, utcnow
-from bot.store import SqlStore, async_url, create_engine, head_revision, upgrade
+from bot.store import SqlStore, create_engine, head_revision, upgrade
 from bot.store.sql import filters_match
 from bot.text import fold
 
@@ -282,38 +278,6 @@ async def test_due_feeds(store: SqlStore) -> None:
 
 
 # -- migration ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def empty_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[str]:
-    """A brand-new database with no schema at all, once per backend."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('mig') / 'old.db'}"
-        return
-    base = os.environ.get("NEWSBOT_TEST_DATABASE_URL")
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but NEWSBOT_TEST_DATABASE_URL is not set")
-        pytest.skip("PostgreSQL tests need NEWSBOT_TEST_DATABASE_URL (not set)")
-    base = async_url(base)
-    name = f"newsbot_mig_{uuid.uuid4().hex[:10]}"
-
-    async def admin(statement: str) -> None:
-        engine = create_engine(base)
-        try:
-            async with engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    await admin(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 OLD_ROWS = [

@@ -101,10 +101,7 @@ class SummaryService:
         key = length_key(sentences, None)
         done = 0
         for start in range(0, len(article_ids), PRECOMPUTE_BATCH):
-            batch = [
-                await self.store.get_article(article_id)
-                for article_id in article_ids[start : start + PRECOMPUTE_BATCH]
-            ]
+            batch = await self.store.get_articles(article_ids[start : start + PRECOMPUTE_BATCH])
             results = await asyncio.gather(
                 *(
                     loop.run_in_executor(

@@ -119,6 +119,10 @@ class ArticleStore(Protocol):
     async def get_article(self, article_id: int) -> Article:
         """The article with this id; NotFound if there is none."""
 
+    async def get_articles(self, article_ids: Sequence[int]) -> list[Article]:
+        """The articles with these ids, in the order asked, in one query; ids with no article
+        are left out."""
+
     async def latest(
         self, limit: int = 10, *, category: str | None = None, offset: int = 0
     ) -> list[Article]:

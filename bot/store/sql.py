@@ -616,6 +616,14 @@ class SqlStore:
             raise NotFound(f"no article {article_id}")
         return _to_article(row)
 
+    async def get_articles(self, article_ids: Sequence[int]) -> list[Article]:
+        found: dict[int, Article] = {}
+        async with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(article_ids)), BATCH_SIZE):
+                query = _article_select().where(articles.c.id.in_(chunk))
+                found.update((row.id, _to_article(row)) for row in await conn.execute(query))
+        return [found[i] for i in article_ids if i in found]
+
     async def _category_filter(self, conn: AsyncConnection, category: str | None) -> Any:
         """A WHERE clause for *category*, or None for "all"; False when it does not exist."""
         if category is None:

@@ -10,12 +10,12 @@ sentence twice, because both copies get the same score.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from bot.errors import SummaryError
 from bot.summarize._languages import stop_words
 from bot.summarize._tokenize import normalize, split_block, split_blocks, words
+from bot.text import fold
 
 # A candidate needs this many words: shorter pieces are captions, categories ("Politique"),
 # datelines and bylines, and read badly as a summary line.
@@ -123,9 +123,8 @@ _WORD_RUN = re.compile(r"\w+")
 
 
 def _fold(value: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", value.replace("\u2019", "'"))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(re.findall(r"\w+", stripped.casefold()))
+    """The folded words of *value* (punctuation dropped), for comparing titles and headers."""
+    return " ".join(_WORD_RUN.findall(fold(value)))
 
 
 def split_header(text: str, title: str | None) -> tuple[str | None, str]:
