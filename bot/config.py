@@ -12,10 +12,13 @@ schema is small, and what we need is exactly one line per mistake naming the key
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 import tomllib
 import types
 import typing
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +80,49 @@ class IngestConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    """[delivery]: how articles of subscribed categories are pushed to chats."""
+
+    # Telegram's limits for bots: about 30 messages/s overall, 1/s to one private chat and
+    # 20/min to one group or channel. Raise `messages_per_second` only with paid broadcasts.
+    messages_per_second: float = 30.0
+    private_chat_per_second: float = 1.0
+    group_per_minute: int = 20
+    # How often the queue is polled for deliveries queued by another process (seconds).
+    poll_seconds: float = 2.0
+    # Deliveries claimed from the queue at once by one sender.
+    batch_size: int = 200
+    # Attempts before a delivery is marked failed (network errors, timeouts, server errors).
+    max_attempts: int = 5
+    # Defaults for new chats: digest time (HH:MM) and time zone (IANA name).
+    digest_time: str = "08:00"
+    timezone: str = "Europe/Paris"
+
+
+@dataclass(frozen=True, slots=True)
+class LinksConfig:
+    """[links]: summaries of web pages that users send, and inline mode."""
+
+    enabled: bool = True
+    # URL summaries one user may ask for per minute.
+    per_user_per_minute: int = 10
+    timeout_seconds: float = 15.0
+    max_bytes: int = 3_000_000
+    max_redirects: int = 5
+    # Ports a link may use; anything else is refused.
+    allowed_ports: tuple[int, ...] = (80, 443)
+    # Networks (CIDR) exempt from the refusal of private, loopback and reserved addresses.
+    # Empty by default: only public addresses are fetched. Tests set ["127.0.0.1/32"].
+    allowed_networks: tuple[str, ...] = ()
+    # Category of stored pages that carry no section of their own.
+    category: str = "Shared"
+    # A URL summarized less than this many hours ago is answered from the store.
+    refetch_after_hours: int = 24
+    # How long Telegram may cache inline query results (seconds).
+    inline_cache_seconds: int = 30
+
+
+@dataclass(frozen=True, slots=True)
 class FeedConfig:
     """One feed to ingest; `interval_minutes` overrides `[ingest]`'s default."""
 
@@ -109,6 +155,8 @@ class Config:
     store: StoreConfig = StoreConfig()
     summary: SummaryConfig = SummaryConfig()
     ingest: IngestConfig = IngestConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    links: LinksConfig = LinksConfig()
     feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
     source: str = "built-in defaults"
 
@@ -189,6 +237,35 @@ def _check(config: Config) -> None:
             raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {feed.url!r}")
         if feed.interval_minutes is not None and feed.interval_minutes < 1:
             raise ConfigError(f"feeds[{i}].interval_minutes: expected a positive integer")
+    delivery = config.delivery
+    for name in ("messages_per_second", "private_chat_per_second", "poll_seconds"):
+        if getattr(delivery, name) <= 0:
+            raise ConfigError(f"delivery.{name}: expected a positive number")
+    for name in ("group_per_minute", "batch_size", "max_attempts"):
+        if getattr(delivery, name) < 1:
+            raise ConfigError(f"delivery.{name}: expected a positive integer")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", delivery.digest_time):
+        raise ConfigError(f"delivery.digest_time: expected HH:MM, got {delivery.digest_time!r}")
+    try:
+        zoneinfo.ZoneInfo(delivery.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"delivery.timezone: unknown time zone {delivery.timezone!r}") from None
+    links = config.links
+    for name in ("per_user_per_minute", "max_bytes", "refetch_after_hours"):
+        if getattr(links, name) < 1:
+            raise ConfigError(f"links.{name}: expected a positive integer")
+    if links.timeout_seconds <= 0:
+        raise ConfigError("links.timeout_seconds: expected a positive number")
+    for i, port in enumerate(links.allowed_ports):
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"links.allowed_ports[{i}]: expected a port from 1 to 65535")
+    for i, network in enumerate(links.allowed_networks):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"links.allowed_networks[{i}]: expected a network like 10.0.0.0/8, got {network!r}"
+            ) from None
     hook = config.telegram.webhook
     if hook is not None and not hook.url.startswith("https://"):
         raise ConfigError("telegram.webhook.url: expected an https:// URL")
