@@ -79,6 +79,13 @@ async def test_get_articles_keeps_the_order_asked_and_skips_missing_ids(store: S
     assert await store.get_articles([]) == []
 
 
+async def test_find_article_by_url_matches_the_normalized_url(store: SqlStore) -> None:
+    ids = (await store.add_articles([art(1, url="https://Example.org/a/?utm_source=x")])).ids
+    found = await store.find_article_by_url("https://example.org/a#top")
+    assert found is not None and found.id == ids[0]
+    assert await store.find_article_by_url("https://example.org/b") is None
+
+
 async def test_ids_are_small_and_increasing(store: SqlStore) -> None:
     first = (await store.add_articles([art(i) for i in range(3)])).ids
     second = (await store.add_articles([art(i) for i in range(3, 5)])).ids

@@ -123,6 +123,10 @@ class ArticleStore(Protocol):
         """The articles with these ids, in the order asked, in one query; ids with no article
         are left out."""
 
+    async def find_article_by_url(self, url: str) -> Article | None:
+        """The article whose URL normalizes (`bot.urls.normalize_url`) to the same key as
+        *url*, or None."""
+
     async def latest(
         self, limit: int = 10, *, category: str | None = None, offset: int = 0
     ) -> list[Article]:

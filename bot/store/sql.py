@@ -624,6 +624,12 @@ class SqlStore:
                 found.update((row.id, _to_article(row)) for row in await conn.execute(query))
         return [found[i] for i in article_ids if i in found]
 
+    async def find_article_by_url(self, url: str) -> Article | None:
+        query = _article_select().where(articles.c.url_key == normalize_url(url))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _to_article(row)
+
     async def _category_filter(self, conn: AsyncConnection, category: str | None) -> Any:
         """A WHERE clause for *category*, or None for "all"; False when it does not exist."""
         if category is None:
