@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -11,7 +12,14 @@ from alembic.runtime.migration import MigrationContext
 
 from bot.errors import NotFound
 from bot.models import NewArticle, utcnow
-from bot.store import SqlStore, create_engine, current_revision, head_revision, upgrade
+from bot.store import (
+    SqlStore,
+    create_engine,
+    current_revision,
+    head_revision,
+    open_store,
+    upgrade,
+)
 from bot.store.schema import metadata
 from bot.store.sql import BATCH_SIZE, async_url, search_terms
 
@@ -125,6 +133,44 @@ async def test_racing_writers_store_each_article_once(store: SqlStore) -> None:
     assert sum(len(r.ids) for r in results) == 50
     assert sum(r.duplicates for r in results) == 150
     assert await store.count_articles() == 50
+
+
+async def test_reads_run_alongside_a_write(store: SqlStore) -> None:
+    await store.add_articles([art(i, category="Sport") for i in range(20)])
+    write = store.add_articles([art(i, category="Sport") for i in range(20, 1200)])
+    reads = [store.latest(5, category="sport") for _ in range(20)]
+    added, *pages = await asyncio.gather(write, *reads)
+    assert len(added.ids) == 1180
+    assert all(len(page) == 5 for page in pages)
+    assert await store.count_articles(category="sport") == 1200
+
+
+async def test_an_in_memory_sqlite_store_works_on_its_one_connection() -> None:
+    # No second engine can open the same in-memory database: it runs on the async engine.
+    store = await open_store("sqlite+aiosqlite:///:memory:")
+    try:
+        (article_id,) = (await store.add_articles([art(1, text="Le pétrole monte.")])).ids
+        assert [a.id for a in await store.search("petrole")] == [article_id]
+        assert (await store.get_article(article_id)).title == "Titre numéro 1"
+    finally:
+        await store.close()
+
+
+def test_a_sqlite_store_serves_one_event_loop_after_another(tmp_path: Path) -> None:
+    async def write() -> SqlStore:
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'loops.db'}")
+        await store.add_articles([art(1)])
+        return store
+
+    store = asyncio.run(write())
+
+    async def read() -> list[int]:
+        try:
+            return [a.id for a in await store.latest()]
+        finally:
+            await store.close()
+
+    assert asyncio.run(read()) == [1]
 
 
 async def test_latest_is_newest_first_with_future_dates_capped(store: SqlStore) -> None:

@@ -30,7 +30,9 @@ from bot.models import (
     Article,
     Category,
     Chat,
+    ClaimedDelivery,
     Delivery,
+    Digest,
     Feed,
     FeedSettings,
     FeedState,
@@ -236,6 +238,69 @@ class ArticleStore(Protocol):
         limit: int = 100,
     ) -> list[Delivery]:
         """Queued deliveries in queue (id) order, optionally of one status and/or chat."""
+
+    async def claim_deliveries(
+        self, worker: str, *, limit: int, lease_seconds: float, now: datetime
+    ) -> list[ClaimedDelivery]:
+        """Lease up to *limit* deliveries to *worker*, oldest first: "pending" ones that are
+        due (no retry time, or it has passed) and "sending" ones whose lease ran out (their
+        sender died), of active chats whose hold is unset or past. Claimed rows become
+        "sending" until `lease_until`; two workers never get the same row."""
+
+    async def claim_chat_deliveries(
+        self, chat_id: int, worker: str, *, lease_seconds: float, now: datetime
+    ) -> list[ClaimedDelivery]:
+        """Like `claim_deliveries` for one chat, whatever its hold (its digest is due)."""
+
+    async def renew_leases(self, worker: str, lease_seconds: float, *, now: datetime) -> int:
+        """Extend the leases of the rows *worker* is sending; how many."""
+
+    async def finish_deliveries(
+        self, ids: Sequence[int], status: str, *, error: str | None = None, now: datetime
+    ) -> None:
+        """Mark claimed deliveries "sent" (at *now*) or "failed", with *error*."""
+
+    async def release_deliveries(
+        self,
+        ids: Sequence[int],
+        *,
+        error: str | None = None,
+        attempt: bool = False,
+        not_before: datetime | None = None,
+    ) -> None:
+        """Give claimed deliveries back: "pending", claimable from *not_before*."""
+
+    async def hold_chat(
+        self, chat_id: int, until: datetime | None, *, release: Sequence[int] = ()
+    ) -> None:
+        """Set the chat's hold (None: decide again at the next claim), releasing *release*.
+        `update_chat_settings` clears the hold too."""
+
+    async def deactivate_chat(self, chat_id: int, reason: str) -> int:
+        """The chat blocked or removed the bot: deactivate it and its subscriptions, fail its
+        queued deliveries; how many failed. `subscribe` reactivates the chat."""
+
+    async def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """Move a chat (settings, subscriptions, queue, digests) to a new id."""
+
+    async def create_digest(
+        self, chat_id: int, article_ids: Sequence[int], *, now: datetime
+    ) -> int:
+        """Keep the article list of a digest message; its id."""
+
+    async def get_digest(self, digest_id: int) -> Digest:
+        """A digest; NotFound if there is none."""
+
+    async def queue_counts(self) -> dict[str, int]:
+        """Deliveries per status, plus "deactivated_chats"."""
+
+    async def lease_feeds(
+        self, feed_ids: Sequence[int], owner: str, *, lease_seconds: float, now: datetime
+    ) -> list[int]:
+        """Take the ingestion lease of the feeds no other owner holds; the ids taken."""
+
+    async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
+        """Give back *owner*'s ingestion leases on *feed_ids*."""
 
     # -- summaries cache -------------------------------------------------------------------
     async def get_summary(self, article_id: int, algorithm: str, length: str) -> list[str] | None:

@@ -99,6 +99,9 @@ feeds = Table(
     # "config": managed by the config file's [[feeds]] (sync_feeds adds, updates and removes
     # it); "admin": added by hand, never touched by the sync. (Migration 0002.)
     Column("origin", String(16), nullable=False, default="admin", server_default="admin"),
+    # One process ingests a feed at a time: the one holding an unexpired lease. (Migration 0003.)
+    Column("lease_until", UTCDateTime),
+    Column("lease_owner", String(64)),
 )
 
 articles = Table(
@@ -142,6 +145,10 @@ chats = Table(
     Column("settings", JSON, nullable=False, default=dict),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # When the chat may receive again (quiet hours, digest time, pause), as the sender last
+    # decided; NULL: decide at the next claim. Why an inactive chat stopped. (Migration 0003.)
+    Column("hold_until", UTCDateTime),
+    Column("deactivated_reason", Text),
 )
 
 subscriptions = Table(
@@ -163,14 +170,30 @@ deliveries = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
     Column("article_id", BigInteger, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
-    # pending -> sent | failed; the sender drains "pending" in id order.
+    # pending -> sending (claimed by `worker` until `lease_until`) -> sent | failed; the
+    # sender drains "pending" in id order. On a pending row, `lease_until` is the earliest
+    # retry. (Lease columns and digest_id: migration 0003.)
     Column("status", String(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("last_error", Text),
+    Column("lease_until", UTCDateTime),
+    Column("worker", String(64)),
+    Column("digest_id", Integer),
     UniqueConstraint("chat_id", "article_id"),
     Index("ix_deliveries_status_id", "status", "id"),
+    Index("ix_deliveries_chat_id_status", "chat_id", "status"),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("chat_id", BigInteger, ForeignKey("chats.id", ondelete="CASCADE"), nullable=False),
+    Column("article_ids", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_digests_chat_id", "chat_id"),
 )
 
 summaries = Table(

@@ -1,26 +1,31 @@
-"""`SqlStore`: the article store on SQLAlchemy 2 async, for SQLite and PostgreSQL.
+"""`SqlStore`: the article store on SQLAlchemy 2, for SQLite and PostgreSQL.
 
 The two backends share every query but two: full-text search (FTS5 vs tsvector) and the
 dialect-specific `INSERT ... ON CONFLICT DO NOTHING`, which both support with the same
-semantics. See `bot.store.contract` for what each method promises.
+semantics. Each method's statements run as one synchronous function on one connection: in a
+worker thread on SQLite (pysqlite), through `AsyncConnection.run_sync` on PostgreSQL (asyncpg).
+See `bot.store.contract` for what each method promises.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import functools
 import re
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Row, Select, and_, bindparam, event, func, or_, select, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.errors import NotFound, StoreError
 from bot.models import (
@@ -40,6 +45,7 @@ from bot.models import (
     utcnow,
 )
 from bot.store.contract import DEFAULT_SUMMARY_KEY, AddResult
+from bot.store.queue import QueueMixin
 from bot.store.schema import (
     articles,
     categories,
@@ -59,6 +65,19 @@ ORIGIN_CONFIG = "config"
 _WORDS = re.compile(r"\w+")
 _MAX_SEARCH_TERMS = 12
 _T = TypeVar("_T")
+_P = ParamSpec("_P")
+# Threads running SQLite work: WAL lets readers run beside the one writer, and a few threads
+# are enough for that on a bot whose handlers are bounded to a handful at once.
+SQLITE_THREADS = 4
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=ON",
+    # 64 MiB of page cache (default 2 MiB): the full-text index's merges during a large
+    # import touch far more pages than the default holds.
+    "PRAGMA cache_size=-65536",
+)
 
 
 def async_url(url: str) -> str:
@@ -80,9 +99,17 @@ def redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for *url*, with SQLite set up for a concurrent reader/writer workload:
-    WAL journal, a busy timeout instead of instant "database is locked", foreign keys enforced."""
+    WAL journal, a busy timeout instead of instant "database is locked", foreign keys enforced.
+    (`SqlStore` runs its SQLite work on a synchronous twin, `create_sync_sqlite_engine`.)"""
     url = async_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -90,26 +117,26 @@ def create_engine(url: str) -> AsyncEngine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            for pragma in (
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA synchronous=NORMAL",
-                "PRAGMA busy_timeout=30000",
-                "PRAGMA foreign_keys=ON",
-                # 64 MiB of page cache (default 2 MiB): the full-text index's merges during a
-                # large import touch far more pages than the default holds.
-                "PRAGMA cache_size=-65536",
-            ):
-                cursor.execute(pragma)
-            cursor.close()
-
+        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_async_engine(url, pool_pre_ping=True)
     raise StoreError(f"unsupported database URL {redact(url)!r}: use sqlite:// or postgresql://")
+
+
+def _is_file_database(url: URL) -> bool:
+    """An SQLite database that a second engine opens as the same one (not `:memory:`)."""
+    database = url.database or ""
+    return bool(database) and database != ":memory:" and "mode=memory" not in str(url)
+
+
+def create_sync_sqlite_engine(url: URL | str) -> Engine:
+    """A synchronous (pysqlite) engine on the SQLite database of *url*, with the pragmas of
+    `create_engine`; its pool hands connections to any thread."""
+    parsed = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_sync_engine(parsed, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _set_sqlite_pragmas)
+    return engine
 
 
 def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
@@ -251,8 +278,16 @@ def search_terms(query: str) -> list[str]:
     return (longer or words)[:_MAX_SEARCH_TERMS]
 
 
-class SqlStore:
-    """The article store on an SQLAlchemy async engine. Build it with `bot.store.open_store`."""
+class SqlStore(QueueMixin):
+    """The article store on an SQLAlchemy engine. Build it with `bot.store.open_store`.
+
+    Every method runs its whole body, all its statements, as one synchronous function on one
+    connection (`_read` / `_write`). On an SQLite file that function runs in one hop to a
+    small thread pool on a plain pysqlite connection: through aiosqlite every statement and
+    fetch was several hand-offs between its worker thread and the event loop, which made a
+    primary-key read cost ~100x what SQLite takes. On PostgreSQL (and in-memory SQLite, which
+    a second engine could not share) it runs on the async engine through `run_sync`.
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -265,9 +300,42 @@ class SqlStore:
             .on_conflict_do_nothing()
             .returning(articles.c.id, articles.c.category_id, articles.c.content_hash)
         )
+        self._sync_engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        if self.dialect == "sqlite" and _is_file_database(engine.url):
+            self._sync_engine = create_sync_sqlite_engine(engine.url)
+            self._executor = ThreadPoolExecutor(SQLITE_THREADS, thread_name_prefix="newsbot-db")
 
     async def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
         await self.engine.dispose()
+
+    async def _read(
+        self, fn: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """`fn(conn, *args, **kwargs)` on a connection outside any explicit transaction."""
+        return await self._run(False, lambda conn: fn(conn, *args, **kwargs))
+
+    async def _write(
+        self, fn: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """`fn(conn, *args, **kwargs)` in one transaction, committed when it returns."""
+        return await self._run(True, lambda conn: fn(conn, *args, **kwargs))
+
+    async def _run(self, write: bool, call: Callable[[Connection], _T]) -> _T:
+        if self._sync_engine is not None:
+            engine = self._sync_engine
+
+            def hop() -> _T:
+                with engine.begin() if write else engine.connect() as conn:
+                    return call(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._executor, hop)
+        async with self.engine.begin() if write else self.engine.connect() as conn:
+            return await conn.run_sync(call)
 
     # -- articles: writing -----------------------------------------------------------------
 
@@ -275,7 +343,7 @@ class SqlStore:
         module = postgresql if self.dialect == "postgresql" else sqlite
         return module.insert(table)
 
-    async def _category_id(self, conn: AsyncConnection, name: str | None) -> int | None:
+    def _category_id(self, conn: Connection, name: str | None) -> int | None:
         if not name or not name.strip():
             return None
         name = " ".join(name.split())
@@ -283,13 +351,9 @@ class SqlStore:
         cached = self._category_ids.get(key)
         if cached:
             return cached[0]
-        await conn.execute(
-            self._insert(categories).values(name=name, key=key).on_conflict_do_nothing()
-        )
-        row = (
-            await conn.execute(
-                select(categories.c.id, categories.c.name).where(categories.c.key == key)
-            )
+        conn.execute(self._insert(categories).values(name=name, key=key).on_conflict_do_nothing())
+        row = conn.execute(
+            select(categories.c.id, categories.c.name).where(categories.c.key == key)
         ).one()
         self._category_ids[key] = (row.id, row.name)
         return int(row.id)
@@ -302,13 +366,12 @@ class SqlStore:
     ) -> AddResult:
         result = AddResult()
         for chunk in _chunks(items, BATCH_SIZE):
-            async with self.engine.begin() as conn:
-                await self._add_chunk(conn, chunk, result, summary_key)
+            await self._write(self._add_chunk, chunk, result, summary_key)
         return result
 
-    async def _add_chunk(
+    def _add_chunk(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         chunk: list[NewArticle],
         result: AddResult,
         summary_key: tuple[str, str],
@@ -346,7 +409,7 @@ class SqlStore:
                     "author": item.author or None,
                     "published": published,
                     "sort_time": min(published, now) if published else now,
-                    "category_id": await self._category_id(conn, item.category),
+                    "category_id": self._category_id(conn, item.category),
                     "language": item.language or None,
                     "text": item.text,
                     "feed_id": item.feed_id,
@@ -361,7 +424,7 @@ class SqlStore:
         # Drop what is stored already before inserting: cheaper than letting ON CONFLICT
         # discard it, and it keeps the statement small. ON CONFLICT still covers a racing
         # writer between this check and the insert.
-        existing = await self._existing_keys(conn, rows)
+        existing = self._existing_keys(conn, rows)
         fresh = [
             row
             for row in rows
@@ -374,14 +437,12 @@ class SqlStore:
             return
         # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
         # ("insertmanyvalues") from one compiled statement, on both backends.
-        inserted = sorted(
-            (await conn.execute(self._insert_articles, fresh)).all(), key=lambda row: row.id
-        )
+        inserted = sorted(conn.execute(self._insert_articles, fresh).all(), key=lambda r: r.id)
         result.duplicates += len(fresh) - len(inserted)
         result.ids.extend(row.id for row in inserted)
         added = Counter(row.category_id for row in inserted if row.category_id is not None)
         if added:
-            await conn.execute(
+            conn.execute(
                 categories.update()
                 .where(categories.c.id == bindparam("category"))
                 .values(article_count=categories.c.article_count + bindparam("added")),
@@ -394,16 +455,16 @@ class SqlStore:
             if item.summary
         ]
         if summary_rows:
-            await conn.execute(self._insert(summaries).on_conflict_do_nothing(), summary_rows)
-        result.queued += await self._enqueue(
+            conn.execute(self._insert(summaries).on_conflict_do_nothing(), summary_rows)
+        result.queued += self._enqueue(
             conn,
             [(article_id, cid, item.title, item.text) for article_id, cid, item in stored],
             now,
         )
 
-    async def _enqueue(
+    def _enqueue(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         stored: Sequence[tuple[int, int | None, str, str]],
         now: datetime,
     ) -> int:
@@ -427,7 +488,7 @@ class SqlStore:
             .order_by(subscriptions.c.chat_id)
         )
         by_category: dict[int, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
-        for row in (await conn.execute(query)).all():
+        for row in conn.execute(query).all():
             by_category[row.category_id].append((row.chat_id, tuple(row.filters or ())))
         if not by_category:
             return 0
@@ -451,13 +512,14 @@ class SqlStore:
                 )
         if not rows:
             return 0
-        done = await conn.execute(
+        done = conn.execute(
             self._insert(deliveries).on_conflict_do_nothing().returning(deliveries.c.id),
             rows,
         )
         return len(done.all())
 
-    async def _existing_keys(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
+    @staticmethod
+    def _existing_keys(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
         found: set[str] = set()
         for column, key in (
             (articles.c.guid, "guid"),
@@ -466,28 +528,17 @@ class SqlStore:
         ):
             values = [row[key] for row in rows if row[key]]
             if values:
-                found.update(
-                    (await conn.execute(select(column).where(column.in_(values)))).scalars()
-                )
+                found.update(conn.execute(select(column).where(column.in_(values))).scalars())
         return found
 
     async def known_entries(
         self, *, guids: Iterable[str] = (), urls: Iterable[str] = ()
     ) -> set[str]:
-        found: set[str] = set()
-        async with self.engine.connect() as conn:
-            for chunk in _chunks({g for g in guids if g}, BATCH_SIZE):
-                query = select(articles.c.guid).where(articles.c.guid.in_(chunk))
-                found.update((await conn.execute(query)).scalars())
-            by_key: dict[str, list[str]] = defaultdict(list)
-            for url in urls:
-                if url:
-                    by_key[normalize_url(url)].append(url)
-            for keys in _chunks(list(by_key), BATCH_SIZE):
-                query = select(articles.c.url_key).where(articles.c.url_key.in_(keys))
-                for key in (await conn.execute(query)).scalars():
-                    found.update(by_key[key])
-        return found
+        by_key: dict[str, list[str]] = defaultdict(list)
+        for url in urls:
+            if url:
+                by_key[normalize_url(url)].append(url)
+        return await self._read(_known_entries, {g for g in guids if g}, by_key)
 
     async def pending_pages(
         self, *, feed_id: int | None = None, limit: int = 100
@@ -513,8 +564,7 @@ class SqlStore:
         )
         if feed_id is not None:
             query = query.where(articles.c.feed_id == feed_id)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._read(_all, query)
         return [
             PendingPage(
                 id=r.id,
@@ -544,16 +594,14 @@ class SqlStore:
         summary: Sequence[str] | None = None,
         summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
     ) -> bool:
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        articles.c.title,
-                        articles.c.category_id,
-                        articles.c.stored_at,
-                        articles.c.page_status,
-                    ).where(articles.c.id == article_id)
-                )
+        def run(conn: Connection) -> bool:
+            row = conn.execute(
+                select(
+                    articles.c.title,
+                    articles.c.category_id,
+                    articles.c.stored_at,
+                    articles.c.page_status,
+                ).where(articles.c.id == article_id)
             ).first()
             if row is None or row.page_status is None:
                 return False
@@ -572,27 +620,27 @@ class SqlStore:
                 values["sort_time"] = min(as_utc(published), row.stored_at)
             new_category: int | None = None
             if category and row.category_id is None:
-                new_category = await self._category_id(conn, category)
+                new_category = self._category_id(conn, category)
                 values["category_id"] = new_category
-            await conn.execute(articles.update().where(articles.c.id == article_id).values(values))
+            conn.execute(articles.update().where(articles.c.id == article_id).values(values))
             # Summaries of the teaser no longer describe the article: drop them all, write the
             # default one of the full text.
-            await conn.execute(summaries.delete().where(summaries.c.article_id == article_id))
+            conn.execute(summaries.delete().where(summaries.c.article_id == article_id))
             now = utcnow()
             if summary:
-                await conn.execute(
+                conn.execute(
                     self._insert(summaries), [_summary_row(article_id, summary_key, summary, now)]
                 )
             if new_category is not None:
-                await conn.execute(
+                conn.execute(
                     categories.update()
                     .where(categories.c.id == new_category)
                     .values(article_count=categories.c.article_count + 1)
                 )
-                await self._enqueue(
-                    conn, [(article_id, new_category, title or row.title, text)], now
-                )
-        return True
+                self._enqueue(conn, [(article_id, new_category, title or row.title, text)], now)
+            return True
+
+        return await self._write(run)
 
     async def fail_page(self, article_id: int, error: str, *, give_up: bool = False) -> None:
         statement = (
@@ -604,33 +652,33 @@ class SqlStore:
                 page_error=error,
             )
         )
-        async with self.engine.begin() as conn:
-            await conn.execute(statement)
+        await self._write(_execute, statement)
 
     # -- articles: reading -----------------------------------------------------------------
 
     async def get_article(self, article_id: int) -> Article:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(_article_select().where(articles.c.id == article_id))).first()
+        row = await self._read(_first, _article_select().where(articles.c.id == article_id))
         if row is None:
             raise NotFound(f"no article {article_id}")
         return _to_article(row)
 
     async def get_articles(self, article_ids: Sequence[int]) -> list[Article]:
-        found: dict[int, Article] = {}
-        async with self.engine.connect() as conn:
+        def run(conn: Connection) -> dict[int, Article]:
+            found: dict[int, Article] = {}
             for chunk in _chunks(list(dict.fromkeys(article_ids)), BATCH_SIZE):
                 query = _article_select().where(articles.c.id.in_(chunk))
-                found.update((row.id, _to_article(row)) for row in await conn.execute(query))
+                found.update((row.id, _to_article(row)) for row in conn.execute(query))
+            return found
+
+        found = await self._read(run)
         return [found[i] for i in article_ids if i in found]
 
     async def find_article_by_url(self, url: str) -> Article | None:
         query = _article_select().where(articles.c.url_key == normalize_url(url))
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._read(_first, query)
         return None if row is None else _to_article(row)
 
-    async def _category_filter(self, conn: AsyncConnection, category: str | None) -> Any:
+    def _category_filter(self, conn: Connection, category: str | None) -> Any:
         """A WHERE clause for *category*, or None for "all"; False when it does not exist."""
         if category is None:
             return None
@@ -638,10 +686,8 @@ class SqlStore:
         cached = self._category_ids.get(key)
         if cached:
             return articles.c.category_id == cached[0]
-        row = (
-            await conn.execute(
-                select(categories.c.id, categories.c.name).where(categories.c.key == key)
-            )
+        row = conn.execute(
+            select(categories.c.id, categories.c.name).where(categories.c.key == key)
         ).first()
         if row is None:
             return False
@@ -651,8 +697,8 @@ class SqlStore:
     async def latest(
         self, limit: int = 10, *, category: str | None = None, offset: int = 0
     ) -> list[Article]:
-        async with self.engine.connect() as conn:
-            where = await self._category_filter(conn, category)
+        def run(conn: Connection) -> list[Article]:
+            where = self._category_filter(conn, category)
             if where is False:
                 return []
             query = _article_select()
@@ -663,31 +709,37 @@ class SqlStore:
                 .limit(limit)
                 .offset(offset)
             )
-            rows = (await conn.execute(query)).all()
-        return [_to_article(row) for row in rows]
+            return [_to_article(row) for row in conn.execute(query)]
+
+        return await self._read(run)
 
     async def count_articles(self, *, category: str | None = None) -> int:
-        async with self.engine.connect() as conn:
-            where = await self._category_filter(conn, category)
+        def run(conn: Connection) -> int:
+            where = self._category_filter(conn, category)
             if where is False:
                 return 0
             query = select(func.count()).select_from(articles)
             if where is not None:
                 query = query.where(where)
-            return int((await conn.execute(query)).scalar_one())
+            return int(conn.execute(query).scalar_one())
+
+        return await self._read(run)
 
     async def newer_than(
         self, after_id: int, *, category: str | None = None, limit: int = 100
     ) -> list[Article]:
-        async with self.engine.connect() as conn:
-            where = await self._category_filter(conn, category)
+        def run(conn: Connection) -> list[Article]:
+            where = self._category_filter(conn, category)
             if where is False:
                 return []
             query = _article_select().where(articles.c.id > after_id)
             if where is not None:
                 query = query.where(where)
-            rows = (await conn.execute(query.order_by(articles.c.id).limit(limit))).all()
-        return [_to_article(row) for row in rows]
+            return [
+                _to_article(row) for row in conn.execute(query.order_by(articles.c.id).limit(limit))
+            ]
+
+        return await self._read(run)
 
     async def search(self, query: str, limit: int = 10, *, offset: int = 0) -> list[Article]:
         terms = search_terms(query)
@@ -715,16 +767,17 @@ class SqlStore:
                 "SELECT id FROM articles WHERE search @@ to_tsquery('simple', :q) "
                 "ORDER BY id DESC LIMIT :limit OFFSET :offset"
             ).bindparams(q=tsquery, limit=limit, offset=offset)
-        async with self.engine.connect() as conn:
-            ids = list((await conn.execute(ids_query)).scalars())
+
+        def run(conn: Connection) -> list[Article]:
+            ids = list(conn.execute(ids_query).scalars())
             if not ids:
                 return []
-            rows = (
-                await conn.execute(
-                    _article_select().where(articles.c.id.in_(ids)).order_by(articles.c.id.desc())
-                )
-            ).all()
-        return [_to_article(row) for row in rows]
+            rows = conn.execute(
+                _article_select().where(articles.c.id.in_(ids)).order_by(articles.c.id.desc())
+            )
+            return [_to_article(row) for row in rows]
+
+        return await self._read(run)
 
     async def iter_articles(self, *, category: str | None = None) -> AsyncIterator[Article]:
         last_id = 0
@@ -744,16 +797,12 @@ class SqlStore:
         )
 
     async def categories(self) -> list[Category]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(self._category_rows())).all()
+        rows = await self._read(_all, self._category_rows())
         found = [Category(r.id, r.name, r.key, r.article_count) for r in rows]
         return sorted(found, key=lambda c: (-c.article_count, c.key))
 
     async def find_category(self, name: str) -> Category | None:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(self._category_rows().where(categories.c.key == fold(name)))
-            ).first()
+        row = await self._read(_first, self._category_rows().where(categories.c.key == fold(name)))
         return Category(row.id, row.name, row.key, row.article_count) if row else None
 
     async def suggest_categories(self, name: str, limit: int = 3) -> list[Category]:
@@ -784,66 +833,67 @@ class SqlStore:
             url=url, enabled=True, failures=0, created_at=utcnow(), **settings
         )
         statement = statement.on_conflict_do_update(index_elements=["url"], set_=settings)
-        async with self.engine.begin() as conn:
-            await conn.execute(statement)
-            row = (await conn.execute(select(feeds).where(feeds.c.url == url))).one()
-        return _to_feed(row)
+
+        def run(conn: Connection) -> Row[Any]:
+            conn.execute(statement)
+            return conn.execute(select(feeds).where(feeds.c.url == url)).one()
+
+        return _to_feed(await self._write(run))
 
     async def list_feeds(self) -> list[Feed]:
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(feeds).order_by(feeds.c.id))).all()
+        rows = await self._read(_all, select(feeds).order_by(feeds.c.id))
         return [_to_feed(row) for row in rows]
 
     async def get_feed(self, feed_id: int) -> Feed:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(feeds).where(feeds.c.id == feed_id))).first()
+        row = await self._read(_first, select(feeds).where(feeds.c.id == feed_id))
         if row is None:
             raise NotFound(f"no feed {feed_id}")
         return _to_feed(row)
 
     async def find_feed(self, url: str) -> Feed | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(feeds).where(feeds.c.url == url))).first()
+        row = await self._read(_first, select(feeds).where(feeds.c.url == url))
         return _to_feed(row) if row else None
 
     async def remove_feed(self, feed_id: int) -> Feed:
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(select(feeds).where(feeds.c.id == feed_id))).first()
+        def run(conn: Connection) -> Row[Any]:
+            row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
             if row is None:
                 raise NotFound(f"no feed {feed_id}")
-            await conn.execute(feeds.delete().where(feeds.c.id == feed_id))
-        return _to_feed(row)
+            conn.execute(feeds.delete().where(feeds.c.id == feed_id))
+            return row
+
+        return _to_feed(await self._write(run))
 
     async def enable_feed(self, feed_id: int) -> Feed:
-        async with self.engine.begin() as conn:
-            done = await conn.execute(
+        def run(conn: Connection) -> Row[Any]:
+            done = conn.execute(
                 feeds.update()
                 .where(feeds.c.id == feed_id)
                 .values(enabled=True, failures=0, last_error=None, next_fetch=None)
             )
             if not done.rowcount:
                 raise NotFound(f"no feed {feed_id}")
-            row = (await conn.execute(select(feeds).where(feeds.c.id == feed_id))).one()
-        return _to_feed(row)
+            return conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
+
+        return _to_feed(await self._write(run))
 
     async def sync_feeds(self, wanted: Sequence[FeedSettings]) -> FeedSyncResult:
         by_url: dict[str, FeedSettings] = {}
         for settings in wanted:
             by_url.setdefault(settings.url, settings)  # the first entry of a URL wins
-        result = FeedSyncResult()
         now = utcnow()
-        async with self.engine.begin() as conn:
+
+        def run(conn: Connection) -> FeedSyncResult:
+            result = FeedSyncResult()
             existing = {
                 row.url: row
-                for row in (
-                    await conn.execute(
-                        select(
-                            feeds.c.url,
-                            feeds.c.category,
-                            feeds.c.language,
-                            feeds.c.interval_minutes,
-                            feeds.c.origin,
-                        )
+                for row in conn.execute(
+                    select(
+                        feeds.c.url,
+                        feeds.c.category,
+                        feeds.c.language,
+                        feeds.c.interval_minutes,
+                        feeds.c.origin,
                     )
                 ).all()
             }
@@ -862,9 +912,7 @@ class SqlStore:
                 statement = self._insert(feeds).values(
                     url=url, enabled=True, failures=0, created_at=now, **values
                 )
-                await conn.execute(
-                    statement.on_conflict_do_update(index_elements=["url"], set_=values)
-                )
+                conn.execute(statement.on_conflict_do_update(index_elements=["url"], set_=values))
                 (result.added if old is None else result.updated).append(url)
             stale = [
                 url
@@ -872,9 +920,11 @@ class SqlStore:
                 if row.origin == ORIGIN_CONFIG and url not in by_url
             ]
             if stale:
-                await conn.execute(feeds.delete().where(feeds.c.url.in_(stale)))
+                conn.execute(feeds.delete().where(feeds.c.url.in_(stale)))
                 result.removed.extend(stale)
-        return result
+            return result
+
+        return await self._write(run)
 
     async def due_feeds(
         self,
@@ -890,8 +940,7 @@ class SqlStore:
             )
         if feed_ids is not None:
             query = query.where(feeds.c.id.in_(list(feed_ids)))
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._read(_all, query)
         return [_to_feed(row) for row in rows]
 
     async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
@@ -906,8 +955,7 @@ class SqlStore:
         }
         if state.title:
             values["title"] = state.title
-        async with self.engine.begin() as conn:
-            await conn.execute(feeds.update().where(feeds.c.id == feed_id).values(values))
+        await self._write(_execute, feeds.update().where(feeds.c.id == feed_id).values(values))
 
     # -- chats and subscriptions -----------------------------------------------------------
 
@@ -926,24 +974,30 @@ class SqlStore:
             )
         else:
             statement = statement.on_conflict_do_nothing()
-        async with self.engine.begin() as conn:
-            await conn.execute(statement)
-            row = (await conn.execute(select(chats).where(chats.c.id == chat_id))).one()
-        return _to_chat(row)
+
+        def run(conn: Connection) -> Row[Any]:
+            conn.execute(statement)
+            return conn.execute(select(chats).where(chats.c.id == chat_id)).one()
+
+        return _to_chat(await self._write(run))
 
     async def find_chat(self, chat_id: int) -> Chat | None:
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(chats).where(chats.c.id == chat_id))).first()
+        row = await self._read(_first, select(chats).where(chats.c.id == chat_id))
         return _to_chat(row) if row else None
 
     async def update_chat_settings(self, chat_id: int, **settings: object) -> Chat:
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(select(chats).where(chats.c.id == chat_id))).first()
+        def run(conn: Connection) -> Chat:
+            row = conn.execute(select(chats).where(chats.c.id == chat_id)).first()
             if row is None:
                 raise NotFound(f"no chat {chat_id}")
             merged = {**(row.settings or {}), **settings}
-            await conn.execute(chats.update().where(chats.c.id == chat_id).values(settings=merged))
-        return Chat(row.id, row.language, merged, row.active, row.created_at)
+            # Any change may change when the chat receives: the sender decides again.
+            conn.execute(
+                chats.update().where(chats.c.id == chat_id).values(settings=merged, hold_until=None)
+            )
+            return Chat(row.id, row.language, merged, row.active, row.created_at)
+
+        return await self._write(run)
 
     async def subscribe(
         self, chat_id: int, category: str, filters: Sequence[str] = ()
@@ -966,21 +1020,28 @@ class SqlStore:
                 set_={"filters": list(filters), "active": True},
             )
         )
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(select(chats.c.id).where(chats.c.id == chat_id))).first()
+
+        def run(conn: Connection) -> Row[Any]:
+            row = conn.execute(select(chats.c.id).where(chats.c.id == chat_id)).first()
             if row is None:
                 raise NotFound(f"no chat {chat_id}")
-            await conn.execute(statement)
-            sub = (
-                await conn.execute(
-                    select(subscriptions).where(
-                        and_(
-                            subscriptions.c.chat_id == chat_id,
-                            subscriptions.c.category_id == found.id,
-                        )
+            conn.execute(statement)
+            # Subscribing is talking to us: a chat deactivated when it blocked the bot is back.
+            conn.execute(
+                chats.update()
+                .where(chats.c.id == chat_id, chats.c.active.is_(False))
+                .values(active=True, deactivated_reason=None)
+            )
+            return conn.execute(
+                select(subscriptions).where(
+                    and_(
+                        subscriptions.c.chat_id == chat_id,
+                        subscriptions.c.category_id == found.id,
                     )
                 )
             ).one()
+
+        sub = await self._write(run)
         return Subscription(
             sub.id, chat_id, found.name, tuple(sub.filters), sub.active, sub.created_at
         )
@@ -992,9 +1053,11 @@ class SqlStore:
             if found is None:
                 return 0
             condition = and_(condition, subscriptions.c.category_id == found.id)
-        async with self.engine.begin() as conn:
-            deleted = await conn.execute(subscriptions.delete().where(condition))
-        return int(deleted.rowcount or 0)
+
+        def run(conn: Connection) -> int:
+            return int(conn.execute(subscriptions.delete().where(condition)).rowcount or 0)
+
+        return await self._write(run)
 
     async def subscriptions(self, chat_id: int) -> list[Subscription]:
         query = (
@@ -1003,8 +1066,7 @@ class SqlStore:
             .where(subscriptions.c.chat_id == chat_id)
             .order_by(categories.c.key)
         )
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._read(_all, query)
         return [
             Subscription(r.id, r.chat_id, r.category, tuple(r.filters), r.active, r.created_at)
             for r in rows
@@ -1024,8 +1086,7 @@ class SqlStore:
             query = query.where(deliveries.c.status == status)
         if chat_id is not None:
             query = query.where(deliveries.c.chat_id == chat_id)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._read(_all, query)
         return [_to_delivery(row) for row in rows]
 
     # -- summaries cache -------------------------------------------------------------------
@@ -1036,9 +1097,8 @@ class SqlStore:
             summaries.c.algorithm == algorithm,
             summaries.c.length == length,
         )
-        async with self.engine.connect() as conn:
-            value = (await conn.execute(query)).scalar_one_or_none()
-        return list(value) if value is not None else None
+        row = await self._read(_first, query)
+        return list(row.sentences) if row is not None and row.sentences is not None else None
 
     async def put_summary(
         self, article_id: int, algorithm: str, length: str, sentences: Sequence[str]
@@ -1067,43 +1127,73 @@ class SqlStore:
                 "created_at": statement.excluded.created_at,
             },
         )
-        async with self.engine.begin() as conn:
-            await conn.execute(statement, rows)
+        await self._write(_execute, statement, rows)
 
     # -- statistics ------------------------------------------------------------------------
 
     async def stats(self) -> StoreStats:
-        async with self.engine.connect() as conn:
+        category_rows = self._category_rows()
 
-            async def count(query: Any) -> int:
-                return int((await conn.execute(query)).scalar_one())
+        def run(conn: Connection) -> StoreStats:
+            def count(query: Any) -> int:
+                return int(conn.execute(query).scalar_one())
 
-            total = await count(select(func.count()).select_from(articles))
-            uncategorized = await count(
+            total = count(select(func.count()).select_from(articles))
+            uncategorized = count(
                 select(func.count()).select_from(articles).where(articles.c.category_id.is_(None))
             )
-            per_category = (await conn.execute(self._category_rows())).all()
-            feed_count = await count(select(func.count()).select_from(feeds))
-            failing = await count(
+            per_category = conn.execute(category_rows).all()
+            feed_count = count(select(func.count()).select_from(feeds))
+            failing = count(
                 select(func.count())
                 .select_from(feeds)
                 .where(or_(feeds.c.failures > 0, feeds.c.enabled.is_(False)))
             )
-            chat_count = await count(select(func.count()).select_from(chats))
-            sub_count = await count(select(func.count()).select_from(subscriptions))
-            by_status = (
-                await conn.execute(
-                    select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
-                )
+            chat_count = count(select(func.count()).select_from(chats))
+            sub_count = count(select(func.count()).select_from(subscriptions))
+            by_status = conn.execute(
+                select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
             ).all()
-        ordered = sorted(per_category, key=lambda r: (-r.article_count, r.key))
-        return StoreStats(
-            articles=total,
-            articles_per_category=[(r.name, r.article_count) for r in ordered],
-            uncategorized=uncategorized,
-            feeds=feed_count,
-            feeds_failing=failing,
-            chats=chat_count,
-            subscriptions=sub_count,
-            deliveries={status: n for status, n in by_status},
-        )
+            ordered = sorted(per_category, key=lambda r: (-r.article_count, r.key))
+            return StoreStats(
+                articles=total,
+                articles_per_category=[(r.name, r.article_count) for r in ordered],
+                uncategorized=uncategorized,
+                feeds=feed_count,
+                feeds_failing=failing,
+                chats=chat_count,
+                subscriptions=sub_count,
+                deliveries={status: n for status, n in by_status},
+                chats_inactive=count(
+                    select(func.count()).select_from(chats).where(chats.c.active.is_(False))
+                ),
+            )
+
+        return await self._read(run)
+
+
+# -- one-statement bodies, shared by many methods ----------------------------------------------
+
+
+def _all(conn: Connection, query: Any) -> list[Row[Any]]:
+    return list(conn.execute(query).all())
+
+
+def _first(conn: Connection, query: Any) -> Row[Any] | None:
+    return conn.execute(query).first()
+
+
+def _execute(conn: Connection, statement: Any, params: Any = None) -> None:
+    conn.execute(statement, params)
+
+
+def _known_entries(conn: Connection, guids: set[str], by_key: dict[str, list[str]]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(guids, BATCH_SIZE):
+        query = select(articles.c.guid).where(articles.c.guid.in_(chunk))
+        found.update(conn.execute(query).scalars())
+    for keys in _chunks(list(by_key), BATCH_SIZE):
+        query = select(articles.c.url_key).where(articles.c.url_key.in_(keys))
+        for key in conn.execute(query).scalars():
+            found.update(by_key[key])
+    return found

@@ -1,0 +1,342 @@
+"""The deliveries queue and the feed leases of `SqlStore`: what lets several bot processes share
+one store without sending a message twice or fetching a feed twice at once.
+
+A mixin of `SqlStore` (kept apart because it is the part of the store about coordination, not
+articles): it uses the store's `_read` / `_write`, which run one synchronous function per call.
+
+Claiming is one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`: atomic on SQLite (one
+writer at a time), and with `FOR UPDATE SKIP LOCKED` in the sub-select on PostgreSQL, so two
+senders claiming at the same moment each get other rows instead of waiting on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.engine import Connection
+
+from bot.errors import NotFound
+from bot.models import ClaimedDelivery, Digest
+from bot.store.schema import chats, deliveries, digests, feeds, subscriptions
+
+PENDING = "pending"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+
+
+class QueueMixin:
+    dialect: str
+    _read: Callable[..., Awaitable[Any]]
+    _write: Callable[..., Awaitable[Any]]
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def _claimable(self, now: datetime) -> Any:
+        """Rows a sender may claim: pending and due, or sending with a dead sender's lease."""
+        return or_(
+            and_(
+                deliveries.c.status == PENDING,
+                or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
+            ),
+            and_(deliveries.c.status == SENDING, deliveries.c.lease_until <= now),
+        )
+
+    def _claim(
+        self, conn: Connection, where: Any, worker: str, limit: int | None, lease_until: datetime
+    ) -> list[ClaimedDelivery]:
+        due = select(deliveries.c.id).where(where).order_by(deliveries.c.id)
+        if limit is not None:
+            due = due.limit(limit)
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(due.scalar_subquery()))
+            .values(status=SENDING, worker=worker, lease_until=lease_until)
+            .returning(
+                deliveries.c.id,
+                deliveries.c.chat_id,
+                deliveries.c.article_id,
+                deliveries.c.attempts,
+            )
+        )
+        rows = conn.execute(statement).all()
+        if not rows:
+            return []
+        chat_ids = {row.chat_id for row in rows}
+        info = {
+            row.id: row
+            for row in conn.execute(
+                select(chats.c.id, chats.c.language, chats.c.settings, chats.c.hold_until).where(
+                    chats.c.id.in_(chat_ids)
+                )
+            )
+        }
+        return [
+            ClaimedDelivery(
+                id=row.id,
+                chat_id=row.chat_id,
+                article_id=row.article_id,
+                attempts=row.attempts,
+                language=info[row.chat_id].language,
+                settings=dict(info[row.chat_id].settings or {}),
+                hold_until=info[row.chat_id].hold_until,
+            )
+            for row in sorted(rows, key=lambda r: r.id)
+        ]
+
+    async def claim_deliveries(
+        self, worker: str, *, limit: int, lease_seconds: float, now: datetime
+    ) -> list[ClaimedDelivery]:
+        """Lease up to *limit* due deliveries of active chats that are not held, oldest first."""
+
+        def claim(conn: Connection) -> list[ClaimedDelivery]:
+            where = and_(
+                self._claimable(now),
+                deliveries.c.chat_id.in_(
+                    select(chats.c.id).where(
+                        chats.c.active.is_(True),
+                        or_(chats.c.hold_until.is_(None), chats.c.hold_until <= now),
+                    )
+                ),
+            )
+            lease = now + timedelta(seconds=lease_seconds)
+            return self._claim(conn, where, worker, limit, lease)
+
+        result: list[ClaimedDelivery] = await self._write(claim)
+        return result
+
+    async def claim_chat_deliveries(
+        self, chat_id: int, worker: str, *, lease_seconds: float, now: datetime
+    ) -> list[ClaimedDelivery]:
+        """Lease every claimable delivery of one chat, whatever its hold (for its digest)."""
+
+        def claim(conn: Connection) -> list[ClaimedDelivery]:
+            where = and_(deliveries.c.chat_id == chat_id, self._claimable(now))
+            return self._claim(conn, where, worker, None, now + timedelta(seconds=lease_seconds))
+
+        result: list[ClaimedDelivery] = await self._write(claim)
+        return result
+
+    async def renew_leases(self, worker: str, lease_seconds: float, *, now: datetime) -> int:
+        """Extend the leases of what *worker* is sending; how many rows."""
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.worker == worker, deliveries.c.status == SENDING)
+            .values(lease_until=now + timedelta(seconds=lease_seconds))
+        )
+        count: int = await self._write(lambda conn: conn.execute(statement).rowcount or 0)
+        return count
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    async def finish_deliveries(
+        self, ids: Sequence[int], status: str, *, error: str | None = None, now: datetime
+    ) -> None:
+        """Mark claimed deliveries "sent" or "failed" (with the reason)."""
+        if status not in (SENT, FAILED):
+            raise ValueError(f"a delivery finishes sent or failed, not {status!r}")
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(list(ids)))
+            .values(
+                status=status,
+                sent_at=now if status == SENT else None,
+                last_error=error,
+                attempts=deliveries.c.attempts + 1,
+                worker=None,
+                lease_until=None,
+            )
+        )
+        if ids:
+            await self._write(lambda conn: conn.execute(statement))
+
+    async def release_deliveries(
+        self,
+        ids: Sequence[int],
+        *,
+        error: str | None = None,
+        attempt: bool = False,
+        not_before: datetime | None = None,
+    ) -> None:
+        """Give claimed deliveries back to the queue: pending again, claimable from
+        *not_before* (at once by default), counting an attempt if one was made."""
+        if not ids:
+            return
+        values: dict[str, Any] = {"status": PENDING, "worker": None, "lease_until": not_before}
+        if attempt:
+            values["attempts"] = deliveries.c.attempts + 1
+        if error is not None:
+            values["last_error"] = error
+        statement = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
+            .values(values)
+        )
+        await self._write(lambda conn: conn.execute(statement))
+
+    async def hold_chat(
+        self, chat_id: int, until: datetime | None, *, release: Sequence[int] = ()
+    ) -> None:
+        """Set when the chat may receive again (None: decide at the next claim), giving back
+        the claimed deliveries *release* in the same transaction."""
+
+        def hold(conn: Connection) -> None:
+            conn.execute(update(chats).where(chats.c.id == chat_id).values(hold_until=until))
+            if release:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(list(release)), deliveries.c.status == SENDING)
+                    .values(status=PENDING, worker=None, lease_until=None)
+                )
+
+        await self._write(hold)
+
+    async def deactivate_chat(self, chat_id: int, reason: str) -> int:
+        """The chat blocked or removed the bot: deactivate it and its subscriptions, and fail
+        its queued deliveries with *reason*; how many deliveries that failed."""
+
+        def deactivate(conn: Connection) -> int:
+            conn.execute(
+                update(chats)
+                .where(chats.c.id == chat_id)
+                .values(active=False, deactivated_reason=reason, hold_until=None)
+            )
+            conn.execute(
+                update(subscriptions).where(subscriptions.c.chat_id == chat_id).values(active=False)
+            )
+            done = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.chat_id == chat_id,
+                    deliveries.c.status.in_((PENDING, SENDING)),
+                )
+                .values(status=FAILED, last_error=reason, worker=None, lease_until=None)
+            )
+            return int(done.rowcount or 0)
+
+        count: int = await self._write(deactivate)
+        return count
+
+    async def migrate_chat(self, old_id: int, new_id: int) -> None:
+        """A group became supergroup *new_id*: its settings, subscriptions, queue and digests
+        move to the new id (what the new id already had wins on conflict)."""
+
+        def migrate(conn: Connection) -> None:
+            old = conn.execute(select(chats).where(chats.c.id == old_id)).first()
+            if old is None:
+                return
+            if conn.execute(select(chats.c.id).where(chats.c.id == new_id)).first() is None:
+                values = dict(old._mapping)
+                values["id"] = new_id
+                conn.execute(chats.insert().values(values))
+            have = select(subscriptions.c.category_id).where(subscriptions.c.chat_id == new_id)
+            conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.chat_id == old_id, subscriptions.c.category_id.in_(have)
+                )
+            )
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.chat_id == old_id)
+                .values(chat_id=new_id)
+            )
+            queued = select(deliveries.c.article_id).where(deliveries.c.chat_id == new_id)
+            conn.execute(
+                delete(deliveries).where(
+                    deliveries.c.chat_id == old_id, deliveries.c.article_id.in_(queued)
+                )
+            )
+            conn.execute(
+                update(deliveries).where(deliveries.c.chat_id == old_id).values(chat_id=new_id)
+            )
+            conn.execute(update(digests).where(digests.c.chat_id == old_id).values(chat_id=new_id))
+            conn.execute(delete(chats).where(chats.c.id == old_id))
+
+        await self._write(migrate)
+
+    # -- digests -----------------------------------------------------------------------------
+
+    async def create_digest(
+        self, chat_id: int, article_ids: Sequence[int], *, now: datetime
+    ) -> int:
+        """Keep the list of one digest message; its id."""
+        statement = (
+            digests.insert()
+            .values(chat_id=chat_id, article_ids=list(article_ids), created_at=now)
+            .returning(digests.c.id)
+        )
+        digest_id: int = await self._write(lambda conn: conn.execute(statement).scalar_one())
+        return digest_id
+
+    async def get_digest(self, digest_id: int) -> Digest:
+        """A digest by id; NotFound if there is none."""
+        query = select(digests).where(digests.c.id == digest_id)
+        row = await self._read(lambda conn: conn.execute(query).first())
+        if row is None:
+            raise NotFound(f"no digest {digest_id}")
+        return Digest(row.id, row.chat_id, tuple(row.article_ids), row.created_at)
+
+    # -- counts ------------------------------------------------------------------------------
+
+    async def queue_counts(self) -> dict[str, int]:
+        """Deliveries per status, plus "deactivated_chats"."""
+
+        def counts(conn: Connection) -> dict[str, int]:
+            found = {
+                row.status: int(row.n)
+                for row in conn.execute(
+                    select(deliveries.c.status, func.count().label("n")).group_by(
+                        deliveries.c.status
+                    )
+                )
+            }
+            found["deactivated_chats"] = int(
+                conn.execute(
+                    select(func.count()).select_from(chats).where(chats.c.active.is_(False))
+                ).scalar_one()
+            )
+            return found
+
+        result: dict[str, int] = await self._read(counts)
+        return result
+
+    # -- feed leases -------------------------------------------------------------------------
+
+    async def lease_feeds(
+        self, feed_ids: Sequence[int], owner: str, *, lease_seconds: float, now: datetime
+    ) -> list[int]:
+        """Take the ingestion lease of each feed of *feed_ids* that no other process holds;
+        the ids leased to *owner* (one process fetches a feed at a time)."""
+        if not feed_ids:
+            return []
+        statement = (
+            update(feeds)
+            .where(
+                feeds.c.id.in_(list(feed_ids)),
+                or_(
+                    feeds.c.lease_until.is_(None),
+                    feeds.c.lease_until <= now,
+                    feeds.c.lease_owner == owner,
+                ),
+            )
+            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
+            .returning(feeds.c.id)
+        )
+        ids: list[int] = await self._write(lambda conn: list(conn.execute(statement).scalars()))
+        return sorted(ids)
+
+    async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
+        """Give back the ingestion leases *owner* holds on *feed_ids*."""
+        if not feed_ids:
+            return
+        statement = (
+            update(feeds)
+            .where(feeds.c.id.in_(list(feed_ids)), feeds.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+        await self._write(lambda conn: conn.execute(statement))
