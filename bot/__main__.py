@@ -138,6 +138,7 @@ async def cmd_stats(args: argparse.Namespace, config: Config) -> int:
             "feeds": stats.feeds,
             "feeds_failing": stats.feeds_failing,
             "chats": stats.chats,
+            "chats_deactivated": stats.chats_inactive,
             "subscriptions": stats.subscriptions,
             "deliveries": stats.deliveries,
         }
@@ -156,7 +157,8 @@ async def cmd_stats(args: argparse.Namespace, config: Config) -> int:
         if feed.failures or not feed.enabled:
             state = "disabled" if not feed.enabled else f"{feed.failures} failure(s)"
             print(f"  {feed.url}: {state}: {feed.last_error or ''}", file=out)
-    print(f"chats:          {stats.chats}", file=out)
+    deactivated = f" ({stats.chats_inactive} deactivated)" if stats.chats_inactive else ""
+    print(f"chats:          {stats.chats}{deactivated}", file=out)
     print(f"subscriptions:  {stats.subscriptions}", file=out)
     pending = stats.deliveries.get("pending", 0)
     others = ", ".join(f"{k} {v}" for k, v in sorted(stats.deliveries.items()) if k != "pending")

@@ -196,6 +196,30 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a sender has claimed (status "sending", leased to it), with what the sender
+    needs of its chat to decide and render without reading the chat again."""
+
+    id: int
+    chat_id: int
+    article_id: int
+    attempts: int
+    language: str
+    settings: dict[str, object]
+    hold_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """The articles listed in one digest message, kept so its page buttons keep working."""
+
+    id: int
+    chat_id: int
+    article_ids: tuple[int, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class StoreStats:
     """What `newsbot stats` prints: counts across the store."""
 
@@ -207,3 +231,5 @@ class StoreStats:
     chats: int
     subscriptions: int
     deliveries: dict[str, int]
+    # Chats that blocked or removed the bot: their subscriptions are deactivated.
+    chats_inactive: int = 0

@@ -83,6 +83,13 @@ class ChatService:
         await self.preferences(chat_id)
         return self._remember(await self.store.update_chat_settings(chat_id, algorithm=algorithm))
 
+    def preferences_of(
+        self, chat_id: int, language: str, settings: dict[str, object]
+    ) -> Preferences:
+        """The preferences of a chat row read elsewhere (the sender's claim), without a
+        store read."""
+        return self._preferences(Chat(chat_id, language, settings))
+
     def _remember(self, chat: Chat) -> Preferences:
         prefs = self._preferences(chat)
         self._cache[chat.id] = prefs

@@ -1,0 +1,72 @@
+"""Telegram's broadcast limits, as one scheduler of send slots.
+
+Written here rather than taken from PTB's `AIORateLimiter` because that one has no per-private-
+chat limit, retries flood errors inside the request (the queue must see them to keep its
+bookkeeping true) and throttles replies to users as well. This one only paces the sender.
+
+Each `acquire(chat_id)` reserves the next slot that respects three limits at once: the overall
+rate, one message per `private_interval` to a private chat (positive ids) and one per
+`group_interval` to a group or channel (negative ids), then sleeps until that slot. Slots are
+reserved without awaiting in between, so concurrent callers never share one and the overall rate
+holds with any number of tasks. `pause()` (a 429's `retry_after`) pushes every slot, taken or
+not, past the pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        private_interval: float = 1.0,
+        group_interval: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.spacing = 1.0 / per_second
+        self.private_interval = private_interval
+        self.group_interval = group_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+        # chat id -> earliest time of its next message; pruned of past entries as it grows.
+        self._chat_next: dict[int, float] = {}
+        self._prune_at = 10_000
+
+    def interval(self, chat_id: int) -> float:
+        """The least time between two messages to this chat."""
+        return self.private_interval if chat_id > 0 else self.group_interval
+
+    async def acquire(self, chat_id: int) -> None:
+        """Wait for the next send slot for *chat_id*."""
+        while True:
+            now = self._clock()
+            slot = max(now, self._next_slot, self._chat_next.get(chat_id, 0.0), self._paused_until)
+            self._next_slot = slot + self.spacing
+            self._chat_next[chat_id] = slot + self.interval(chat_id)
+            if len(self._chat_next) > self._prune_at:
+                self._prune(now)
+            if slot > now:
+                await self._sleep(slot - now)
+            # A pause that began while we slept voids the slot: take a new one after it.
+            if self._paused_until <= slot:
+                return
+
+    def pause(self, seconds: float) -> None:
+        """Stop every send for *seconds* (Telegram's `retry_after`)."""
+        until = self._clock() + seconds
+        self._paused_until = max(self._paused_until, until)
+        self._next_slot = max(self._next_slot, self._paused_until)
+
+    def _prune(self, now: float) -> None:
+        self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+        self._prune_at = max(10_000, 2 * len(self._chat_next))

@@ -1,0 +1,373 @@
+"""The sender: drains the deliveries queue into Telegram, on time, once, within its limits.
+
+One loop per process claims batches of due deliveries (`store.claim_deliveries`: rows leased to
+this sender, so several processes on one PostgreSQL never send the same row), hands each chat's
+rows to one task that sends them in order through the shared `RateLimiter`, and records every
+outcome as soon as it is known. A lease renewed while the sender lives and expiring soon after it
+dies is what lets a restart (or another process) resume what a killed sender had claimed: rows
+are marked sent right after Telegram confirms them, so a restart re-sends at most the messages
+in flight at the moment of the kill, never the queue.
+
+Telegram itself sits behind the `Outbox` protocol (implemented in `bot.chat.outbox`), which turns
+the API's answers into `Outcome`s: flood control pauses every send, a blocked bot deactivates the
+chat, a migrated group moves the chat, transient errors are retried up to `max_attempts`, and a
+timeout after the request was sent is recorded as unconfirmed rather than risk a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.config import DeliveryConfig
+from bot.deliver.limiter import RateLimiter
+from bot.deliver.policy import Policy, decide
+from bot.models import ClaimedDelivery, utcnow
+from bot.store.contract import ArticleStore
+
+log = logging.getLogger(__name__)
+
+# Most articles listed in one digest; a busier day is cut to its newest.
+MAX_DIGEST_ARTICLES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one message.
+
+    kind: "sent"; "unconfirmed" (the request went out but no answer came back: not resent);
+    "retry" (transient: network, server error), optionally after `retry_after` seconds of
+    flood control for everyone; "gone" (blocked, kicked, chat deleted); "moved" (group became
+    supergroup `new_chat_id`); "failed" (Telegram refused this message for good).
+    """
+
+    kind: str
+    error: str | None = None
+    retry_after: float | None = None
+    new_chat_id: int | None = None
+
+
+SENT = Outcome("sent")
+
+DONE = "done"
+AGAIN = "again"
+
+
+class Outbox(Protocol):
+    """Renders and sends what the queue holds; knows Telegram, the sender does not."""
+
+    async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
+        """One new article of a subscribed category (title, category, summary, buttons)."""
+
+    async def send_digest(
+        self, chat_id: int, digest_id: int, article_ids: Sequence[int], claim: ClaimedDelivery
+    ) -> Outcome:
+        """The first page of digest *digest_id* listing *article_ids*."""
+
+
+@dataclass
+class SenderStats:
+    """Counts since start, for benchmarks and logs."""
+
+    sent: int = 0
+    unconfirmed: int = 0
+    retried: int = 0
+    failed: int = 0
+    flood_waits: int = 0
+    deactivated: int = 0
+    migrated: int = 0
+    digests: int = 0
+    held: int = 0
+    claims: int = 0
+    outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def worker_name() -> str:
+    """A name unique to this sender: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Sender:
+    def __init__(
+        self,
+        store: ArticleStore,
+        outbox: Outbox,
+        config: DeliveryConfig,
+        *,
+        limiter: RateLimiter | None = None,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], datetime] = utcnow,
+        worker: str | None = None,
+    ) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.config = config
+        self.limiter = limiter or RateLimiter(
+            config.messages_per_second,
+            private_interval=1.0 / config.private_chat_per_second,
+            group_interval=60.0 / config.group_per_minute,
+        )
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self.worker = worker or worker_name()
+        self.stats = SenderStats()
+        self._wake = asyncio.Event()
+        self._queues: dict[int, deque[ClaimedDelivery]] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._outstanding = 0
+        self._room = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._lease_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run the sender in the background until `stop()`."""
+        if self._loop_task is None:
+            self._stopping = False
+            self._loop_task = asyncio.create_task(self._run(), name="newsbot-sender")
+            self._lease_task = asyncio.create_task(self._renew(), name="newsbot-sender-lease")
+
+    def wake(self) -> None:
+        """New deliveries were queued in this process: claim now instead of at the next poll."""
+        self._wake.set()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming, let the messages in flight finish (up to *grace* seconds), and give
+        back what was claimed but not sent, so the next start or another process sends it at
+        once instead of after the lease."""
+        self._stopping = True
+        self._wake.set()
+        self._room.set()
+        # The loop is not cancelled but let finish its step: a claim cancelled half-way would
+        # still commit in its thread and leave rows leased to nobody until the lease ends.
+        if self._loop_task is not None:
+            _, late = await asyncio.wait([self._loop_task], timeout=grace)
+            for task in late:
+                task.cancel()
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lease_task
+        self._loop_task = self._lease_task = None
+        if self._tasks:
+            _, late = await asyncio.wait(list(self._tasks.values()), timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        left = [claim.id for queue in self._queues.values() for claim in queue]
+        self._queues.clear()
+        self._outstanding = 0
+        if left:
+            await self.store.release_deliveries(left)
+            log.info("sender stopped; %d claimed deliveries given back to the queue", len(left))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                claimed = await self.drain_once()
+            except Exception:
+                log.exception("claiming deliveries failed; retrying in %.0f s", self.poll)
+                claimed = 0
+            if claimed:
+                continue
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll)
+
+    @property
+    def poll(self) -> float:
+        return self.config.poll_seconds
+
+    async def drain_once(self) -> int:
+        """Claim one batch (waiting for room while the chats' queues are full) and dispatch it;
+        how many deliveries were claimed."""
+        room = self.config.batch_size - self._outstanding
+        while room < self.config.batch_size // 2 and not self._stopping:
+            self._room.clear()
+            await self._room.wait()
+            room = self.config.batch_size - self._outstanding
+        if self._stopping:
+            return 0
+        claims = await self.store.claim_deliveries(
+            self.worker, limit=room, lease_seconds=self.lease_seconds, now=self.clock()
+        )
+        if not claims:
+            return 0
+        self.stats.claims += 1
+        by_chat: dict[int, list[ClaimedDelivery]] = defaultdict(list)
+        for claim in claims:
+            by_chat[claim.chat_id].append(claim)
+        for chat_id, rows in by_chat.items():
+            await self._dispatch(chat_id, rows)
+        return len(claims)
+
+    async def _dispatch(self, chat_id: int, rows: list[ClaimedDelivery]) -> None:
+        first = rows[0]
+        now = self.clock()
+        decision = decide(Policy.of(first.settings, self.config), now, first.hold_until)
+        if decision.action == "hold":
+            assert decision.until is not None
+            self.stats.held += len(rows)
+            await self.store.hold_chat(chat_id, decision.until, release=[r.id for r in rows])
+            return
+        if decision.action == "digest":
+            assert decision.until is not None
+            await self._digest(chat_id, rows, decision.until)
+            return
+        if first.hold_until is not None:  # quiet hours are over: clear the stale hold
+            await self.store.hold_chat(chat_id, None)
+        self._outstanding += len(rows)
+        queue = self._queues.setdefault(chat_id, deque())
+        queue.extend(rows)
+        if chat_id not in self._tasks:
+            task = asyncio.create_task(self._drain_chat(chat_id), name=f"newsbot-send-{chat_id}")
+            self._tasks[chat_id] = task
+
+    async def _drain_chat(self, chat_id: int) -> None:
+        """Send a chat's claimed deliveries in order; the head of the queue is removed only once
+        its outcome is recorded, so a stop in between gives it back to the store."""
+        queue = self._queues[chat_id]
+        try:
+            while queue and not self._stopping:
+                claim = queue[0]
+                await self.limiter.acquire(chat_id)
+                outcome = await self.outbox.send_article(chat_id, claim.article_id, claim)
+                self.stats.outcomes[outcome.kind] += 1
+                if await self._record(chat_id, [claim], outcome) == AGAIN:
+                    continue
+                queue.popleft()
+                self._release_room(1)
+                if outcome.kind in ("gone", "moved"):
+                    await self._leave(chat_id, claim, outcome)
+                    break
+        except Exception:
+            log.exception("sending to chat %s failed; its deliveries go back to the queue", chat_id)
+            ids = [c.id for c in queue]
+            self._release_room(len(ids))
+            queue.clear()
+            with contextlib.suppress(Exception):
+                await self.store.release_deliveries(ids, error="sender error")
+        finally:
+            self._tasks.pop(chat_id, None)
+            if not queue and self._queues.get(chat_id) is queue:
+                del self._queues[chat_id]
+
+    async def _leave(self, chat_id: int, claim: ClaimedDelivery, outcome: Outcome) -> None:
+        """The chat is gone or moved: what is queued for it in memory follows it."""
+        queue = self._queues.pop(chat_id, deque())
+        rest = list(queue)
+        queue.clear()
+        self._release_room(len(rest))
+        if outcome.kind == "moved" and outcome.new_chat_id is not None:
+            new_id = outcome.new_chat_id
+            moved = [dataclasses.replace(c, chat_id=new_id) for c in [claim, *rest]]
+            await self._dispatch(new_id, moved)
+        # "gone": deactivate_chat already marked every one of its deliveries.
+
+    def _release_room(self, count: int) -> None:
+        self._outstanding -= count
+        self._room.set()
+
+    async def _record(self, chat_id: int, claims: list[ClaimedDelivery], outcome: Outcome) -> str:
+        """Write down what became of *claims*: DONE, or AGAIN to send them again now (after a
+        flood wait, or to the chat's new id)."""
+        ids = [c.id for c in claims]
+        now = self.clock()
+        kind = outcome.kind
+        if kind in ("sent", "unconfirmed", "failed"):
+            status = "failed" if kind == "failed" else "sent"
+            if kind == "failed":
+                self.stats.failed += len(ids)
+                log.warning("delivery to chat %s failed: %s", chat_id, outcome.error)
+            elif kind == "unconfirmed":
+                self.stats.unconfirmed += len(ids)
+            else:
+                self.stats.sent += len(ids)
+            await self.store.finish_deliveries(ids, status, error=outcome.error, now=now)
+            return DONE
+        if kind == "gone":
+            self.stats.deactivated += 1
+            log.info(
+                "chat %s is gone (%s): its subscriptions are deactivated", chat_id, outcome.error
+            )
+            await self.store.deactivate_chat(chat_id, outcome.error or "gone")
+            return DONE
+        if kind == "moved" and outcome.new_chat_id is not None:
+            self.stats.migrated += 1
+            log.info("chat %s moved to %s", chat_id, outcome.new_chat_id)
+            await self.store.migrate_chat(chat_id, outcome.new_chat_id)
+            return DONE  # `_leave` sends it again under the new id
+        if outcome.retry_after is not None:  # flood control: everyone waits, then again
+            self.stats.flood_waits += 1
+            log.warning("flood control: sending paused for %.0f s", outcome.retry_after)
+            self.limiter.pause(outcome.retry_after)
+            return AGAIN
+        self.stats.retried += 1
+        attempts = max(c.attempts for c in claims) + 1
+        if attempts >= self.config.max_attempts:
+            self.stats.failed += len(ids)
+            log.warning(
+                "delivery to chat %s failed after %d attempts: %s", chat_id, attempts, outcome.error
+            )
+            await self.store.finish_deliveries(ids, "failed", error=outcome.error, now=now)
+            return DONE
+        await self.store.release_deliveries(
+            ids, error=outcome.error, attempt=True, not_before=now + _backoff(attempts)
+        )
+        return DONE
+
+    async def _digest(self, chat_id: int, rows: list[ClaimedDelivery], next_time: datetime) -> None:
+        """Send one digest of everything pending for the chat, then hold it until the next."""
+        more = await self.store.claim_chat_deliveries(
+            chat_id, self.worker, lease_seconds=self.lease_seconds, now=self.clock()
+        )
+        claims = rows + more
+        article_ids = [c.article_id for c in sorted(claims, key=lambda c: c.id, reverse=True)]
+        listed = article_ids[:MAX_DIGEST_ARTICLES]
+        digest_id = await self.store.create_digest(chat_id, listed, now=self.clock())
+        await self.limiter.acquire(chat_id)
+        outcome = await self.outbox.send_digest(chat_id, digest_id, listed, rows[0])
+        self.stats.outcomes[outcome.kind] += 1
+        if outcome.kind == "retry" or outcome.kind == "moved":
+            # Give everything back; the hold stays due, so the next claim tries again (under
+            # the new id for a moved chat).
+            if outcome.retry_after is not None:
+                self.limiter.pause(outcome.retry_after)
+            if outcome.kind == "moved" and outcome.new_chat_id is not None:
+                await self.store.migrate_chat(chat_id, outcome.new_chat_id)
+            await self.store.release_deliveries([c.id for c in claims], error=outcome.error)
+            return
+        if outcome.kind in ("sent", "unconfirmed"):
+            self.stats.digests += 1
+        await self._record(chat_id, claims, outcome)
+        if outcome.kind != "gone":
+            await self.store.hold_chat(chat_id, next_time)
+
+    async def _renew(self) -> None:
+        """Keep this sender's leases alive while it runs."""
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.store.renew_leases(self.worker, self.lease_seconds, now=self.clock())
+            except Exception:
+                log.exception("renewing delivery leases failed")
+
+
+def _backoff(attempts: int) -> timedelta:
+    """Wait before retry number *attempts*: 5 s, 10 s, 20 s ... capped at 10 minutes."""
+    return timedelta(seconds=min(600, 5 * 2 ** (attempts - 1)))

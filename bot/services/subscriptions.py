@@ -1,0 +1,242 @@
+"""Subscriptions and delivery settings: what a chat receives, and when.
+
+A chat subscribes to categories, each with optional word filters ("+word" must appear, "-word"
+must not; plain words, no patterns). How it receives them is in its settings: instant (one
+message per article) or a daily digest at a time of its time zone, quiet hours, pause. Every
+settings change clears the chat's hold in the store, so the sender decides again at once.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config import DeliveryConfig
+from bot.deliver.policy import (
+    DIGEST,
+    INSTANT,
+    MODES,
+    Policy,
+    find_timezone,
+    format_hhmm,
+    parse_hhmm,
+    parse_quiet,
+)
+from bot.errors import NotFound, SummaryError
+from bot.models import Article, Category, Subscription
+from bot.services.articles import ArticleService, UnknownCategory
+from bot.services.chats import ChatService, Preferences
+from bot.store.contract import ArticleStore
+
+# Filters on one subscription, and the longest filter word: enough for any real use, and a
+# bound on the matching work each new article costs.
+MAX_FILTERS = 10
+MAX_FILTER_LENGTH = 40
+_FILTER = re.compile(r"([+-]?)(\w[\w'’-]*)")
+DIGEST_PAGE_SIZE = 5
+# Sentences of each article's summary in a digest: a digest is a list to skim.
+DIGEST_SENTENCES = 2
+
+
+class BadFilter(ValueError):
+    """A filter word that is not a plain word; `word` is what the user typed."""
+
+    def __init__(self, word: str) -> None:
+        super().__init__(f"not a plain word: {word!r}")
+        self.word = word
+
+
+def parse_filters(words: Sequence[str]) -> tuple[str, ...]:
+    """ "+word", "-word" or "word" (same as "+word") → ("+word", "-word", ...); BadFilter for
+    anything else (patterns, punctuation, too long), ValueError for too many."""
+    filters: list[str] = []
+    for raw in words:
+        match = _FILTER.fullmatch(raw.strip())
+        if match is None or len(match.group(2)) > MAX_FILTER_LENGTH:
+            raise BadFilter(raw)
+        item = f"{match.group(1) or '+'}{match.group(2)}"
+        if item not in filters:
+            filters.append(item)
+    if len(filters) > MAX_FILTERS:
+        raise ValueError(f"at most {MAX_FILTERS} filters")
+    return tuple(filters)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """A chat's delivery settings as shown in /settings."""
+
+    mode: str
+    digest_time: str
+    timezone: str
+    quiet: tuple[str, str] | None
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    article: Article
+    sentences: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPage:
+    """One page of a digest message."""
+
+    digest_id: int
+    created_at: datetime
+    number: int
+    pages: int
+    total: int
+    entries: tuple[DigestEntry, ...]
+
+
+class SubscriptionService:
+    def __init__(
+        self,
+        store: ArticleStore,
+        articles: ArticleService,
+        chats: ChatService,
+        defaults: DeliveryConfig,
+    ) -> None:
+        self.store = store
+        self.articles = articles
+        self.chats = chats
+        self.defaults = defaults
+
+    # -- subscriptions -----------------------------------------------------------------------
+
+    async def category(self, name: str) -> Category:
+        """The category matching *name*; UnknownCategory with the closest ones if none."""
+        found = await self.store.find_category(name)
+        if found is None:
+            raise UnknownCategory(name, await self.store.suggest_categories(name))
+        return found
+
+    async def subscribe(
+        self, chat_id: int, category: str, words: Sequence[str] = ()
+    ) -> Subscription:
+        """Subscribe to a category (matched case- and accent-insensitively); UnknownCategory
+        with suggestions, BadFilter / ValueError for filters. Subscribing again replaces the
+        filters. Only articles stored from now on are delivered."""
+        filters = parse_filters(words)
+        found = await self.category(category)
+        await self.chats.preferences(chat_id)
+        return await self.store.subscribe(chat_id, found.name, filters)
+
+    async def unsubscribe(self, chat_id: int, category: str | None) -> int:
+        """Remove one subscription (None: all); how many. UnknownCategory for a name that
+        matches no category."""
+        if category is None:
+            return await self.store.unsubscribe(chat_id)
+        found = await self.category(category)
+        return await self.store.unsubscribe(chat_id, found.name)
+
+    async def unsubscribe_id(self, chat_id: int, category_id: int) -> str:
+        """Remove the subscription to the category with this id (from a button); its name."""
+        found = await self.articles.category(category_id)
+        await self.store.unsubscribe(chat_id, found.name)
+        return found.name
+
+    async def subscribe_id(self, chat_id: int, category_id: int) -> Subscription:
+        """Subscribe to the category with this id (from a button), without filters."""
+        found = await self.articles.category(category_id)
+        await self.chats.preferences(chat_id)
+        return await self.store.subscribe(chat_id, found.name, ())
+
+    async def subscriptions(self, chat_id: int) -> list[Subscription]:
+        return await self.store.subscriptions(chat_id)
+
+    # -- delivery settings -------------------------------------------------------------------
+
+    async def settings(self, chat_id: int) -> DeliverySettings:
+        chat = await self.store.find_chat(chat_id)
+        policy = Policy.of(chat.settings if chat else {}, self.defaults)
+        return DeliverySettings(
+            mode=policy.mode,
+            digest_time=format_hhmm(policy.digest_time),
+            timezone=policy.timezone.key,
+            quiet=(
+                (format_hhmm(policy.quiet[0]), format_hhmm(policy.quiet[1]))
+                if policy.quiet
+                else None
+            ),
+            paused=policy.paused,
+        )
+
+    async def set_mode(self, chat_id: int, mode: str) -> DeliverySettings:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        return await self._update(chat_id, delivery=mode)
+
+    async def set_digest_time(self, chat_id: int, text: str) -> DeliverySettings:
+        """Switch to digest mode at *text* ("08:00"); ValueError if it is not a time."""
+        value = parse_hhmm(text)
+        if value is None:
+            raise ValueError("expected a time like 08:00")
+        return await self._update(chat_id, delivery=DIGEST, digest_time=format_hhmm(value))
+
+    async def set_timezone(self, chat_id: int, name: str) -> DeliverySettings:
+        zone = find_timezone(name)
+        if zone is None:
+            raise ValueError(f"unknown time zone {name!r}")
+        return await self._update(chat_id, timezone=zone)
+
+    async def set_quiet(self, chat_id: int, text: str | None) -> DeliverySettings:
+        """Quiet hours "22:00-07:00", or None to turn them off; ValueError if not a range."""
+        if text is None:
+            return await self._update(chat_id, quiet=None)
+        found = parse_quiet(text)
+        if found is None:
+            raise ValueError("expected a range like 22:00-07:00")
+        return await self._update(chat_id, quiet=[format_hhmm(found[0]), format_hhmm(found[1])])
+
+    async def set_paused(self, chat_id: int, paused: bool) -> DeliverySettings:
+        return await self._update(chat_id, paused=paused)
+
+    async def _update(self, chat_id: int, **values: object) -> DeliverySettings:
+        await self.chats.preferences(chat_id)
+        await self.store.update_chat_settings(chat_id, **values)
+        return await self.settings(chat_id)
+
+    # -- digests -----------------------------------------------------------------------------
+
+    async def digest_page(self, digest_id: int, number: int, prefs: Preferences) -> DigestPage:
+        """Page *number* (from 1, clamped) of a digest; NotFound if it is gone or belongs to
+        another chat."""
+        digest = await self.store.get_digest(digest_id)
+        if digest.chat_id != prefs.chat_id:
+            raise NotFound(f"no digest {digest_id} in this chat")
+        pages = max(1, math.ceil(len(digest.article_ids) / DIGEST_PAGE_SIZE))
+        number = min(max(1, number), pages)
+        wanted = digest.article_ids[(number - 1) * DIGEST_PAGE_SIZE :][:DIGEST_PAGE_SIZE]
+        entries: list[DigestEntry] = []
+        for article in await self.store.get_articles(wanted):
+            try:
+                summary = await self.articles.summary(
+                    article.id,
+                    sentences=min(prefs.sentences, DIGEST_SENTENCES),
+                    algorithm=prefs.algorithm,
+                )
+                sentences = tuple(summary.sentences)
+            except (SummaryError, NotFound):
+                sentences = ()
+            entries.append(DigestEntry(article, sentences))
+        return DigestPage(
+            digest_id, digest.created_at, number, pages, len(digest.article_ids), tuple(entries)
+        )
+
+
+__all__ = [
+    "DIGEST",
+    "INSTANT",
+    "BadFilter",
+    "DeliverySettings",
+    "DigestPage",
+    "SubscriptionService",
+    "UnknownCategory",
+    "parse_filters",
+]

@@ -1,0 +1,348 @@
+"""The sender over the real store, on SQLite and PostgreSQL, with an outbox the tests script:
+order, exactly once across a killed sender, leases shared by two senders, flood control, blocked
+and migrated chats, retries, quiet hours, digests and pause on a clock the tests control."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.config import DeliveryConfig
+from bot.deliver.limiter import RateLimiter
+from bot.deliver.sender import SENT, Outcome, Sender
+from bot.models import ClaimedDelivery, NewArticle
+from bot.store import SqlStore
+
+USER = 1001
+GROUP = -2002
+FAST = DeliveryConfig(
+    messages_per_second=1000, private_chat_per_second=1000, group_per_minute=60_000
+)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class ScriptedOutbox:
+    """Records what would reach Telegram; `script` gives the outcomes of the next sends."""
+
+    def __init__(self, script: Sequence[Outcome] = ()) -> None:
+        self.script = list(script)
+        self.sent: list[tuple[int, int]] = []
+        self.digests: list[tuple[int, tuple[int, ...]]] = []
+        self.calls = 0
+
+    def _next(self) -> Outcome:
+        self.calls += 1
+        return self.script.pop(0) if self.script else SENT
+
+    async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
+        outcome = self._next()
+        if outcome.kind in ("sent", "unconfirmed"):
+            self.sent.append((chat_id, article_id))
+        return outcome
+
+    async def send_digest(
+        self, chat_id: int, digest_id: int, article_ids: Sequence[int], claim: ClaimedDelivery
+    ) -> Outcome:
+        outcome = self._next()
+        if outcome.kind == "sent":
+            self.digests.append((chat_id, tuple(article_ids)))
+        return outcome
+
+
+def art(n: int, category: str = "Sport", **kw: object) -> NewArticle:
+    return NewArticle(
+        title=f"Article {n}", text=f"Le texte numéro {n}, assez long.", category=category, **kw
+    )  # type: ignore[arg-type]
+
+
+async def subscribed(
+    store: SqlStore, *chats: int, settings: dict[str, object] | None = None
+) -> None:
+    await store.add_articles([art(0)])  # the category exists before anyone subscribes
+    for chat in chats:
+        await store.upsert_chat(chat, language="fr")
+        await store.subscribe(chat, "sport")
+        if settings:
+            await store.update_chat_settings(chat, **settings)
+
+
+def sender(
+    store: SqlStore, outbox: ScriptedOutbox, clock: Clock | None = None, **kw: object
+) -> Sender:
+    config = replace(
+        FAST, **{k: v for k, v in kw.items() if k in DeliveryConfig.__dataclass_fields__}
+    )
+    return Sender(
+        store,
+        outbox,
+        config,
+        clock=clock or (lambda: datetime.now(UTC)),
+        lease_seconds=float(kw.get("lease_seconds", 60.0)),  # type: ignore[arg-type]
+        worker=str(kw.get("worker", "test-worker")),
+    )
+
+
+async def drain(s: Sender) -> int:
+    """Claim and send until the queue has nothing due; how many were claimed."""
+    total = 0
+    while n := await s.drain_once():
+        total += n
+        await settle(s)
+    await settle(s)
+    return total
+
+
+async def settle(s: Sender) -> None:
+    while s._tasks:
+        await asyncio.gather(*list(s._tasks.values()))
+
+
+async def statuses(store: SqlStore, chat: int | None = None) -> list[str]:
+    return [d.status for d in await store.list_deliveries(chat_id=chat)]
+
+
+async def test_instant_sends_each_new_article_once_in_order(store: SqlStore) -> None:
+    await subscribed(store, USER, GROUP)
+    ids = (await store.add_articles([art(i) for i in range(1, 4)])).ids
+    outbox = ScriptedOutbox()
+    s = sender(store, outbox)
+    assert await drain(s) == 6
+    assert [a for c, a in outbox.sent if c == USER] == ids
+    assert [a for c, a in outbox.sent if c == GROUP] == ids
+    assert set(await statuses(store)) == {"sent"}
+    assert await drain(s) == 0 and len(outbox.sent) == 6
+
+
+async def test_a_chat_never_gets_articles_older_than_its_subscription(store: SqlStore) -> None:
+    await store.add_articles([art(i) for i in range(5)])
+    await store.upsert_chat(USER)
+    await store.subscribe(USER, "Sport")
+    outbox = ScriptedOutbox()
+    assert await drain(sender(store, outbox)) == 0
+    new = (await store.add_articles([art(9)])).ids
+    await drain(sender(store, outbox))
+    assert outbox.sent == [(USER, new[0])]
+
+
+async def test_two_senders_claim_disjoint_rows(store: SqlStore) -> None:
+    await subscribed(store, *range(1, 41))
+    await store.add_articles([art(i) for i in range(1, 6)])
+    now = datetime.now(UTC)
+    claims = await asyncio.gather(
+        *(store.claim_deliveries(f"w{i}", limit=60, lease_seconds=60, now=now) for i in range(4))
+    )
+    ids = [c.id for batch in claims for c in batch]
+    assert len(ids) == len(set(ids)) == 200
+
+
+async def test_a_killed_sender_is_resumed_exactly_once(store: SqlStore) -> None:
+    await subscribed(store, USER, GROUP, 3003)
+    await store.add_articles([art(i) for i in range(1, 5)])
+    clock = Clock(datetime.now(UTC))
+    first = ScriptedOutbox()
+    dead = sender(store, first, clock, worker="dead", lease_seconds=30, batch_size=4)
+    # It claims a batch, sends two of it, then dies without a word to the store.
+    claimed = await store.claim_deliveries("dead", limit=4, lease_seconds=30, now=clock())
+    for claim in claimed[:2]:
+        await first.send_article(claim.chat_id, claim.article_id, claim)
+        await store.finish_deliveries([claim.id], "sent", now=clock())
+    del dead
+    second = ScriptedOutbox()
+    alive = sender(store, second, clock, worker="alive", lease_seconds=30)
+    await drain(alive)
+    assert len(second.sent) == 12 - 4  # the dead one's two unsent rows wait for its lease
+    clock.now += timedelta(seconds=31)
+    await drain(alive)
+    everything = first.sent + second.sent
+    assert len(everything) == len(set(everything)) == 12
+    assert set(await statuses(store)) == {"sent"}
+
+
+async def test_stop_gives_claimed_rows_back_at_once(store: SqlStore) -> None:
+    await subscribed(store, USER)
+    await store.add_articles([art(i) for i in range(1, 6)])
+    gate = asyncio.Event()
+
+    class Slow(ScriptedOutbox):
+        async def send_article(
+            self, chat_id: int, article_id: int, claim: ClaimedDelivery
+        ) -> Outcome:
+            await gate.wait()
+            return await super().send_article(chat_id, article_id, claim)
+
+    slow = Slow()
+    s = sender(store, slow, private_chat_per_second=1.0)
+    s.start()
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if s._tasks:
+            break
+    gate.set()
+    await s.stop(grace=5)
+    sent = len(slow.sent)
+    assert 1 <= sent < 5  # 1 message/s to a private chat: stopped mid-queue
+    assert (await statuses(store)).count("pending") == 5 - sent
+    rest = ScriptedOutbox()
+    await drain(sender(store, rest, worker="next"))
+    assert len(slow.sent) + len(rest.sent) == 5 == len(set(slow.sent + rest.sent))
+
+
+async def test_flood_control_pauses_and_resends_the_same_message(store: SqlStore) -> None:
+    await subscribed(store, USER)
+    ids = (await store.add_articles([art(1), art(2)])).ids
+    outbox = ScriptedOutbox([Outcome("retry", "429", retry_after=0.2)])
+    s = sender(store, outbox)
+    started = asyncio.get_running_loop().time()
+    await drain(s)
+    assert asyncio.get_running_loop().time() - started >= 0.2
+    assert outbox.sent == [(USER, ids[0]), (USER, ids[1])] and s.stats.flood_waits == 1
+    assert [d.attempts for d in await store.list_deliveries()] == [1, 1]
+
+
+async def test_a_blocked_bot_deactivates_the_chat(store: SqlStore) -> None:
+    await subscribed(store, USER, GROUP)
+    await store.add_articles([art(1), art(2)])
+    outbox = ScriptedOutbox([Outcome("gone", "Forbidden: bot was blocked by the user")])
+    # The first send goes to whichever chat comes first; make it the user's by queue order.
+    await drain(sender(store, outbox))
+    gone = [c for c in (USER, GROUP) if not (await store.find_chat(c)).active]  # type: ignore[union-attr]
+    assert len(gone) == 1
+    assert set(await statuses(store, gone[0])) == {"failed"}
+    assert not any(s.active for s in await store.subscriptions(gone[0]))
+    kept = GROUP if gone[0] == USER else USER
+    assert set(await statuses(store, kept)) == {"sent"}
+    result = await store.add_articles([art(3)])
+    assert result.queued == 1  # only the chat still there
+    counts = await store.queue_counts()
+    assert counts["deactivated_chats"] == 1 and counts["failed"] == 2
+
+
+async def test_a_migrated_group_moves_with_its_queue(store: SqlStore) -> None:
+    await subscribed(store, GROUP)
+    ids = (await store.add_articles([art(1), art(2)])).ids
+    outbox = ScriptedOutbox([Outcome("moved", "migrated", new_chat_id=-100777)])
+    await drain(sender(store, outbox))
+    assert outbox.sent == [(-100777, ids[0]), (-100777, ids[1])]
+    assert await store.find_chat(GROUP) is None
+    assert [s.category for s in await store.subscriptions(-100777)] == ["Sport"]
+    new = (await store.add_articles([art(3)])).ids
+    await drain(sender(store, outbox))
+    assert outbox.sent[-1] == (-100777, new[0])
+
+
+async def test_transient_errors_are_retried_with_backoff_then_failed(store: SqlStore) -> None:
+    await subscribed(store, USER)
+    await store.add_articles([art(1)])
+    clock = Clock(datetime.now(UTC))
+    outbox = ScriptedOutbox([Outcome("retry", "Bad Gateway")] * 3)
+    s = sender(store, outbox, clock, max_attempts=3)
+    await drain(s)
+    assert outbox.calls == 1 and await statuses(store) == ["pending"]
+    await drain(s)
+    assert outbox.calls == 1  # not before its backoff
+    for _ in range(2):
+        clock.now += timedelta(minutes=5)
+        await drain(s)
+    [delivery] = await store.list_deliveries()
+    assert outbox.calls == 3 and delivery.status == "failed"
+    assert delivery.last_error == "Bad Gateway" and delivery.attempts == 3
+
+
+async def test_quiet_hours_hold_then_deliver(store: SqlStore) -> None:
+    await subscribed(store, USER, settings={"quiet": ["22:00", "07:00"], "timezone": "UTC"})
+    clock = Clock(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))
+    await store.add_articles([art(1), art(2)])
+    outbox = ScriptedOutbox()
+    s = sender(store, outbox, clock)
+    await drain(s)
+    assert outbox.sent == [] and await statuses(store) == ["pending", "pending"]
+    clock.now = datetime(2026, 11, 28, 6, 59, tzinfo=UTC)
+    assert await drain(s) == 0  # held: not even claimed
+    clock.now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    await drain(s)
+    assert len(outbox.sent) == 2
+
+
+async def test_digest_sends_one_message_at_its_time(store: SqlStore) -> None:
+    settings = {"delivery": "digest", "digest_time": "08:00", "timezone": "Europe/Paris"}
+    await subscribed(store, USER, settings=settings)
+    clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    ids = (await store.add_articles([art(i) for i in range(1, 8)])).ids
+    outbox = ScriptedOutbox()
+    s = sender(store, outbox, clock)
+    await drain(s)
+    assert outbox.digests == [] and outbox.sent == []
+    clock.now = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+    more = (await store.add_articles([art(8)])).ids
+    await drain(s)
+    assert outbox.digests == []
+    clock.now = datetime(2026, 11, 28, 7, 0, 30, tzinfo=UTC)  # 08:00:30 in Paris
+    await drain(s)
+    assert outbox.digests == [(USER, tuple(reversed(ids + more)))]  # newest first
+    assert set(await statuses(store)) == {"sent"} and outbox.sent == []
+    clock.now += timedelta(hours=1)
+    await store.add_articles([art(9)])
+    await drain(s)
+    assert len(outbox.digests) == 1  # the next one is tomorrow
+
+
+async def test_pause_and_resume(store: SqlStore) -> None:
+    await subscribed(store, USER, settings={"paused": True})
+    await store.add_articles([art(1)])
+    outbox = ScriptedOutbox()
+    s = sender(store, outbox)
+    await drain(s)
+    assert outbox.sent == []
+    await store.update_chat_settings(USER, paused=False)  # clears the hold
+    await drain(s)
+    assert len(outbox.sent) == 1
+
+
+async def test_running_sender_delivers_within_seconds_and_respects_the_rate(
+    store: SqlStore,
+) -> None:
+    await subscribed(store, *range(1, 21))
+    outbox = ScriptedOutbox()
+    times: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    class Timed(ScriptedOutbox):
+        async def send_article(
+            self, chat_id: int, article_id: int, claim: ClaimedDelivery
+        ) -> Outcome:
+            times.append(loop.time())
+            return await outbox.send_article(chat_id, article_id, claim)
+
+    s = Sender(store, Timed(), replace(FAST, poll_seconds=0.2), limiter=RateLimiter(50), worker="w")
+    s.start()
+    try:
+        await store.add_articles([art(1)])  # queued by "another process": found by polling
+        for _ in range(100):
+            if len(outbox.sent) == 20:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await s.stop()
+    assert len(outbox.sent) == 20
+    assert times[-1] - times[0] >= 19 / 50 - 0.01  # 50/s at most
+
+
+@pytest.mark.parametrize("field", ["messages_per_second", "group_per_minute"])
+def test_config_rejects_nonsense_rates(field: str) -> None:
+    from bot.config import Config, _check
+    from bot.errors import ConfigError
+
+    bad = Config(delivery=replace(DeliveryConfig(), **{field: 0}))
+    with pytest.raises(ConfigError, match=f"delivery.{field}"):
+        _check(bad)
