@@ -8,6 +8,7 @@ and the next run completes it. Timeouts are short (1 s) so the slow cases stay q
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -301,3 +302,31 @@ async def test_a_crashing_parser_costs_its_feed_only(store: SqlStore, store_url:
     assert ok.status == OK and ok.new == 2
     article = (await store.latest(1))[0]
     assert await store.get_summary(article.id, "default", "3") == ["Résumé."]
+
+
+async def test_two_processes_never_fetch_the_same_feed_at_once(
+    server: FeedServer, store: SqlStore, store_url: str
+) -> None:
+    """Two pipelines (as two bot processes) run together on one store: each feed is fetched
+    by one of them, its articles stored once; a held lease keeps the feed from the other."""
+    config = make_config(server, store_url, GOOD)
+    fetchers = [Fetcher(config.ingest, trust_env=False) for _ in range(2)]
+    async with fetchers[0], fetchers[1]:
+        one = IngestPipeline(store, config, fetcher=fetchers[0])
+        two = IngestPipeline(store, config, fetcher=fetchers[1], sync_config=False)
+        await one.sync_feeds()
+        reports = await asyncio.gather(one.run(), two.run())
+        fetched = [f.url for report in reports for f in report.feeds]
+        assert sorted(fetched) == sorted({f.url for f in config.feeds})
+        for path in GOOD:
+            assert len(server.requests_to(path)) == 1, path
+        # A lease held by a third owner keeps the feed from both.
+        feeds = await store.list_feeds()
+        held = await store.lease_feeds([feeds[0].id], "elsewhere", lease_seconds=60, now=utcnow())
+        assert held == [feeds[0].id]
+        again = await one.run(include_not_due=True)
+        assert feeds[0].url not in {f.url for f in again.feeds}
+        assert len(again.feeds) == len(feeds) - 1
+        await store.release_feeds(held, "elsewhere")
+        await one.aclose()
+        await two.aclose()

@@ -20,9 +20,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
-import socket
-import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +31,7 @@ from bot.deliver.limiter import RateLimiter
 from bot.deliver.policy import Policy, decide
 from bot.models import ClaimedDelivery, utcnow
 from bot.store.contract import ArticleStore
+from bot.store.queue import lease_owner
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +90,6 @@ class SenderStats:
     outcomes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def worker_name() -> str:
-    """A name unique to this sender: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 class Sender:
     def __init__(
         self,
@@ -119,7 +112,7 @@ class Sender:
         )
         self.lease_seconds = lease_seconds
         self.clock = clock
-        self.worker = worker or worker_name()
+        self.worker = worker or lease_owner()
         self.stats = SenderStats()
         self._wake = asyncio.Event()
         self._queues: dict[int, deque[ClaimedDelivery]] = {}

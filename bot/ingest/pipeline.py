@@ -58,6 +58,7 @@ from bot.models import (
 )
 from bot.services.summaries import length_key
 from bot.store.contract import ArticleStore
+from bot.store.queue import lease_owner
 from bot.summarize import summarize
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ log = logging.getLogger(__name__)
 FEED_CONCURRENCY = 8
 # Pages being fetched or extracted at once, over all feeds: bounds the HTML held in memory.
 PAGE_CONCURRENCY = 8
+# How long a run holds the feeds it fetches; a process that dies holding them delays those
+# feeds for the others by at most this.
+FEED_LEASE_SECONDS = 15 * 60
 # Teaser articles retried per feed and run.
 RETRY_BATCH = 20
 # New articles of a feed stored per transaction: memory stays flat whatever the feed's size,
@@ -321,6 +325,8 @@ class IngestPipeline:
         self._running = asyncio.Lock()
         self._synced = False
         self._cpu_clock = cpu_clock
+        # Who holds this pipeline's feed leases (see `run`).
+        self.owner = lease_owner()
 
     async def __aenter__(self) -> IngestPipeline:
         return self
@@ -372,6 +378,17 @@ class IngestPipeline:
                 feeds = await self.store.due_feeds(
                     self.clock(), include_not_due=include_not_due, feed_ids=feed_ids
                 )
+                # Several bot processes may share the store: each feed goes to the one that
+                # takes its lease, the others leave it alone until the lease is given back.
+                leased = set(
+                    await self.store.lease_feeds(
+                        [feed.id for feed in feeds],
+                        self.owner,
+                        lease_seconds=FEED_LEASE_SECONDS,
+                        now=self.clock(),
+                    )
+                )
+                feeds = [feed for feed in feeds if feed.id in leased]
             claimed: set[str] = set()
             slots = asyncio.Semaphore(self.feed_concurrency)
 
@@ -379,7 +396,10 @@ class IngestPipeline:
                 async with slots:
                     return await self.ingest_feed(feed, claimed, times)
 
-            reports = list(await asyncio.gather(*(one(feed) for feed in feeds)))
+            try:
+                reports = list(await asyncio.gather(*(one(feed) for feed in feeds)))
+            finally:
+                await self.store.release_feeds(sorted(leased), self.owner)
             report = IngestReport(
                 reports,
                 sync,

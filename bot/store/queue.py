@@ -11,6 +11,9 @@ senders claiming at the same moment each get other rows instead of waiting on ea
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +29,12 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+
+
+def lease_owner() -> str:
+    """A name for a holder of leases, unique to this process and object: host, pid and a
+    random part (pids are reused)."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class QueueMixin:
