@@ -16,13 +16,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.chat.application import DEFAULT_CONCURRENCY, Request, build_application, schedule
+from bot.chat.application import (
+    DEFAULT_CONCURRENCY,
+    Request,
+    build_application,
+    schedule,
+)
 from bot.chat.context import NewsApplication, Services
 from bot.chat.handlers import publish_commands, register
 from bot.config import Config
 from bot.ingest.pipeline import IngestPipeline
+from bot.ingest.safefetch import Resolver, SafeFetcher
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
+from bot.services.links import LinkService
+from bot.services.sharing import SharingService
 from bot.services.summaries import SummaryService
 from bot.store import SqlStore, open_store
 
@@ -30,8 +38,10 @@ from bot.store import SqlStore, open_store
 class Runtime:
     """The long-lived resources of a running bot, opened in post_init, closed in post_shutdown."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, resolver: Resolver | None = None) -> None:
         self.config = config
+        # DNS for the links users send; tests answer names themselves (see SafeFetcher).
+        self.resolver = resolver
         self._store: SqlStore | None = None
         self._summaries: SummaryService | None = None
         self._ingest: IngestPipeline | None = None
@@ -62,9 +72,21 @@ class Runtime:
         self._store = await open_store(self.config.store.url)
         self._summaries = SummaryService(self._store, self.config.summary)
         self._ingest = IngestPipeline(self._store, self.config)
+        articles = ArticleService(self._store, self._summaries)
+        links = self.config.links
+        fetcher = SafeFetcher(
+            links, user_agent=self.config.ingest.user_agent, resolver=self.resolver
+        )
         return Services(
-            articles=ArticleService(self._store, self._summaries),
+            articles=articles,
             chats=ChatService(self._store, self.config.summary),
+            links=LinkService(self._store, links, fetcher),
+            sharing=SharingService(
+                articles,
+                algorithm=self.config.summary.algorithm,
+                sentences=self.config.summary.sentences,
+                ttl=links.inline_cache_seconds,
+            ),
         )
 
     async def close(self) -> None:
@@ -107,14 +129,15 @@ def create_application(
     updater: bool = True,
     jobs: Sequence[PeriodicJob] = JOBS,
     concurrency: int = DEFAULT_CONCURRENCY,
+    resolver: Resolver | None = None,
 ) -> NewsApplication:
     """The bot, ready for `bot.chat.application.serve` (or the shell).
 
     `request` replaces the HTTP layer (the shell answers locally); `rate_limit` respects
     Telegram's flood limits and is for real Telegram only; `updater` is needed to poll or
-    receive webhooks.
+    receive webhooks; `resolver` replaces DNS for the links users send (tests).
     """
-    runtime = Runtime(config)
+    runtime = Runtime(config, resolver=resolver)
 
     async def post_init(application: NewsApplication) -> None:
         application.bot_data.services = await runtime.open()

@@ -11,6 +11,44 @@ getUpdates (long polling), and `wait_acknowledged()` waits until the bot has fet
 asks for the next offset only after queueing them in its Application). Every call is recorded
 in `calls`; `fail_next()` makes the next call of a method fail, e.g. with "can't parse
 entities" to test the plain-text fallback.
+
+Like Telegram, the server only hands out the update types the bot asked for in
+`allowed_updates` (by default every type but chat_member and reactions); waiting for an update
+the bot will never get fails at once with the reason.
+
+Groups and channels:
+
+    api.send_message(user, "/latest", chat_type="supergroup", chat_id=-100123)
+    api.channel_post(-100777, "/latest")            # a post in a channel (no sender)
+    api.set_member_status(-100123, user.id, "administrator")   # getChatMember's answer
+    api.set_member_status(-100123, owner.id, "creator")        # both in getChatAdministrators
+
+A group's chat id is negative (`-user.id` unless given); the chat's type and title are kept,
+so the bot's own messages there describe the chat the same way. A member's status defaults to
+"member"; "creator", "administrator", "member", "restricted", "left" and "kicked" are answered
+with the fields PTB requires for each.
+
+Errors, as Telegram words them (PTB turns them into RetryAfter, ChatMigrated, Forbidden):
+
+    api.fail_next("sendMessage", "Too Many Requests: retry after 3", 429,
+                  parameters={"retry_after": 3})
+    api.fail_next("sendMessage", "Bad Request: group chat was upgraded to a supergroup chat",
+                  parameters={"migrate_to_chat_id": -100123}, chat_id=-42)
+    api.fail_next("sendMessage", BLOCKED, 403, chat_id=4242)   # or, for good: api.block(4242)
+
+`chat_id` limits a failure to calls for that chat; `times` repeats it.
+
+Inline mode (`inline_mode=True`, as /setinline does in BotFather):
+
+    update_id, query_id = api.inline_query(user, "retraites")
+    answer = api.inline_answers[query_id]         # results, next_offset, cache_time...
+    message = api.choose_inline_result(user, query_id, answer["results"][0]["id"], chat_id=-42)
+
+answerInlineQuery is checked as Telegram does (at most 50 results, unique ids of at most 64
+bytes, next_offset of at most 64 bytes, each result's message text valid HTML of at most 4096
+characters, its buttons valid); choosing a result posts its message in the chat "via" the bot,
+as the user's client does, and queues a chosen_inline_result update (`inline_feedback`, as
+/setinlinefeedback does).
 """
 
 from __future__ import annotations
@@ -33,6 +71,12 @@ MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS_PER_ROW = 8
 MAX_BUTTONS = 100
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_ID = 64
+BLOCKED = "Forbidden: bot was blocked by the user"
+# What Telegram sends when a bot never said which updates it wants.
+DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
 
 # Parameters whose form value is JSON (PTB sends every non-string parameter JSON-encoded).
 _JSON_PARAMS = frozenset(
@@ -44,6 +88,8 @@ _JSON_PARAMS = frozenset(
         "allowed_updates",
         "entities",
         "reply_parameters",
+        "results",
+        "button",
     }
 )
 
@@ -146,12 +192,22 @@ def utf16_len(text: str) -> int:
 
 
 class ApiError(Exception):
-    """A refusal, as Telegram words it."""
+    """A refusal, as Telegram words it, with its `parameters` (retry_after...) if any."""
 
-    def __init__(self, description: str, code: int = 400) -> None:
+    def __init__(
+        self, description: str, code: int = 400, parameters: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(description)
         self.description = description
         self.code = code
+        self.parameters = parameters or {}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass
@@ -189,6 +245,14 @@ class User:
     first_name: str = "Camille"
     language_code: str | None = "fr"
 
+    def as_user(self) -> Any:
+        """The PTB `telegram.User` a bot sees for this user."""
+        from telegram import User as TelegramUser
+
+        return TelegramUser(
+            self.id, self.first_name, is_bot=False, language_code=self.language_code
+        )
+
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
         if self.language_code:
@@ -202,6 +266,13 @@ class _Failure:
     description: str
     code: int
     times: int
+    parameters: dict[str, Any] | None = None
+    chat_id: int | None = None
+
+    def applies(self, method: str, params: dict[str, Any]) -> bool:
+        if method != self.method:
+            return False
+        return self.chat_id is None or str(params.get("chat_id")) == str(self.chat_id)
 
 
 @dataclass
@@ -216,6 +287,11 @@ class FakeBotAPI:
     webhook: dict[str, Any] = field(default_factory=dict)
     max_poll_wait: float = 30.0
     record_calls: bool = True
+    # /setinline and /setinlinefeedback in BotFather.
+    inline_mode: bool = False
+    inline_feedback: bool = True
+    # Answers to inline queries, by query id: the parameters of answerInlineQuery.
+    inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -226,6 +302,14 @@ class FakeBotAPI:
         self._query_ids = itertools.count(1)
         self._open_queries: set[str] = set()
         self._failures: list[_Failure] = []
+        self._allowed_updates: frozenset[str] | None = None  # None: Telegram's default
+        self._dropped: dict[int, str] = {}  # update id -> type, for updates not allowed
+        self._inline_queries: dict[str, dict[str, Any]] = {}  # query id -> the query
+        self._open_inline: set[str] = set()
+        self.chats: dict[int, dict[str, Any]] = {}  # chat id -> Telegram's Chat object
+        self.users: dict[int, User] = {}
+        self.members: dict[tuple[int, int], str] = {}  # (chat id, user id) -> status
+        self.blocked: set[int] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.counts: dict[str, int] = {}
@@ -268,53 +352,180 @@ class FakeBotAPI:
         return int(self._server.server_address[1])
 
     @property
+    def allowed_updates(self) -> frozenset[str] | None:
+        """The update types the bot last asked for (None: it never said, Telegram's default)."""
+        with self._lock:
+            return self._allowed_updates
+
+    @property
     def base_url(self) -> str:
         """What goes in `telegram.api_base_url`."""
         return f"http://127.0.0.1:{self.port}/bot"
 
     # -- what the user does ---------------------------------------------------------------------
 
-    def send_message(self, user: User, text: str, chat_type: str = "private") -> int:
-        """The user sends `text` (commands get their bot_command entity); the update id."""
+    def send_message(
+        self,
+        user: User,
+        text: str,
+        chat_type: str = "private",
+        *,
+        chat_id: int | None = None,
+        title: str = "group",
+    ) -> int:
+        """The user sends `text` (commands get their bot_command entity); the update id.
+
+        In a "group" or "supergroup" the chat id is `chat_id` (negative), by default
+        `-user.id`."""
         with self._lock:
-            update_id = next(self._update_ids)
+            self.users[user.id] = user
+            if chat_type == "private":
+                chat = {"id": user.id, "type": "private", "first_name": user.first_name}
+            else:
+                group_id = -user.id if chat_id is None else chat_id
+                if group_id >= 0:
+                    raise ValueError("group and channel chat ids are negative")
+                chat = {"id": group_id, "type": chat_type, "title": title}
+            self.chats[chat["id"]] = chat
+            message = self._incoming(chat, text)
+            message["from"] = user.as_json()
+            return self._queue("message", message)
+
+    def channel_post(self, chat_id: int, text: str, title: str = "channel") -> int:
+        """A post in the channel `chat_id` (negative) where the bot is an admin; the update
+        id. Channel posts have no sender, only the chat."""
+        if chat_id >= 0:
+            raise ValueError("channel chat ids are negative")
+        with self._lock:
+            chat = {"id": chat_id, "type": "channel", "title": title}
+            self.chats[chat_id] = chat
+            message = self._incoming(chat, text)
+            message["sender_chat"] = chat
+            return self._queue("channel_post", message)
+
+    def _incoming(self, chat: dict[str, Any], text: str) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": chat,
+            "text": text,
+        }
+        if text.startswith("/"):
+            length = utf16_len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return message
+
+    def _queue(self, kind: str, payload: dict[str, Any]) -> int:
+        """Queue an update of `kind` (lock held); its id."""
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, kind: payload})
+        self._lock.notify_all()
+        return update_id
+
+    def inline_query(
+        self, user: User, query: str = "", offset: str = "", chat_type: str = "private"
+    ) -> tuple[int, str]:
+        """The user types `@bot query` in a chat of `chat_type`; (update id, query id)."""
+        if not self.inline_mode:
+            raise RuntimeError("inline mode is off: FakeBotAPI(inline_mode=True), /setinline")
+        with self._lock:
+            self.users[user.id] = user
+            query_id = f"iq{next(self._query_ids)}"
+            payload = {
+                "id": query_id,
+                "from": user.as_json(),
+                "query": query,
+                "offset": offset,
+                "chat_type": chat_type,
+            }
+            self._inline_queries[query_id] = payload
+            self._open_inline.add(query_id)
+            return self._queue("inline_query", payload), query_id
+
+    def choose_inline_result(
+        self, user: User, query_id: str, result_id: str, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """The user picks a result the bot answered `query_id` with: their client posts its
+        message in `chat_id` (default: the private chat with the bot) via the bot, and the bot
+        gets a chosen_inline_result update if `inline_feedback` is on. The message posted."""
+        with self._lock:
+            answer = self.inline_answers[query_id]
+            result = next(r for r in answer["results"] if r["id"] == result_id)
+            content = result["input_message_content"]
+            target = user.id if chat_id is None else chat_id
+            chat = self.chats.get(target) or (
+                {"id": target, "type": "private", "first_name": user.first_name}
+                if target > 0
+                else {"id": target, "type": "group", "title": "group"}
+            )
+            shown = self._check_text(
+                {"text": content["message_text"], "parse_mode": content.get("parse_mode")}
+            )
             message: dict[str, Any] = {
                 "message_id": next(self._message_ids),
                 "date": int(time.time()),
-                "chat": {"id": user.id, "type": chat_type, "first_name": user.first_name},
+                "chat": chat,
                 "from": user.as_json(),
-                "text": text,
+                "via_bot": self._bot(),
+                "text": shown,
             }
-            if chat_type != "private":
-                message["chat"] = {"id": -user.id, "type": chat_type, "title": "group"}
-            if text.startswith("/"):
-                length = utf16_len(text.split()[0])
-                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
-            self._updates.append({"update_id": update_id, "message": message})
-            self._lock.notify_all()
-            return update_id
+            markup = result.get("reply_markup")
+            if markup and markup.get("inline_keyboard"):
+                message["reply_markup"] = markup
+            self.messages[(target, message["message_id"])] = {
+                **message,
+                "_html": content["message_text"],
+                "_parse_mode": content.get("parse_mode"),
+            }
+            if self.inline_feedback:
+                chosen: dict[str, Any] = {
+                    "result_id": result_id,
+                    "from": user.as_json(),
+                    "query": self._inline_queries[query_id]["query"],
+                }
+                if markup:
+                    chosen["inline_message_id"] = f"im{message['message_id']}"
+                self._queue("chosen_inline_result", chosen)
+            return {k: v for k, v in message.items() if not k.startswith("_")}
+
+    def set_member_status(
+        self, chat_id: int, user_id: int, status: str, user: User | None = None
+    ) -> None:
+        """What getChatMember says of `user_id` in `chat_id` from now on."""
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"status must be one of {MEMBER_STATUSES}")
+        with self._lock:
+            if user is not None:
+                self.users[user.id] = user
+            self.members[(chat_id, user_id)] = status
+
+    def block(self, chat_id: int) -> None:
+        """The user of `chat_id` blocks the bot: every call for that chat is refused with 403
+        "Forbidden: bot was blocked by the user" until `unblock`."""
+        with self._lock:
+            self.blocked.add(chat_id)
+
+    def unblock(self, chat_id: int) -> None:
+        """The user unblocks the bot."""
+        with self._lock:
+            self.blocked.discard(chat_id)
 
     def press(self, user: User, message: dict[str, Any], data: str) -> int:
         """The user presses a button with callback `data` on `message` (as returned to the
         bot); the update id."""
         with self._lock:
-            update_id = next(self._update_ids)
             query_id = f"q{next(self._query_ids)}"
             self._open_queries.add(query_id)
-            self._updates.append(
+            return self._queue(
+                "callback_query",
                 {
-                    "update_id": update_id,
-                    "callback_query": {
-                        "id": query_id,
-                        "from": user.as_json(),
-                        "chat_instance": f"ci{user.id}",
-                        "data": data,
-                        "message": message,
-                    },
-                }
+                    "id": query_id,
+                    "from": user.as_json(),
+                    "chat_instance": f"ci{user.id}",
+                    "data": data,
+                    "message": message,
+                },
             )
-            self._lock.notify_all()
-            return update_id
 
     def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         """A message as a client has it now (after edits), as Telegram would describe it."""
@@ -333,16 +544,32 @@ class FakeBotAPI:
         description: str = "Bad Request: can't parse entities: unsupported start tag",
         code: int = 400,
         times: int = 1,
+        *,
+        parameters: dict[str, Any] | None = None,
+        chat_id: int | None = None,
     ) -> None:
-        """Refuse the next `times` calls of `method` with this error."""
+        """Refuse the next `times` calls of `method` (for `chat_id` only, if given) with this
+        error and its `parameters` (`retry_after`, `migrate_to_chat_id`)."""
         with self._lock:
-            self._failures.append(_Failure(method, description, code, times))
+            self._failures.append(
+                _Failure(method, description, code, times, dict(parameters or {}), chat_id)
+            )
+
+    def _check_fetched(self, update_id: int) -> None:
+        """AssertionError if the bot will never get `update_id` (lock held)."""
+        kind = self._dropped.get(update_id)
+        if kind is not None:
+            allowed = sorted(self._allowed_updates or ())
+            raise AssertionError(
+                f"update {update_id} ({kind}) is not in the bot's allowed_updates {allowed}"
+            )
 
     def wait_acknowledged(self, update_id: int, timeout: float = 10.0) -> None:
         """Block until the bot asked for updates past `update_id` (it then holds it)."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while self._confirmed <= update_id:
+                self._check_fetched(update_id)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"update {update_id} was not fetched within {timeout}s")
@@ -355,6 +582,7 @@ class FakeBotAPI:
             with self._lock:
                 if self._confirmed > update_id:
                     return
+                self._check_fetched(update_id)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"update {update_id} was not fetched within {timeout}s")
             await asyncio.sleep(0.002)
@@ -384,20 +612,26 @@ class FakeBotAPI:
             if self.record_calls:
                 self.calls.append(call)
             try:
-                failure = next((f for f in self._failures if f.method == method), None)
+                failure = next((f for f in self._failures if f.applies(method, params)), None)
                 if failure is not None:
                     failure.times -= 1
                     if failure.times <= 0:
                         self._failures.remove(failure)
-                    raise ApiError(failure.description, failure.code)
+                    raise ApiError(failure.description, failure.code, failure.parameters)
+                chat_id = params.get("chat_id")
+                if chat_id is not None and _int(chat_id) in self.blocked:
+                    raise ApiError(BLOCKED, 403)
                 call.result = self._dispatch(method, params)
             except ApiError as exc:
                 call.ok, call.error = False, exc.description
-                return exc.code, {
+                body: dict[str, Any] = {
                     "ok": False,
                     "error_code": exc.code,
                     "description": exc.description,
                 }
+                if exc.parameters:
+                    body["parameters"] = exc.parameters
+                return exc.code, body
         return 200, {"ok": True, "result": call.result}
 
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -406,17 +640,41 @@ class FakeBotAPI:
         timeout = min(float(params.get("timeout") or 0), self.max_poll_wait)
         deadline = time.monotonic() + timeout
         with self._lock:
+            if "allowed_updates" in params:
+                wanted = params.get("allowed_updates") or []
+                self._allowed_updates = frozenset(wanted) if wanted else None
             if offset:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 if offset > self._confirmed:
                     self._confirmed = offset
                     self._lock.notify_all()
-            while not self._updates:
+            while True:
+                self._drop_unwanted()
+                if self._updates:
+                    break
                 left = min(deadline, time.monotonic() + self.max_poll_wait) - time.monotonic()
                 if left <= 0:
                     break
                 self._lock.wait(left)
             return self._updates[:limit]
+
+    def _drop_unwanted(self) -> None:
+        """Forget queued updates of types the bot did not ask for, as Telegram never sends
+        them (lock held)."""
+        kept = []
+        for update in self._updates:
+            kind = next(k for k in update if k != "update_id")
+            wanted = (
+                kind not in DEFAULT_EXCLUDED_UPDATES
+                if self._allowed_updates is None
+                else kind in self._allowed_updates
+            )
+            if wanted:
+                kept.append(update)
+            else:
+                self._dropped[update["update_id"]] = kind
+                self._lock.notify_all()
+        self._updates = kept
 
     def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -446,7 +704,49 @@ class FakeBotAPI:
             return self._edit(params, text=False)
         if method == "answerCallbackQuery":
             return self._answer(params)
+        if method == "answerInlineQuery":
+            return self._answer_inline(params)
+        if method == "getChatMember":
+            return self._member(_int(params.get("chat_id")) or 0, _int(params.get("user_id")) or 0)
+        if method == "getChatAdministrators":
+            chat_id = _int(params.get("chat_id")) or 0
+            return [
+                self._member(chat, user)
+                for (chat, user), status in self.members.items()
+                if chat == chat_id and status in ("creator", "administrator")
+            ]
+        if method == "getChat":
+            chat_id = _int(params.get("chat_id")) or 0
+            if chat_id not in self.chats:
+                raise ApiError("Bad Request: chat not found")
+            return {**self.chats[chat_id], "accent_color_id": 0, "max_reaction_count": 11}
         raise ApiError(f"Not Found: method {method} not found", 404)
+
+    def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        """A ChatMember with the fields PTB requires for its status."""
+        known = self.users.get(user_id)
+        user = (known or User(id=user_id, first_name=f"User {user_id}")).as_json()
+        if user_id == self._bot()["id"]:
+            user = {k: v for k, v in self._bot().items() if k in ("id", "is_bot", "first_name")}
+        status = self.members.get((chat_id, user_id), "member")
+        member: dict[str, Any] = {"status": status, "user": user}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            member.update(
+                {
+                    "can_be_edited": False,
+                    "is_anonymous": False,
+                    **dict.fromkeys(_ADMIN_RIGHTS, True),
+                }
+            )
+        elif status == "restricted":
+            member.update(
+                {"is_member": True, "until_date": 0, **dict.fromkeys(_RESTRICTED_RIGHTS, False)}
+            )
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
 
     def _bot(self) -> dict[str, Any]:
         return {
@@ -456,7 +756,7 @@ class FakeBotAPI:
             "username": self.username,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": self.inline_mode,
         }
 
     def _set_commands(self, params: dict[str, Any]) -> bool:
@@ -525,7 +825,8 @@ class FakeBotAPI:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "chat": self.chats.get(chat_id)
+            or {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
             "from": self._bot(),
             "text": shown,
         }
@@ -575,6 +876,78 @@ class FakeBotAPI:
             raise ApiError("Bad Request: MESSAGE_TOO_LONG")
         self._open_queries.discard(query_id)
         return True
+
+    def _answer_inline(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("inline_query_id"))
+        if query_id not in self._open_inline:
+            raise ApiError(
+                "Bad Request: query is too old and response timeout expired or query ID is invalid"
+            )
+        results = params.get("results")
+        if not isinstance(results, list):
+            raise ApiError("Bad Request: results must be a list")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise ApiError("Bad Request: RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            result_id = str(result.get("id", ""))
+            if not 1 <= len(result_id.encode()) <= MAX_INLINE_ID:
+                raise ApiError("Bad Request: RESULT_ID_INVALID")
+            if result_id in seen:
+                raise ApiError("Bad Request: RESULT_ID_DUPLICATE")
+            seen.add(result_id)
+            if result.get("type") != "article":
+                raise ApiError(f"Bad Request: result type {result.get('type')} not in this fake")
+            if not str(result.get("title", "")).strip():
+                raise ApiError("Bad Request: RESULT_TITLE_EMPTY")
+            content = result.get("input_message_content") or {}
+            if "message_text" not in content:
+                raise ApiError("Bad Request: MESSAGE_EMPTY")
+            self._check_text(
+                {"text": content["message_text"], "parse_mode": content.get("parse_mode")}
+            )
+            self._check_markup({"reply_markup": result.get("reply_markup")})
+        next_offset = str(params.get("next_offset") or "")
+        if len(next_offset.encode()) > MAX_INLINE_ID:
+            raise ApiError("Bad Request: NEXT_OFFSET_INVALID")
+        cache_time = params.get("cache_time")
+        if cache_time is not None and (_int(cache_time) is None or int(cache_time) < 0):
+            raise ApiError("Bad Request: cache_time must be a non-negative integer")
+        self._open_inline.discard(query_id)
+        self.inline_answers[query_id] = {**params, "results": results, "next_offset": next_offset}
+        return True
+
+
+_ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+)
+_RESTRICTED_RIGHTS = (
+    "can_send_messages",
+    "can_send_audios",
+    "can_send_documents",
+    "can_send_photos",
+    "can_send_videos",
+    "can_send_video_notes",
+    "can_send_voice_notes",
+    "can_send_polls",
+    "can_send_other_messages",
+    "can_add_web_page_previews",
+    "can_change_info",
+    "can_invite_users",
+    "can_pin_messages",
+    "can_manage_topics",
+    "can_edit_tag",
+    "can_react_to_messages",
+)
 
 
 class _Handler(BaseHTTPRequestHandler):

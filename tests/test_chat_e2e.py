@@ -25,8 +25,16 @@ from bot.app import JOBS, PeriodicJob, Runtime, create_application
 from bot.chat.application import serve
 from bot.chat.cli import cmd_run
 from bot.chat.context import NewsApplication
-from bot.config import Config, FeedConfig, StoreConfig, TelegramConfig, WebhookConfig
+from bot.config import (
+    Config,
+    FeedConfig,
+    LinksConfig,
+    StoreConfig,
+    TelegramConfig,
+    WebhookConfig,
+)
 from bot.errors import ConfigError
+from bot.ingest.safefetch import Resolver
 from bot.models import NewArticle
 from bot.store import open_store
 from bot.summarize import summarize
@@ -215,16 +223,21 @@ async def running_bot(
     jobs: Sequence[PeriodicJob] = (),
     webhook: WebhookConfig | None = None,
     feeds: Sequence[FeedConfig] = (),
+    links: LinksConfig | None = None,
+    resolver: Resolver | None = None,
+    api: FakeBotAPI | None = None,
 ) -> AsyncIterator[Bot]:
-    """The bot serving the store at `store_url` against a fresh fake Bot API. Its feeds are
-    *feeds* only: never the built-in public ones."""
-    api = FakeBotAPI().start()
+    """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
+    feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
+    fetches the links users send."""
+    api = (api or FakeBotAPI()).start()
     config = Config(
         telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
         store=StoreConfig(url=store_url),
         feeds=tuple(feeds),
+        links=links or LinksConfig(),
     )
-    application = create_application(config, rate_limit=False, jobs=jobs)
+    application = create_application(config, rate_limit=False, jobs=jobs, resolver=resolver)
     stop = asyncio.Event()
     ready = asyncio.Event()
     task = asyncio.create_task(
@@ -275,8 +288,8 @@ async def test_start_welcomes_in_the_users_language_with_buttons(bot: Bot) -> No
 
 
 async def test_commands_menu_is_published_in_both_languages(bot: Bot) -> None:
-    names = ["latest", "categories", "search", "summary", "full", "settings", "language"]
-    names += ["help", "start"]
+    names = ["latest", "categories", "search", "summary", "full", "summarize", "settings"]
+    names += ["language", "help", "start"]
     assert [c["command"] for c in bot.api.commands[""]] == names
     assert [c["command"] for c in bot.api.commands["fr"]] == names
     assert bot.api.commands["fr"][0]["description"] == "Les derniers articles"
@@ -304,6 +317,7 @@ async def test_help_lists_every_command_with_an_example(bot: Bot) -> None:
         "/search retraites",
         "/summary 42 5",
         "/full 42",
+        "/summarize https://www.example.org/article 5",
         "/settings",
         "/language en",
         "/help",
@@ -492,8 +506,10 @@ async def test_search_command_and_plain_messages(bot: Bot) -> None:
     assert "La Bourse de Paris termine en hausse" in shown(reply)
     plain = only(await bot.send("tartuffe molière"), "sendMessage")
     assert "Molière" in shown(plain)
-    url = only(await bot.send("https://news.example.org/eco/0"), "sendMessage")
-    assert shown(url).startswith("Aucun article ne contient") or "🔎" in shown(url)
+    # A link is not a search: the page's summary, here from the store (nothing fetched).
+    url = only(await bot.send("https://news.example.org/eco/0?utm_source=x"), "sendMessage")
+    assert shown(url).startswith("📝 Résumé · 3 phrases\n")
+    assert f"{bot.ids['eco0']} · La Bourse de Paris termine en hausse" in shown(url)
     none = only(await bot.send("/search zzzzqqq"), "sendMessage")
     assert shown(none).startswith(f"Aucun article ne contient {fr_quote('zzzzqqq')}.")
     empty = only(await bot.send("/search"), "sendMessage")

@@ -10,10 +10,13 @@ import pytest
 
 from bot.chat import render
 from bot.chat.callbacks import OpenCategory, ShowFullText, ShowLatest
-from bot.chat.i18n import format_date, format_number
+from bot.chat.i18n import format_date, format_number, format_size
+from bot.config import LinksConfig
+from bot.ingest.safefetch import REASONS
 from bot.models import Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage, split_pages
 from bot.services.chats import Preferences
+from bot.services.sharing import SharedArticle
 from tests.fakebotapi import parse_html, utf16_len
 
 NOW = datetime(2025, 11, 26, 16, 45, tzinfo=UTC)
@@ -237,3 +240,50 @@ def test_full_text_view_fits_with_a_long_title_and_has_paging() -> None:
     assert labels[0] == ["‹ Précédent", "Suivant ›"]
     assert view.rows[0][1].action == ShowFullText(42, 3)
     assert labels[1] == ["📝 Résumé", "🔗 Lien"]
+
+
+# -- links and inline mode ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("reason", REASONS)
+def test_every_link_refusal_has_a_line_without_internals(language: str, reason: str) -> None:
+    config = LinksConfig()
+    view = render.link_error(language, reason, config, status=503 if reason == "status" else None)
+    text = parse_html(view.text)
+    assert text and "\n" not in text and view.rows == ()
+    assert "Error" not in text and "Traceback" not in text
+    if reason == "status":
+        assert "503" in text
+    if reason == "port":
+        assert "80 / 443" in text
+
+
+def test_an_inline_article_fits_and_links_back_to_the_bot() -> None:
+    item = SharedArticle(article(title="<b>Titre</b> & co " * 30), ("Une phrase. " * 400,) * 3)
+    shared = render.inline_article("fr", item, "newsbot_test_bot")
+    assert shared.id == "42"
+    assert len(shared.title) <= 120 and "\n" in shared.description
+    assert utf16_len(shared.text) <= render.MAX_MESSAGE
+    shown = parse_html(shared.text)
+    assert shown.startswith("<b>Titre</b> & co")
+    assert shown.endswith("🔗 lemonde.fr")
+    assert [[b.label, b.url] for b in shared.rows[0]] == [
+        ["📖 Lire dans le bot", "https://t.me/newsbot_test_bot?start=art_42"],
+        ["🔗 Lien", "https://www.lemonde.fr/economie/bourse.html"],
+    ]
+
+
+def test_an_inline_article_without_summary_or_url() -> None:
+    item = SharedArticle(article(url=None, text="Loto : 12 — 17 — 23 <gagnants>"), ())
+    shared = render.inline_article("en", item, None)
+    assert parse_html(shared.text).endswith("Loto : 12 — 17 — 23 <gagnants>…")
+    assert shared.rows == ()
+    assert render.deep_link("b0t", 7) == "https://t.me/b0t?start=art_7"
+
+
+def test_sizes_read_naturally() -> None:
+    assert format_size(3_000_000, "fr") == "3\u00a0Mo"
+    assert format_size(2_500_000, "en") == "2.5\u00a0MB"
+    assert format_size(100_000, "fr") == "100\u00a0ko"
+    assert format_size(512, "en") == "512\u00a0B"

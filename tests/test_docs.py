@@ -80,3 +80,10 @@ def test_the_readme_documents_the_handled_commands(commands: set[str]) -> None:
 def test_config_example_loads() -> None:
     config = load_config(str(ROOT / "config.example.toml"), env={})
     assert config.source.endswith("config.example.toml")
+
+
+def test_the_readme_explains_links_and_inline_mode() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for needle in ("### Link summaries", "169.254", "DNS rebinding", "### Inline mode"):
+        assert needle in readme
+    assert "/setinline" in readme  # the operator has to turn inline mode on

@@ -27,12 +27,14 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseUpdateProcessor
 from telegram.request import BaseRequest
 
 from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContext
+from bot.chat.handlers import UPDATE_TYPES
 from bot.config import TelegramConfig, WebhookConfig
 
 log = logging.getLogger(__name__)
 
 # The updates the bot handles; others are not even fetched.
-ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+# What the bot asks Telegram for: the update types its handlers handle.
+ALLOWED_UPDATES = UPDATE_TYPES
 # Updates processed at once, across chats. A handler mostly waits for Telegram: with a 50 ms
 # round trip, two in flight answer ~30 updates/s, about what Telegram lets a bot send, while
 # more in a burst only make each handler wait for the others' CPU (bench/chat.py). A bot far

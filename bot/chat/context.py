@@ -16,14 +16,20 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, Job
 
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
+from bot.services.links import LinkService
+from bot.services.sharing import SharingService
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """What the handlers can do: reader operations and chat preferences."""
+    """What the handlers can do: reader operations, chat preferences, summaries of the links
+    users send and articles to share inline (the last two absent where nothing fetches, e.g.
+    a test that builds the reader services alone)."""
 
     articles: ArticleService
     chats: ChatService
+    links: LinkService | None = None
+    sharing: SharingService | None = None
 
 
 class BotData:

@@ -8,14 +8,30 @@ it with the update and tells the user without internals; the bot keeps running.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from telegram import BotCommand, CallbackQuery, Update
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    CallbackQueryHandler,
+    ChosenInlineResultHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.chat import render
 from bot.chat.callbacks import (
@@ -34,9 +50,11 @@ from bot.chat.callbacks import (
 )
 from bot.chat.context import NewsApplication, NewsContext
 from bot.chat.i18n import COMMANDS, plain
+from bot.chat.keyboards import markup
 from bot.chat.render import View
-from bot.chat.replies import edit, send
+from bot.chat.replies import NO_PREVIEW, edit, send
 from bot.errors import NotFound, SummaryError
+from bot.ingest.safefetch import LinkError
 from bot.services.articles import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -44,6 +62,7 @@ from bot.services.articles import (
     UnknownCategory,
 )
 from bot.services.chats import LANGUAGES, Preferences, language_for
+from bot.services.links import LinksDisabled, RateLimited, find_url
 from bot.summarize import ALGORITHMS
 
 log = logging.getLogger(__name__)
@@ -54,6 +73,13 @@ _INT = re.compile(r"[+-]?\d{1,19}")
 _DEEP_LINK = re.compile(r"art_(\d{1,12})")
 # A search typed as a message is cut here: longer text is a pasted article, not a query.
 MAX_QUERY = 200
+# The update types the handlers below handle: what the bot asks Telegram for.
+UPDATE_TYPES = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+    Update.CHOSEN_INLINE_RESULT,
+]
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -76,7 +102,7 @@ async def start(update: Update, context: NewsContext) -> None:
 async def help_command(update: Update, context: NewsContext) -> None:
     """List every command with an example."""
     prefs = await context.preferences(update)
-    await _reply(update, context, render.help_view(prefs.language))
+    await _reply(update, context, render.help_view(prefs.language, context.bot.username))
 
 
 async def latest(update: Update, context: NewsContext) -> None:
@@ -147,6 +173,110 @@ async def text_search(update: Update, context: NewsContext) -> None:
     prefs = await context.preferences(update)
     text = update.effective_message.text if update.effective_message else None
     await _reply(update, context, await _search(context, prefs, text or ""))
+
+
+async def summarize_link(update: Update, context: NewsContext) -> None:
+    """Fetch a web page and summarize it: /summarize <url> [sentences]."""
+    prefs = await context.preferences(update)
+    args = context.args or []
+    sentences = parse_int(args[1]) if len(args) > 1 else 0
+    if (
+        not args
+        or len(args) > 2
+        or sentences is None
+        or (len(args) > 1 and not 1 <= sentences <= MAX_SUMMARY_SENTENCES)
+    ):
+        await _reply(update, context, render.message(prefs.language, "usage_summarize"))
+        return
+    await _reply(update, context, await _link_summary(update, context, prefs, args[0], sentences))
+
+
+async def link_message(update: Update, context: NewsContext) -> None:
+    """Summarize the page of a link sent as a message (in a private chat)."""
+    prefs = await context.preferences(update)
+    message = update.effective_message
+    assert message is not None
+    text = message.text or ""
+    marked = message.parse_entities([MessageEntity.URL, MessageEntity.TEXT_LINK])
+    candidates = [entity.url or value for entity, value in marked.items()]
+    url = find_url(text, candidates)
+    if url is None:  # the filter saw "http://" but no usable URL: a search after all
+        await _reply(update, context, await _search(context, prefs, text))
+        return
+    await _reply(update, context, await _link_summary(update, context, prefs, url, 0))
+
+
+async def _link_summary(
+    update: Update, context: NewsContext, prefs: Preferences, url: str, sentences: int
+) -> View:
+    """The summary of the page at `url`, or a line saying why there is none."""
+    lang = prefs.language
+    links = context.services.links
+    if links is None or not links.enabled:
+        return render.message(lang, "links_disabled")
+    user = update.effective_user
+    chat = update.effective_chat
+    requester = user.id if user else chat.id if chat else 0
+    if chat is not None:
+        with contextlib.suppress(TelegramError):  # only a courtesy while the page loads
+            await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    try:
+        article = await links.article(url, requester)
+    except LinksDisabled:
+        return render.message(lang, "links_disabled")
+    except RateLimited as exc:
+        return render.message(lang, "link_rate_limited", seconds=exc.retry_after)
+    except LinkError as exc:
+        log.info("link from %s not summarized: %s", requester, exc)
+        return render.link_error(lang, exc.reason, links.config, exc.status)
+    try:
+        return await _summary(context, prefs, article.id, sentences)
+    except NotFound:
+        return render.message(lang, "link_bad_response")
+
+
+# -- inline mode ------------------------------------------------------------------------------
+
+
+async def inline_query(update: Update, context: NewsContext) -> None:
+    """Offer articles to share in any chat: `@bot words` searches, `@bot` alone the latest."""
+    query = update.inline_query
+    assert query is not None
+    sharing = context.services.sharing
+    if sharing is None:
+        await query.answer([], cache_time=0)
+        return
+    known = context.services.chats.cached(query.from_user.id)
+    lang = known.language if known else language_for(query.from_user.language_code)
+    page = await sharing.page(query.query, query.offset)
+    username = context.bot.username
+    results = []
+    for item in page.items:
+        shared = render.inline_article(lang, item, username)
+        results.append(
+            InlineQueryResultArticle(
+                id=shared.id,
+                title=shared.title,
+                description=shared.description,
+                input_message_content=InputTextMessageContent(
+                    shared.text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
+                ),
+                reply_markup=markup(shared.rows),
+            )
+        )
+    await query.answer(
+        results,
+        cache_time=int(sharing.ttl),
+        is_personal=True,  # labels and dates are in the user's language
+        next_offset=page.next_offset,
+    )
+
+
+async def chosen_inline_result(update: Update, context: NewsContext) -> None:
+    """Note which article was shared (Telegram sends this only with /setinlinefeedback on)."""
+    chosen = update.chosen_inline_result
+    if chosen is not None:
+        log.info("article %s shared inline by %s", chosen.result_id, chosen.from_user.id)
 
 
 async def settings(update: Update, context: NewsContext) -> None:
@@ -408,6 +538,7 @@ COMMAND_HANDLERS: dict[str, Handler] = {
     "summary": summary,
     "full": full,
     "search": search,
+    "summarize": summarize_link,
     "settings": settings,
     "language": language,
 }
@@ -419,9 +550,18 @@ def register(application: NewsApplication) -> None:
     for name, callback in COMMAND_HANDLERS.items():
         application.add_handler(CommandHandler(name, callback, filters=new_messages))
     private = new_messages & filters.ChatType.PRIVATE
-    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, text_search))
+    has_link = (
+        filters.Entity(MessageEntity.URL)
+        | filters.Entity(MessageEntity.TEXT_LINK)
+        | filters.Regex(re.compile(r"https?://", re.IGNORECASE))
+    )
+    text = private & filters.TEXT & ~filters.COMMAND
+    application.add_handler(MessageHandler(text & has_link, link_message))
+    application.add_handler(MessageHandler(text, text_search))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_handler(CallbackQueryHandler(button))
+    application.add_handler(InlineQueryHandler(inline_query))
+    application.add_handler(ChosenInlineResultHandler(chosen_inline_result))
     application.add_error_handler(on_error)
 
 

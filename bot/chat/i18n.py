@@ -62,6 +62,17 @@ def format_number(value: int, language: str) -> str:
     return grouped.replace(",", "\u202f") if language == "fr" else grouped
 
 
+def format_size(size: int, language: str) -> str:
+    """A byte count as readers say it: "3 Mo" / "3 MB", "500 ko" / "500 kB"."""
+    units = ("o", "ko", "Mo") if language == "fr" else ("B", "kB", "MB")
+    for power, unit in ((2, units[2]), (1, units[1])):
+        if size >= 1000**power:
+            value = round(size / 1000**power, 1)
+            text = f"{value:g}".replace(".", ",") if language == "fr" else f"{value:g}"
+            return f"{text}\u00a0{unit}"
+    return f"{format_number(size, language)}\u00a0{units[0]}"
+
+
 _MONTHS = {
     "fr": (
         "janvier", "février", "mars", "avril", "mai", "juin",
@@ -133,6 +144,16 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             ("/full 42",),
         ),
         CommandDoc(
+            "summarize",
+            "Résumer une page web",
+            "<i>lien</i> [<i>phrases</i>]",
+            "lire une page web et la résumer (envoyer simplement un lien fait de même)",
+            (
+                "/summarize https://www.example.org/article",
+                "/summarize https://www.example.org/article 5",
+            ),
+        ),
+        CommandDoc(
             "settings",
             "Longueur des résumés, méthode, langue",
             "",
@@ -186,6 +207,16 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             ("/full 42",),
         ),
         CommandDoc(
+            "summarize",
+            "Summarize a web page",
+            "<i>link</i> [<i>sentences</i>]",
+            "read a web page and summarize it (just sending a link does the same)",
+            (
+                "/summarize https://www.example.org/article",
+                "/summarize https://www.example.org/article 5",
+            ),
+        ),
+        CommandDoc(
             "settings",
             "Summary length, method, language",
             "",
@@ -216,8 +247,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/search <i>mots</i> — chercher un article\n"
             "/summary <i>numéro</i> — le résumé d’un article\n"
             "/settings — longueur des résumés, langue\n\n"
-            "Écrivez simplement quelques mots pour lancer une recherche. "
-            "Toutes les commandes : /help"
+            "Écrivez simplement quelques mots pour lancer une recherche, ou envoyez un lien "
+            "pour le résumer. Toutes les commandes : /help"
         ),
         "help_title": "<b>Commandes</b>",
         "help_footer": (
@@ -274,6 +305,35 @@ MESSAGES: dict[str, dict[str, str]] = {
             "ou écrivez simplement quelques mots."
         ),
         "usage_language": "Usage : <code>/language fr</code> ou <code>/language en</code>",
+        "usage_summarize": (
+            "Usage : /summarize <i>lien</i> [<i>phrases</i>], par exemple "
+            "<code>/summarize https://www.example.org/article</code>. "
+            "Vous pouvez aussi simplement m’envoyer un lien."
+        ),
+        "help_links": (
+            "Envoyez-moi un lien : je lis la page et la résume. Dans n’importe quelle "
+            "discussion, tapez <code>@{bot} mots</code> pour y partager un article."
+        ),
+        "links_disabled": "Les résumés de pages web sont désactivés sur ce bot.",
+        "link_rate_limited": "Trop de liens d’un coup : réessayez dans {seconds} s.",
+        "link_not_http": "Je ne lis que les liens qui commencent par http:// ou https://.",
+        "link_credentials": (
+            "Je ne lis pas les liens qui contiennent un identifiant ou un mot de passe."
+        ),
+        "link_port": "Je ne lis que les pages web sur le port {ports}.",
+        "link_address": (
+            "Je ne lis que les pages publiques : ce lien mène à une adresse privée, locale "
+            "ou réservée."
+        ),
+        "link_resolve": "Ce site est introuvable : vérifiez l’adresse.",
+        "link_connect": "Le site ne répond pas. Réessayez plus tard.",
+        "link_timeout": "La page a mis plus de {seconds} s à arriver : j’abandonne.",
+        "link_too_large": "La page est trop lourde pour moi (plus de {size}).",
+        "link_content_type": "Ce lien ne mène pas à une page web (HTML ou texte).",
+        "link_no_article": "Je ne trouve pas d’article à résumer dans cette page.",
+        "link_status": "Le site répond par une erreur (HTTP {status}).",
+        "link_redirects": "Ce lien redirige trop de fois : je m’arrête là.",
+        "link_bad_response": "La réponse du site est illisible.",
         "unknown_command": "Je ne connais pas la commande {command}. /help les liste toutes.",
         "error": (
             "⚠️ Oups, quelque chose s’est mal passé de notre côté. Réessayez dans un instant."
@@ -298,6 +358,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "btn_categories": "🗂 Rubriques",
         "btn_settings": "⚙️ Réglages",
         "btn_category": "{name} · {count}",
+        "btn_read_in_bot": "📖 Lire dans le bot",
         "sentences_one": "{n} phrase",
         "sentences_other": "{n} phrases",
         "articles_one": "{n} article",
@@ -313,7 +374,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "/search <i>words</i> — search the articles\n"
             "/summary <i>number</i> — an article’s summary\n"
             "/settings — summary length, language\n\n"
-            "Just type a few words to search. Every command: /help"
+            "Just type a few words to search, or send a link to have it summarized. "
+            "Every command: /help"
         ),
         "help_title": "<b>Commands</b>",
         "help_footer": (
@@ -368,6 +430,32 @@ MESSAGES: dict[str, dict[str, str]] = {
             "or just type a few words."
         ),
         "usage_language": "Usage: <code>/language fr</code> or <code>/language en</code>",
+        "usage_summarize": (
+            "Usage: /summarize <i>link</i> [<i>sentences</i>], for example "
+            "<code>/summarize https://www.example.org/article</code>. "
+            "You can also just send me a link."
+        ),
+        "help_links": (
+            "Send me a link: I read the page and summarize it. In any chat, type "
+            "<code>@{bot} words</code> to share an article there."
+        ),
+        "links_disabled": "Web page summaries are turned off on this bot.",
+        "link_rate_limited": "Too many links at once: try again in {seconds} s.",
+        "link_not_http": "I only read links that start with http:// or https://.",
+        "link_credentials": "I don’t read links that contain a user name or a password.",
+        "link_port": "I only read web pages on port {ports}.",
+        "link_address": (
+            "I only read public pages: this link leads to a private, local or reserved address."
+        ),
+        "link_resolve": "This site cannot be found: please check the address.",
+        "link_connect": "The site does not answer. Please try again later.",
+        "link_timeout": "The page took more than {seconds} s to arrive: I gave up.",
+        "link_too_large": "The page is too big for me (over {size}).",
+        "link_content_type": "This link does not lead to a web page (HTML or text).",
+        "link_no_article": "I can’t find an article to summarize in this page.",
+        "link_status": "The site answers with an error (HTTP {status}).",
+        "link_redirects": "This link redirects too many times: I stopped there.",
+        "link_bad_response": "The site’s answer cannot be read.",
         "unknown_command": "I don’t know the command {command}. /help lists them all.",
         "error": "⚠️ Oops, something went wrong on our side. Please try again in a moment.",
         "notice_error": "Oops, something went wrong. Please try again in a moment.",
@@ -389,6 +477,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "btn_categories": "🗂 Categories",
         "btn_settings": "⚙️ Settings",
         "btn_category": "{name} · {count}",
+        "btn_read_in_bot": "📖 Read in the bot",
         "sentences_one": "{n} sentence",
         "sentences_other": "{n} sentences",
         "articles_one": "{n} article",

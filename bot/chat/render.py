@@ -32,18 +32,22 @@ from bot.chat.i18n import (
     COMMANDS,
     LANGUAGE_NAMES,
     LANGUAGES,
+    MESSAGES,
     Html,
     escape,
     format_date,
     format_number,
+    format_size,
     plain,
     plural,
     quote,
     t,
 )
+from bot.config import LinksConfig
 from bot.models import Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage
 from bot.services.chats import SUMMARY_LENGTHS, Preferences
+from bot.services.sharing import SharedArticle
 from bot.text import clean_line
 
 MAX_MESSAGE = 4096
@@ -169,14 +173,19 @@ def welcome(language: str, bot_name: str) -> View:
     )
 
 
-def help_view(language: str) -> View:
-    """/help: every command with its arguments, what it does and an example."""
+def help_view(language: str, bot_username: str | None = None) -> View:
+    """/help: every command with its arguments, what it does and an example; then links and
+    inline mode (`@bot_username words`)."""
     lines = [t(language, "help_title"), ""]
     for doc in COMMANDS[language]:
         synopsis = f"/{doc.name} {doc.args}".rstrip()
         examples = " · ".join(f"<code>{escape(e)}</code>" for e in doc.examples)
         lines.append(f"{synopsis} — {doc.help}\n    {examples}")
-    lines += ["", t(language, "help_footer")]
+    lines += [
+        "",
+        t(language, "help_footer"),
+        t(language, "help_links", bot=bot_username or "bot"),
+    ]
     return View(Html("\n".join(lines)))
 
 
@@ -324,17 +333,7 @@ def summary(language: str, result: Summary) -> View:
             _heading(article, language, 300),
         ]
     )
-    body: list[str] = []
-    used = tg_len(head)
-    for sentence in result.sentences:
-        room = MAX_MESSAGE - used - 4  # "\n\n• "
-        if room < 20:
-            break
-        bullet = escape(sentence)
-        if tg_len(bullet) > room:
-            bullet = escape(_fit_raw(sentence, room))
-        body.append(f"• {bullet}")
-        used += tg_len(bullet) + 4
+    body = _bullets(result.sentences, tg_len(head))
     lengths = tuple(
         Button(
             ("✓ " if n == result.length else "") + plural(language, "sentences", n),
@@ -362,6 +361,23 @@ def no_summary(language: str, article: Article) -> View:
             ),
         ),
     )
+
+
+def _bullets(sentences: Sequence[str], used: int, reserve: int = 0) -> list[str]:
+    """Sentences as "• " bullets, each after a blank line, within what is left of a message
+    already `used` long, keeping `reserve` for what follows: a sentence that does not fit is
+    shortened, and the rest dropped."""
+    body: list[str] = []
+    for sentence in sentences:
+        room = MAX_MESSAGE - used - reserve - 4  # "\n\n• "
+        if room < 20:
+            break
+        bullet = escape(sentence)
+        if tg_len(bullet) > room:
+            bullet = escape(_fit_raw(sentence, room))
+        body.append(f"• {bullet}")
+        used += tg_len(bullet) + 4
+    return body
 
 
 def _fit_raw(text: str, room: int) -> str:
@@ -467,6 +483,77 @@ def language_choice(language: str) -> View:
 def message(language: str, key: str, /, **values: object) -> View:
     """A one-line answer (usage, not found...) with no buttons."""
     return View(t(language, key, **values))
+
+
+# -- links and inline mode -------------------------------------------------------------------
+
+
+def link_error(language: str, reason: str, config: LinksConfig, status: int | None = None) -> View:
+    """Why a link was not summarized, in a line, without any address (see
+    `bot.ingest.safefetch.REASONS`)."""
+    if reason == "port":
+        ports = " / ".join(str(p) for p in sorted(config.allowed_ports))
+        return message(language, "link_port", ports=ports)
+    if reason == "timeout":
+        return message(language, "link_timeout", seconds=f"{config.timeout_seconds:g}")
+    if reason == "too_large":
+        return message(language, "link_too_large", size=format_size(config.max_bytes, language))
+    if reason == "status":
+        return message(language, "link_status", status=status or "?")
+    if f"link_{reason}" in MESSAGES["en"]:
+        return message(language, f"link_{reason}")
+    return message(language, "link_bad_response")
+
+
+def deep_link(bot_username: str, article_id: int) -> str:
+    """The t.me link that opens an article in the bot (handled by /start art_<id>)."""
+    return f"https://t.me/{bot_username}?start=art_{article_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class InlineArticle:
+    """An inline-mode result: what the popup shows (title, plain-text description) and the
+    message it posts (HTML text and URL buttons: an inline message cannot use callbacks)."""
+
+    id: str
+    title: str
+    description: str
+    text: Html
+    rows: tuple[Row, ...] = ()
+
+
+def inline_article(language: str, item: SharedArticle, bot_username: str | None) -> InlineArticle:
+    """One article to share: title, byline, summary and link; "Read in the bot" opens it."""
+    article = item.article
+    meta = byline(article, language)
+    head = f"<b>{escape(clip(article.title, 300))}</b>\n<i>{escape(meta)}</i>"
+    url = safe_url(article.url)
+    tail = ""
+    if url:
+        label = escape(source(article) or clip(url, 60))
+        tail = f'🔗 <a href="{html.escape(url, quote=True)}">{label}</a>'
+    parts = [head]
+    if item.sentences:
+        parts += _bullets(item.sentences, tg_len(head), tg_len(tail) + 2)
+    else:
+        budget = MAX_MESSAGE - tg_len(head) - tg_len(tail) - 4
+        parts.append(escape(_fit_raw(article.text, min(budget, 600))))
+    if tail:
+        parts.append(tail)
+    first = item.sentences[0] if item.sentences else article.text
+    buttons: list[Button] = []
+    if bot_username:
+        buttons.append(
+            Button(plain(language, "btn_read_in_bot"), url=deep_link(bot_username, article.id))
+        )
+    buttons.extend(_link_button(language, article))
+    return InlineArticle(
+        id=str(article.id),
+        title=clip(article.title, 120),
+        description=f"{meta}\n{clip(first, 160)}",
+        text=Html("\n\n".join(parts)),
+        rows=(tuple(buttons),) if buttons else (),
+    )
 
 
 # -- plain text -------------------------------------------------------------------------------

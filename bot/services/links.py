@@ -1,0 +1,254 @@
+"""Summaries of web pages users send: fetch safely, extract, store, hand back the article.
+
+A page a user sends becomes an ordinary stored article (category `links.category`, or the
+page's own section), so its summary, its full text and their buttons work like any other
+article's, and a second request for the same URL is answered from the store: the URL as sent
+and the page's final URL (after redirects) are both looked up, normalized, before anything is
+fetched. Two users sending the same URL at once share one fetch.
+
+Fetching goes through `bot.ingest.safefetch.SafeFetcher` (the SSRF rules live there), and each
+user may ask for at most `links.per_user_per_minute` URLs a minute. Nothing here knows Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from bot.config import LinksConfig
+from bot.errors import NewsbotError
+from bot.ingest.extract import PageContent, decode_html, extract_page
+from bot.ingest.safefetch import LinkError, Page, SafeFetcher
+from bot.models import Article, NewArticle, utcnow
+from bot.store.contract import ArticleStore
+from bot.summarize import supported_languages
+from bot.text import clean_line, content_hash, normalize_body
+from bot.urls import normalize_url
+
+log = logging.getLogger(__name__)
+
+# A URL in a message: http(s), then anything but blanks; trailing punctuation is the sentence's.
+_URL_IN_TEXT = re.compile(r"(?i)\bhttps?://[^\s<>\"]+")
+_TRAILING = ".,;:!?)]}»”’'\""
+_HTML_LANG = re.compile(rb"<html[^>]*?\slang\s*=\s*[\"']?([A-Za-z]{2,3})\b", re.IGNORECASE)
+MAX_URL = 2048
+MAX_TITLE = 300
+# URLs as sent remembered with their article (see `LinkService._recent`).
+MAX_REMEMBERED = 4096
+
+
+class LinksDisabled(NewsbotError):
+    """The operator turned link summaries off (`links.enabled = false`)."""
+
+
+class RateLimited(NewsbotError):
+    """Too many URLs from one user this minute; `retry_after` seconds until the next is
+    accepted."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited for {retry_after}s")
+        self.retry_after = retry_after
+
+
+def find_url(text: str, candidates: Iterable[str] = ()) -> str | None:
+    """The first http(s) URL of a message: among `candidates` (the URLs Telegram marked in
+    it, hidden links included) first, else in its text."""
+    for candidate in candidates:
+        if _URL_IN_TEXT.fullmatch(candidate.strip()):
+            return candidate.strip()
+    match = _URL_IN_TEXT.search(text)
+    if match is None:
+        return None
+    url = match[0]
+    while url and url[-1] in _TRAILING:
+        # A closing bracket that opened inside the URL is part of it (Wikipedia titles).
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
+
+
+def looks_like_url(text: str) -> bool:
+    """True when `text` starts like a URL (the user meant one, even a refused one)."""
+    return bool(re.match(r"(?i)\s*[a-z][a-z0-9+.-]*://", text))
+
+
+class RateLimiter:
+    """At most `limit` events per `window` seconds per key (a sliding window)."""
+
+    def __init__(
+        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._events: dict[int, deque[float]] = {}
+
+    def hit(self, key: int) -> None:
+        """Count one event for `key`; RateLimited (and not counted) over the limit."""
+        now = self.clock()
+        events = self._events.setdefault(key, deque())
+        while events and now - events[0] >= self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            raise RateLimited(max(1, int(events[0] + self.window - now + 0.999)))
+        events.append(now)
+        if len(self._events) > 10_000:  # forget users who went quiet
+            for quiet in [k for k, v in self._events.items() if not v or now - v[-1] >= 60]:
+                del self._events[quiet]
+
+
+class LinkService:
+    """Articles from URLs users send (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: ArticleStore,
+        config: LinksConfig,
+        fetcher: SafeFetcher,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.fetcher = fetcher
+        self.limiter = RateLimiter(config.per_user_per_minute, 60.0, clock)
+        self.fresh_for = timedelta(hours=config.refetch_after_hours)
+        self.clock = clock
+        # URL as sent (normalized) -> (when, article id): a URL that redirects is stored under
+        # its final URL, and must not be fetched again for that either.
+        self._recent: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        # One lock per URL being fetched, with how many requests hold or wait for it.
+        self._inflight: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the operator allows link summaries."""
+        return self.config.enabled
+
+    async def article(self, url: str, user_id: int) -> Article:
+        """The stored article for `url`, fetched and stored first unless it is already there.
+
+        Raises LinksDisabled, RateLimited (before any lookup), LinkError when the URL is
+        refused or the page cannot be fetched or has no article text.
+        """
+        if not self.config.enabled:
+            raise LinksDisabled("link summaries are disabled")
+        url = url.strip()
+        if len(url) > MAX_URL:
+            raise LinkError("not_http", "URL too long")
+        self.fetcher.policy.target(url)  # a bad scheme or port costs nothing: not counted
+        self.limiter.hit(user_id)
+        key = normalize_url(url)
+        lock, users = self._inflight.get(key, (asyncio.Lock(), 0))
+        self._inflight[key] = (lock, users + 1)
+        try:
+            async with lock:
+                known = await self._known(key, url)
+                if known is not None:
+                    return known
+                article = await self._fetch_and_store(url)
+                self._remember(key, article.id)
+                return article
+        finally:
+            lock, users = self._inflight[key]
+            if users > 1:
+                self._inflight[key] = (lock, users - 1)
+            else:
+                del self._inflight[key]
+
+    def _remember(self, key: str, article_id: int) -> None:
+        self._recent[key] = (self.clock(), article_id)
+        self._recent.move_to_end(key)
+        while len(self._recent) > MAX_REMEMBERED:
+            self._recent.popitem(last=False)
+
+    async def _known(self, key: str, url: str) -> Article | None:
+        """The article already stored for this URL, if any.
+
+        The store has no way to replace an article's text, so a page stored longer than
+        `refetch_after_hours` ago is still answered from the store rather than fetched for
+        nothing; `fresh_for` bounds how long the sent-URL shortcut is remembered.
+        """
+        remembered = self._recent.get(key)
+        if remembered is not None and self.clock() - remembered[0] < self.fresh_for.total_seconds():
+            try:
+                return await self.store.get_article(remembered[1])
+            except NewsbotError:
+                del self._recent[key]
+        found = await self.store.find_article_by_url(url)
+        if found is not None and utcnow() - found.stored_at > self.fresh_for:
+            log.debug("article %s for %s is older than %s; kept", found.id, url, self.fresh_for)
+        return found
+
+    async def _fetch_and_store(self, url: str) -> Article:
+        page = await self.fetcher.fetch(url)
+        if page.url != url:
+            stored = await self.store.find_article_by_url(page.url)
+            if stored is not None:
+                return stored
+        content = await asyncio.to_thread(_extract, page)
+        if content is None:
+            raise LinkError("no_article", "no article text in the page")
+        title = clip_title(content.title or urlsplit(page.url).hostname or page.url)
+        item = NewArticle(
+            title=title,
+            text=content.text,
+            url=page.url,
+            author=content.author,
+            published=content.published,
+            category=content.section or self.config.category,
+            language=_language(page),
+        )
+        result = await self.store.add_articles([item])
+        if result.ids:
+            log.info("stored article %s from a user's link", result.ids[0])
+            return await self.store.get_article(result.ids[0])
+        return await self._duplicate(item)
+
+    async def _duplicate(self, item: NewArticle) -> Article:
+        """The stored article `item` duplicates: same URL (a race) or same text elsewhere."""
+        assert item.url is not None
+        found = await self.store.find_article_by_url(item.url)
+        if found is not None:
+            return found
+        digest = content_hash(item.title, item.text)
+        for candidate in await self.store.search(item.title, 20):
+            if candidate.content_hash == digest:
+                return candidate
+        raise LinkError("bad_response", "a duplicate that cannot be found")
+
+
+def clip_title(title: str) -> str:
+    """A title of at most `MAX_TITLE` characters, on one line."""
+    line = clean_line(title)
+    return line if len(line) <= MAX_TITLE else line[: MAX_TITLE - 1].rstrip() + "…"
+
+
+def _extract(page: Page) -> PageContent | None:
+    """The article of a fetched page (off the event loop: trafilatura takes milliseconds)."""
+    if page.media_type == "text/plain":
+        raw = decode_html(page.content, page.charset or "utf-8")
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+        lines = [clean_line(line) for line in text.splitlines()]
+        first = next((line for line in lines if line), "")
+        body = normalize_body(text)
+        if len(body.split()) < 25:
+            return None
+        return PageContent(text=body, title=first[:MAX_TITLE] or None)
+    return extract_page(page.content, url=page.url, charset=page.charset)
+
+
+def _language(page: Page) -> str | None:
+    """The page's declared language (`<html lang>`), when the summarizer knows it."""
+    match = _HTML_LANG.search(page.content[:8192])
+    if match is None:
+        return None
+    code = match[1].decode("ascii").lower()
+    return code if code in supported_languages() else None

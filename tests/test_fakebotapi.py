@@ -1,0 +1,113 @@
+"""The fake Bot API speaks like Telegram where the bot's tests rely on it: errors with their
+parameters (as PTB turns them into RetryAfter, ChatMigrated, Forbidden), chat members and
+admins, group and channel updates, and only the update types a bot asked for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot, ChatMemberAdministrator, ChatMemberMember, ChatMemberOwner
+from telegram.error import ChatMigrated, Forbidden, RetryAfter
+
+from tests.fakebotapi import BLOCKED, FakeBotAPI, User
+
+ANNE = User(id=11, first_name="Anne", language_code="fr")
+BOB = User(id=12, first_name="Bob", language_code="en")
+
+
+@pytest.fixture
+async def api_bot() -> AsyncIterator[tuple[FakeBotAPI, Bot]]:
+    with FakeBotAPI() as api:
+        async with Bot(api.token, base_url=api.base_url) as bot:
+            yield api, bot
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+async def test_errors_carry_their_parameters(api_bot: tuple[FakeBotAPI, Bot]) -> None:
+    api, bot = api_bot
+    api.fail_next(
+        "sendMessage", "Too Many Requests: retry after 3", 429, parameters={"retry_after": 3}
+    )
+    with pytest.raises(RetryAfter) as flood:
+        await bot.send_message(ANNE.id, "hello")
+    assert "Retry in 3 seconds" in str(flood.value)
+    api.fail_next(
+        "sendMessage",
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        parameters={"migrate_to_chat_id": -100123},
+        chat_id=-42,
+    )
+    await bot.send_message(-7, "another group is not concerned")
+    with pytest.raises(ChatMigrated) as migrated:
+        await bot.send_message(-42, "hello")
+    assert migrated.value.new_chat_id == -100123
+    await bot.send_message(-42, "only once")
+    api.fail_next("sendMessage", BLOCKED, 403, chat_id=ANNE.id, times=2)
+    for _ in range(2):
+        with pytest.raises(Forbidden, match="blocked"):
+            await bot.send_message(ANNE.id, "hello")
+    await bot.send_message(ANNE.id, "unblocked")
+    api.block(BOB.id)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(BOB.id, "hello")
+    api.unblock(BOB.id)
+    await bot.send_message(BOB.id, "hello again")
+    refused = [(c.method, c.params.get("chat_id")) for c in api.rejected()]
+    assert refused == [("sendMessage", str(ANNE.id))] + [
+        ("sendMessage", str(c)) for c in (-42, ANNE.id, ANNE.id, BOB.id)
+    ]
+
+
+async def test_members_and_administrators(api_bot: tuple[FakeBotAPI, Bot]) -> None:
+    api, bot = api_bot
+    api.set_member_status(-100123, ANNE.id, "creator", user=ANNE)
+    api.set_member_status(-100123, BOB.id, "administrator", user=BOB)
+    owner = await bot.get_chat_member(-100123, ANNE.id)
+    assert isinstance(owner, ChatMemberOwner) and owner.user.first_name == "Anne"
+    admin = await bot.get_chat_member(-100123, BOB.id)
+    assert isinstance(admin, ChatMemberAdministrator) and admin.can_manage_chat
+    member = await bot.get_chat_member(-100123, 99)
+    assert isinstance(member, ChatMemberMember) and member.status == "member"
+    admins = await bot.get_chat_administrators(-100123)
+    assert {a.user.id for a in admins} == {ANNE.id, BOB.id}
+    for status in ("restricted", "left", "kicked"):
+        api.set_member_status(-5, 99, status)
+        assert (await bot.get_chat_member(-5, 99)).status == status
+    with pytest.raises(ValueError):
+        api.set_member_status(-5, 99, "emperor")
+
+
+async def test_group_and_channel_updates(api_bot: tuple[FakeBotAPI, Bot]) -> None:
+    api, bot = api_bot
+    api.send_message(ANNE, "/latest@newsbot_test_bot", chat_type="supergroup", chat_id=-100123)
+    api.send_message(BOB, "hello", chat_type="group")
+    api.channel_post(-100777, "/latest", title="Les Nouvelles")
+    updates = await bot.get_updates(timeout=0)
+    group, small, channel = updates
+    assert group.effective_chat is not None and group.effective_chat.type == "supergroup"
+    assert group.effective_chat.id == -100123 and group.effective_user == ANNE.as_user()
+    assert group.message is not None and group.message.text == "/latest@newsbot_test_bot"
+    assert small.effective_chat is not None and small.effective_chat.id == -BOB.id
+    assert channel.channel_post is not None and channel.effective_user is None
+    assert channel.channel_post.chat.type == "channel"
+    assert channel.channel_post.chat.title == "Les Nouvelles"
+    sent = await bot.send_message(-100123, "in the group")
+    assert sent.chat.type == "supergroup"
+    with pytest.raises(ValueError):
+        api.channel_post(5, "channels have negative ids")
+
+
+async def test_only_the_asked_update_types_are_sent(api_bot: tuple[FakeBotAPI, Bot]) -> None:
+    api, bot = api_bot
+    api.inline_mode = True
+    message = api.send_message(ANNE, "hello")
+    inline, _ = api.inline_query(ANNE, "words")
+    updates = await bot.get_updates(timeout=0, allowed_updates=["message"])
+    assert [u.update_id for u in updates] == [message]
+    assert api.allowed_updates == {"message"}
+    with pytest.raises(AssertionError, match="inline_query"):
+        api.wait_acknowledged(inline, timeout=1)
+    api.inline_mode = False
+    with pytest.raises(RuntimeError, match="inline mode is off"):
+        api.inline_query(ANNE, "words")
