@@ -2,12 +2,16 @@
 
 `create_application(config)` builds the PTB Application (`bot.chat`), registers the handlers
 and the periodic jobs, and ties the services' lifetime to the application's: `post_init` opens
-the store (migrating its schema) and creates the services, `post_shutdown` closes the store.
-Handlers reach the services through `context.services` (`bot.chat.context.NewsContext`), typed,
-never by casting entries of `bot_data`.
+the store (migrating its schema), creates the services and starts the sender of
+subscriptions (`bot.deliver`, through the Telegram outbox of `bot.chat.outbox`);
+`post_shutdown` stops the sender, then closes the store. Handlers reach the services through
+`context.services` (`bot.chat.context.NewsContext`), typed, never by casting entries of
+`bot_data`.
 
-Periodic work (feed ingestion, deliveries) joins as a `PeriodicJob` in `JOBS`: it receives the
-`Runtime` (store, summaries, config) and never sees Telegram.
+Periodic work (feed ingestion) joins as a `PeriodicJob` in `JOBS`: it receives the `Runtime`
+(store, summaries, config) and never sees Telegram. The sender is not a periodic job but a loop
+of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued by another
+process) and wakes at once when this process's ingestion queued some.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ from bot.chat.application import (
 )
 from bot.chat.context import NewsApplication, Services
 from bot.chat.handlers import publish_commands, register
+from bot.chat.outbox import TelegramOutbox
 from bot.config import Config
+from bot.deliver.sender import Sender
 from bot.ingest.pipeline import IngestPipeline
 from bot.ingest.safefetch import Resolver, SafeFetcher
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
 from bot.services.links import LinkService
 from bot.services.sharing import SharingService
+from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
 from bot.store import SqlStore, open_store
 
@@ -45,6 +52,7 @@ class Runtime:
         self._store: SqlStore | None = None
         self._summaries: SummaryService | None = None
         self._ingest: IngestPipeline | None = None
+        self.sender: Sender | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -77,9 +85,11 @@ class Runtime:
         fetcher = SafeFetcher(
             links, user_agent=self.config.ingest.user_agent, resolver=self.resolver
         )
+        chats = ChatService(self._store, self.config.summary)
         return Services(
             articles=articles,
-            chats=ChatService(self._store, self.config.summary),
+            chats=chats,
+            subscriptions=SubscriptionService(self._store, articles, chats, self.config.delivery),
             links=LinkService(self._store, links, fetcher),
             sharing=SharingService(
                 articles,
@@ -89,8 +99,21 @@ class Runtime:
             ),
         )
 
+    def start_sender(self, application: NewsApplication, services: Services) -> Sender:
+        """Start draining the deliveries queue into Telegram through the application's bot."""
+        bot = application.bot
+        assert services.subscriptions is not None
+        outbox = TelegramOutbox(bot, services.articles, services.chats, services.subscriptions)
+        self.sender = Sender(self.store, outbox, self.config.delivery)
+        self.sender.start()
+        return self.sender
+
     async def close(self) -> None:
-        """Close the store if it was opened; safe to call twice."""
+        """Stop the sender (what it claimed goes back to the queue) and close the store if it
+        was opened; safe to call twice."""
+        sender, self.sender = self.sender, None
+        if sender is not None:
+            await sender.stop()
         store, self._store, self._summaries = self._store, None, None
         ingest, self._ingest = self._ingest, None
         if ingest is not None:
@@ -110,7 +133,10 @@ class PeriodicJob:
 
 
 async def _ingest_due(runtime: Runtime) -> object:
-    return await runtime.ingest.run()
+    report = await runtime.ingest.run()
+    if report.new and runtime.sender is not None:
+        runtime.sender.wake()  # queued in this process: no need to wait for the next poll
+    return report
 
 
 # The jobs `newsbot run` schedules. Ingestion ticks every minute and asks the store which feeds
@@ -130,18 +156,23 @@ def create_application(
     jobs: Sequence[PeriodicJob] = JOBS,
     concurrency: int = DEFAULT_CONCURRENCY,
     resolver: Resolver | None = None,
+    deliver: bool = True,
 ) -> NewsApplication:
     """The bot, ready for `bot.chat.application.serve` (or the shell).
 
     `request` replaces the HTTP layer (the shell answers locally); `rate_limit` respects
     Telegram's flood limits and is for real Telegram only; `updater` is needed to poll or
-    receive webhooks; `resolver` replaces DNS for the links users send (tests).
+    receive webhooks; `resolver` replaces DNS for the links users send (tests); `deliver` runs
+    the sender of subscriptions (not in the shell, whose screen is no chat of the store's).
     """
     runtime = Runtime(config, resolver=resolver)
 
     async def post_init(application: NewsApplication) -> None:
-        application.bot_data.services = await runtime.open()
+        services = await runtime.open()
+        application.bot_data.services = services
         await publish_commands(application)
+        if deliver:
+            runtime.start_sender(application, services)
 
     async def post_shutdown(application: NewsApplication) -> None:
         application.bot_data.services = None
@@ -155,6 +186,8 @@ def create_application(
         rate_limit=rate_limit,
         updater=updater,
         concurrency=concurrency,
+        max_rate=config.delivery.messages_per_second,
+        group_per_minute=config.delivery.group_per_minute,
     )
     register(application)
     for job in jobs:

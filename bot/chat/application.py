@@ -105,12 +105,15 @@ def build_application(
     rate_limit: bool = True,
     updater: bool = True,
     concurrency: int = DEFAULT_CONCURRENCY,
+    max_rate: float = 30.0,
+    group_per_minute: int = 20,
 ) -> NewsApplication:
     """A PTB Application for `telegram`'s token and API URL, with no handlers yet.
 
     `request` replaces the HTTP layer (the shell's local one); `rate_limit` keeps the bot under
     Telegram's flood limits (off where there is no Telegram to protect: shell, tests, benches);
-    without `updater` the application only processes updates it is handed.
+    without `updater` the application only processes updates it is handed. `max_rate` (messages
+    per second) and `group_per_minute` are the limits the rate limiter keeps.
     """
     builder: ApplicationBuilder[
         ExtBot[Any], NewsContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]
@@ -127,7 +130,11 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        builder = builder.rate_limiter(
+            AIORateLimiter(
+                overall_max_rate=max_rate, group_max_rate=group_per_minute, max_retries=3
+            )
+        )
     if not updater:
         builder = builder.updater(None)
     return builder.build()

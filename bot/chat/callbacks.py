@@ -12,6 +12,10 @@ summary length), so the conversation does not fill with copies:
     o:<n|a|l>:<value>                          a setting: summary length, algorithm, language
     L:<language>                               the interface language (from /language)
     v:<latest|categories|settings>             a command's view (from /start's buttons)
+    n:<category id> / x:<category id>          subscribe / unsubscribe (notice; x edits a list)
+    g:<digest id>:<page>                       a page of a digest (edit)
+    d:<m|t|q|p>:<value>                        a delivery setting: mode, digest time, quiet
+                                               hours ("" = off), pause ("1") / resume ("0")
 
 Ids are the article and category ids; a query is the last field so it may contain ":" and is
 cut by UTF-8 bytes, at a character boundary, to fit. Data that does not parse (a button from an
@@ -20,13 +24,17 @@ older version of the bot) decodes to None, and the bot says the button has expir
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 MAX_BYTES = 64
+_HHMM = re.compile(r"\d\d:\d\d")
+_QUIET = re.compile(r"\d\d:\d\d-\d\d:\d\d")
 
 SettingKind = Literal["n", "a", "l"]
 View = Literal["latest", "categories", "settings"]
+DeliveryKind = Literal["m", "t", "q", "p"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,37 @@ class OpenView:
     view: View
 
 
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Subscribe the chat to a category (from /categories)."""
+
+    category_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """Unsubscribe the chat from a category (from /subscriptions or a pushed article)."""
+
+    category_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShowDigest:
+    """A page of a digest message, in place."""
+
+    digest_id: int
+    page: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SetDelivery:
+    """A delivery setting from /settings: m = mode, t = digest time, q = quiet hours,
+    p = pause."""
+
+    kind: DeliveryKind
+    value: str
+
+
 Action = (
     ShowLatest
     | OpenCategory
@@ -117,6 +156,10 @@ Action = (
     | SetOption
     | SetLanguage
     | OpenView
+    | Subscribe
+    | Unsubscribe
+    | ShowDigest
+    | SetDelivery
 )
 
 
@@ -158,6 +201,14 @@ def encode(action: Action) -> str:
             data = f"L:{language}"
         case OpenView(view):
             data = f"v:{view}"
+        case Subscribe(category_id):
+            data = f"n:{category_id}"
+        case Unsubscribe(category_id):
+            data = f"x:{category_id}"
+        case ShowDigest(digest_id, page):
+            data = f"g:{digest_id}:{page}"
+        case SetDelivery(kind, value):
+            data = f"d:{kind}:{value}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -213,6 +264,24 @@ def decode(data: str | None) -> Action | None:
                     return OpenView("categories")
                 if rest == "settings":
                     return OpenView("settings")
+                return None
+            case "n":
+                return Subscribe(_nat(rest))
+            case "x":
+                return Unsubscribe(_nat(rest))
+            case "g":
+                digest, page = rest.split(":")
+                return ShowDigest(_nat(digest), _nat(page))
+            case "d":
+                setting, value = rest.split(":", 1)
+                if setting == "m" and value in ("instant", "digest"):
+                    return SetDelivery("m", value)
+                if setting == "t" and _HHMM.fullmatch(value):
+                    return SetDelivery("t", value)
+                if setting == "q" and (value == "" or _QUIET.fullmatch(value)):
+                    return SetDelivery("q", value)
+                if setting == "p" and value in ("0", "1"):
+                    return SetDelivery("p", value)
                 return None
     except ValueError:
         return None

@@ -124,7 +124,12 @@ async def cmd_shell(args: argparse.Namespace, config: Config) -> int:
     interactive = sys.stdin.isatty()
     screen = Screen(sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     application = create_application(
-        config, request=ShellRequest(screen), rate_limit=False, updater=False, jobs=()
+        config,
+        request=ShellRequest(screen),
+        rate_limit=False,
+        updater=False,
+        jobs=(),
+        deliver=False,
     )
     user = ShellUser(args.language or language_from_env(), _user_name())
     async with running(application):

@@ -18,18 +18,20 @@ from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
 from bot.services.links import LinkService
 from bot.services.sharing import SharingService
+from bot.services.subscriptions import SubscriptionService
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     """What the handlers can do: reader operations, chat preferences, summaries of the links
-    users send and articles to share inline (the last two absent where nothing fetches, e.g.
-    a test that builds the reader services alone)."""
+    users send, articles to share inline and subscriptions (absent where a test builds the
+    reader services alone)."""
 
     articles: ArticleService
     chats: ChatService
     links: LinkService | None = None
     sharing: SharingService | None = None
+    subscriptions: SubscriptionService | None = None
 
 
 class BotData:

@@ -33,19 +33,24 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import render
+from bot.chat import delivery_handlers, render
+from bot.chat import render_delivery as delivery_views
 from bot.chat.callbacks import (
     Action,
     OpenCategory,
     OpenFullText,
     OpenSummary,
     OpenView,
+    SetDelivery,
     SetLanguage,
     SetOption,
+    ShowDigest,
     ShowFullText,
     ShowLatest,
     ShowSearch,
     ShowSummary,
+    Subscribe,
+    Unsubscribe,
     decode,
 )
 from bot.chat.context import NewsApplication, NewsContext
@@ -76,6 +81,7 @@ MAX_QUERY = 200
 # The update types the handlers below handle: what the bot asks Telegram for.
 UPDATE_TYPES = [
     Update.MESSAGE,
+    Update.CHANNEL_POST,
     Update.CALLBACK_QUERY,
     Update.INLINE_QUERY,
     Update.CHOSEN_INLINE_RESULT,
@@ -120,8 +126,7 @@ async def latest(update: Update, context: NewsContext) -> None:
 async def categories(update: Update, context: NewsContext) -> None:
     """List the categories with their article counts, each with a button."""
     prefs = await context.preferences(update)
-    found = await context.services.articles.categories()
-    await _reply(update, context, render.categories(prefs.language, found))
+    await _reply(update, context, await _categories(context, prefs))
 
 
 async def summary(update: Update, context: NewsContext) -> None:
@@ -282,7 +287,7 @@ async def chosen_inline_result(update: Update, context: NewsContext) -> None:
 async def settings(update: Update, context: NewsContext) -> None:
     """Show the settings with buttons: summary length, algorithm, language."""
     prefs = await context.preferences(update)
-    await _reply(update, context, render.settings(prefs.language, prefs, ALGORITHMS))
+    await _reply(update, context, await _settings(context, prefs))
 
 
 async def language(update: Update, context: NewsContext) -> None:
@@ -381,18 +386,43 @@ async def _act(
         case OpenView("latest"):
             await _send_to(context, query, await _latest(context, prefs))
         case OpenView("categories"):
-            found = await articles.categories()
-            await _send_to(context, query, render.categories(lang, found))
+            await _send_to(context, query, await _categories(context, prefs))
         case OpenView("settings"):
-            await _send_to(context, query, render.settings(lang, prefs, ALGORITHMS))
+            await _send_to(context, query, await _settings(context, prefs))
+        case Subscribe() | Unsubscribe() | ShowDigest():
+            return await delivery_handlers.act(context, query, prefs, action)
+        case SetDelivery():
+            refused = await delivery_handlers.act(context, query, prefs, action)
+            return refused or await _show_settings(context, query, prefs)
         case _:
             raise ValueError(f"unhandled action {action!r}")
     return None
 
 
 async def _show_settings(context: NewsContext, query: CallbackQuery, prefs: Preferences) -> str:
-    await edit(context.bot, query, render.settings(prefs.language, prefs, ALGORITHMS))
+    await edit(context.bot, query, await _settings(context, prefs))
     return plain(prefs.language, "notice_saved")
+
+
+async def _settings(context: NewsContext, prefs: Preferences) -> View:
+    """/settings: summaries and language, then how subscriptions are delivered."""
+    view = render.settings(prefs.language, prefs, ALGORITHMS)
+    service = context.services.subscriptions
+    if service is None:
+        return view
+    return delivery_views.with_delivery(prefs.language, view, await service.settings(prefs.chat_id))
+
+
+async def _categories(context: NewsContext, prefs: Preferences) -> View:
+    """/categories with a Subscribe (or Unsubscribe) button per category."""
+    found = await context.services.articles.categories()
+    service = context.services.subscriptions
+    if service is None:
+        return render.categories(prefs.language, found)
+    names = {sub.category for sub in await service.subscriptions(prefs.chat_id)}
+    return delivery_views.categories(
+        prefs.language, found, {c.id for c in found if c.name in names}
+    )
 
 
 # -- views shared by commands and buttons -----------------------------------------------------
@@ -547,8 +577,11 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 def register(application: NewsApplication) -> None:
     """Add every handler and the error handler to `application`."""
     new_messages = filters.UpdateType.MESSAGE
-    for name, callback in COMMAND_HANDLERS.items():
-        application.add_handler(CommandHandler(name, callback, filters=new_messages))
+    # Commands posted in a channel the bot is an admin of arrive as channel posts: the
+    # channel's admins run it (subscriptions, settings) like any chat.
+    commands = new_messages | filters.UpdateType.CHANNEL_POST
+    for name, callback in {**COMMAND_HANDLERS, **delivery_handlers.COMMAND_HANDLERS}.items():
+        application.add_handler(CommandHandler(name, callback, filters=commands))
     private = new_messages & filters.ChatType.PRIVATE
     has_link = (
         filters.Entity(MessageEntity.URL)

@@ -154,10 +154,58 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             ),
         ),
         CommandDoc(
-            "settings",
-            "Longueur des résumés, méthode, langue",
+            "subscribe",
+            "S’abonner à une rubrique",
+            "<i>rubrique</i> [+mot] [-mot]",
+            "recevoir ici chaque nouvel article d’une rubrique ; +mot : seulement s’il contient "
+            "ce mot, -mot : sauf s’il le contient",
+            ("/subscribe économie", "/subscribe sport +rugby -football"),
+        ),
+        CommandDoc(
+            "unsubscribe",
+            "Se désabonner",
+            "<i>rubrique</i>|all",
+            "ne plus recevoir une rubrique (all : aucune)",
+            ("/unsubscribe sport", "/unsubscribe all"),
+        ),
+        CommandDoc(
+            "subscriptions",
+            "Mes abonnements",
             "",
-            "longueur et méthode des résumés, langue de l’interface",
+            "vos abonnements et leur réception, avec un bouton pour se désabonner",
+            ("/subscriptions",),
+        ),
+        CommandDoc(
+            "digest",
+            "Une sélection par jour",
+            "<i>HH:MM</i>|off",
+            "recevoir une sélection par jour à cette heure plutôt que chaque article "
+            "(off : chaque article dès son arrivée)",
+            ("/digest 08:00", "/digest off"),
+        ),
+        CommandDoc(
+            "quiet",
+            "Heures calmes",
+            "<i>HH:MM-HH:MM</i>|off",
+            "garder les articles arrivés pendant ces heures jusqu’à leur fin",
+            ("/quiet 22:00-07:00", "/quiet off"),
+        ),
+        CommandDoc(
+            "timezone",
+            "Fuseau horaire",
+            "<i>zone</i>",
+            "le fuseau horaire des heures de sélection et des heures calmes",
+            ("/timezone Europe/Paris",),
+        ),
+        CommandDoc("pause", "Suspendre la réception", "", "suspendre les envois", ("/pause",)),
+        CommandDoc(
+            "resume", "Reprendre la réception", "", "reprendre les envois suspendus", ("/resume",)
+        ),
+        CommandDoc(
+            "settings",
+            "Résumés, langue, réception",
+            "",
+            "longueur et méthode des résumés, langue de l’interface, réception des abonnements",
             ("/settings",),
         ),
         CommandDoc(
@@ -217,10 +265,56 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             ),
         ),
         CommandDoc(
-            "settings",
-            "Summary length, method, language",
+            "subscribe",
+            "Subscribe to a category",
+            "<i>category</i> [+word] [-word]",
+            "get each new article of a category here; +word: only if it contains the word, "
+            "-word: unless it does",
+            ("/subscribe business", "/subscribe sport +rugby -football"),
+        ),
+        CommandDoc(
+            "unsubscribe",
+            "Unsubscribe",
+            "<i>category</i>|all",
+            "stop getting a category (all: every one)",
+            ("/unsubscribe sport", "/unsubscribe all"),
+        ),
+        CommandDoc(
+            "subscriptions",
+            "My subscriptions",
             "",
-            "summary length and method, interface language",
+            "your subscriptions and their delivery, with a button to unsubscribe",
+            ("/subscriptions",),
+        ),
+        CommandDoc(
+            "digest",
+            "One digest a day",
+            "<i>HH:MM</i>|off",
+            "get one digest a day at that time instead of each article (off: each article "
+            "as it arrives)",
+            ("/digest 08:00", "/digest off"),
+        ),
+        CommandDoc(
+            "quiet",
+            "Quiet hours",
+            "<i>HH:MM-HH:MM</i>|off",
+            "hold the articles that arrive during these hours until they end",
+            ("/quiet 22:00-07:00", "/quiet off"),
+        ),
+        CommandDoc(
+            "timezone",
+            "Time zone",
+            "<i>zone</i>",
+            "the time zone of digest times and quiet hours",
+            ("/timezone Europe/London",),
+        ),
+        CommandDoc("pause", "Pause delivery", "", "pause deliveries", ("/pause",)),
+        CommandDoc("resume", "Resume delivery", "", "resume paused deliveries", ("/resume",)),
+        CommandDoc(
+            "settings",
+            "Summaries, language, delivery",
+            "",
+            "summary length and method, interface language, delivery of subscriptions",
             ("/settings",),
         ),
         CommandDoc(
@@ -269,7 +363,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "categories_title": "🗂 <b>Rubriques</b> · {count}",
         "categories_none": "Aucune rubrique pour l’instant : revenez un peu plus tard.",
         "categories_more": "… et {count} autres : <code>/latest rubrique</code>",
-        "categories_hint": "Touchez une rubrique pour voir ses derniers articles.",
+        "categories_hint": (
+            "Touchez une rubrique pour voir ses derniers articles, 🔔 pour vous y abonner."
+        ),
         "summary_title": "📝 <b>Résumé</b> · {length}",
         "summary_none": (
             "Cet article est trop court pour être résumé. Son texte intégral : /full {id}"
@@ -363,6 +459,82 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sentences_other": "{n} phrases",
         "articles_one": "{n} article",
         "articles_other": "{n} articles",
+        # -- subscriptions and deliveries
+        "push_new": "🆕 <b>{category}</b>",
+        "digest_title": "📰 <b>Votre sélection du {date}</b> · {count}",
+        "digest_empty": "Plus rien à lire ici : ces articles ont été retirés.",
+        "digest_gone": "Cette sélection n’est plus disponible.",
+        "subscribed": "✅ Abonné à <b>{category}</b> : ses nouveaux articles vous seront envoyés.",
+        "subscribed_filters": "Filtres : {filters}",
+        "subscribed_hint": "Vos abonnements : /subscriptions · réception : /settings",
+        "unsubscribed": "Désabonné de <b>{category}</b>.",
+        "unsubscribed_all": "Tous vos abonnements sont supprimés ({count}).",
+        "not_subscribed": "Vous n’êtes pas abonné à <b>{category}</b>.",
+        "subscriptions_none": (
+            "Aucun abonnement. Choisissez une rubrique dans /categories ou écrivez "
+            "/subscribe <i>rubrique</i>."
+        ),
+        "subscriptions_title": "🔔 <b>Vos abonnements</b> ({count})",
+        "subscription_inactive": "suspendu",
+        "usage_subscribe": (
+            "Usage : /subscribe <i>rubrique</i> [+mot] [-mot] — par exemple /subscribe "
+            "économie +énergie -bourse"
+        ),
+        "usage_unsubscribe": "Usage : /unsubscribe <i>rubrique</i> ou /unsubscribe all",
+        "bad_filter": (
+            "« {word} » n’est pas un filtre : écrivez +mot (doit apparaître) ou -mot (ne "
+            "doit pas apparaître), sans motif ni ponctuation."
+        ),
+        "too_many_filters": "{count} filtres au plus par abonnement.",
+        "admins_only": (
+            "Dans un groupe, seuls ses administrateurs peuvent changer les abonnements et "
+            "la réception."
+        ),
+        "delivery_instant": "📬 Réception : chaque article dès son arrivée.",
+        "delivery_digest": "📰 Réception : une sélection par jour à {time} ({zone}).",
+        "delivery_quiet": (
+            "🌙 Heures calmes : {start}–{end} (les articles sont gardés jusqu’à la fin)."
+        ),
+        "delivery_paused": "⏸ Réception en pause : /resume pour la reprendre.",
+        "usage_digest": (
+            "Usage : /digest <i>HH:MM</i> (une sélection par jour à cette heure) ou "
+            "/digest off (chaque article dès son arrivée)"
+        ),
+        "usage_quiet": (
+            "Usage : /quiet <i>HH:MM-HH:MM</i> (par exemple /quiet 22:00-07:00) ou /quiet off"
+        ),
+        "usage_timezone": (
+            "Usage : /timezone <i>zone</i>, par exemple /timezone Europe/Paris ou "
+            "/timezone America/Montreal"
+        ),
+        "unknown_timezone": (
+            "Fuseau horaire inconnu : {zone}. Exemples : Europe/Paris, Africa/Dakar, "
+            "America/Montreal."
+        ),
+        "timezone_set": "🕰 Fuseau horaire : {zone}.",
+        "paused": "⏸ Réception en pause. /resume pour la reprendre.",
+        "resumed": "▶️ Réception reprise.",
+        "btn_subscribe": "🔔 S’abonner",
+        "btn_unsubscribe": "🔕 {category}",
+        "btn_unsubscribe_short": "🔕 Se désabonner",
+        "btn_longer": "➕ Plus long",
+        "btn_open": "📝 {id}",
+        "btn_instant": "📬 Au fil de l’eau",
+        "btn_digest": "📰 Sélection du jour",
+        "btn_quiet_off": "Sans heures calmes",
+        "btn_pause": "⏸ Pause",
+        "btn_resume": "▶️ Reprendre",
+        "notice_subscribed": "Abonné à {category}",
+        "notice_unsubscribed": "Désabonné de {category}",
+        "notice_admins_only": "Seuls les administrateurs du groupe peuvent faire cela.",
+        # -- admins
+        "stats_title": "📊 <b>État du bot</b>",
+        "stats_body": (
+            "Articles : {articles}\nFlux : {feeds} ({failing} en échec)\nDiscussions : "
+            "{chats} ({inactive} désactivées)\nAbonnements : {subscriptions}\nEnvois : "
+            "{pending} en attente, {sending} en cours, {sent} envoyés, {failed} en échec"
+        ),
+        "admins_command": "Cette commande est réservée aux administrateurs du bot.",
     },
     "en": {
         "welcome": (
@@ -395,7 +567,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "categories_title": "🗂 <b>Categories</b> · {count}",
         "categories_none": "No categories yet: check back a little later.",
         "categories_more": "… and {count} more: <code>/latest category</code>",
-        "categories_hint": "Tap a category to see its latest articles.",
+        "categories_hint": "Tap a category to see its latest articles, 🔔 to subscribe to it.",
         "summary_title": "📝 <b>Summary</b> · {length}",
         "summary_none": "This article is too short to summarize. Its full text: /full {id}",
         "page": "page {number}/{count}",
@@ -482,5 +654,74 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sentences_other": "{n} sentences",
         "articles_one": "{n} article",
         "articles_other": "{n} articles",
+        # -- subscriptions and deliveries
+        "push_new": "🆕 <b>{category}</b>",
+        "digest_title": "📰 <b>Your digest of {date}</b> · {count}",
+        "digest_empty": "Nothing left to read here: these articles were removed.",
+        "digest_gone": "This digest is no longer available.",
+        "subscribed": "✅ Subscribed to <b>{category}</b>: its new articles will be sent to you.",
+        "subscribed_filters": "Filters: {filters}",
+        "subscribed_hint": "Your subscriptions: /subscriptions · delivery: /settings",
+        "unsubscribed": "Unsubscribed from <b>{category}</b>.",
+        "unsubscribed_all": "All your subscriptions are removed ({count}).",
+        "not_subscribed": "You are not subscribed to <b>{category}</b>.",
+        "subscriptions_none": (
+            "No subscriptions. Pick a category in /categories or send /subscribe <i>category</i>."
+        ),
+        "subscriptions_title": "🔔 <b>Your subscriptions</b> ({count})",
+        "subscription_inactive": "suspended",
+        "usage_subscribe": (
+            "Usage: /subscribe <i>category</i> [+word] [-word] — for example /subscribe "
+            "business +energy -stocks"
+        ),
+        "usage_unsubscribe": "Usage: /unsubscribe <i>category</i> or /unsubscribe all",
+        "bad_filter": (
+            "“{word}” is not a filter: write +word (must appear) or -word (must not "
+            "appear), with no pattern or punctuation."
+        ),
+        "too_many_filters": "At most {count} filters per subscription.",
+        "admins_only": "In a group, only its admins can change the subscriptions and delivery.",
+        "delivery_instant": "📬 Delivery: each article as soon as it arrives.",
+        "delivery_digest": "📰 Delivery: one digest a day at {time} ({zone}).",
+        "delivery_quiet": "🌙 Quiet hours: {start}–{end} (articles are held until they end).",
+        "delivery_paused": "⏸ Delivery paused: /resume to resume it.",
+        "usage_digest": (
+            "Usage: /digest <i>HH:MM</i> (one digest a day at that time) or /digest off "
+            "(each article as it arrives)"
+        ),
+        "usage_quiet": (
+            "Usage: /quiet <i>HH:MM-HH:MM</i> (for example /quiet 22:00-07:00) or /quiet off"
+        ),
+        "usage_timezone": (
+            "Usage: /timezone <i>zone</i>, for example /timezone Europe/London or "
+            "/timezone America/New_York"
+        ),
+        "unknown_timezone": (
+            "Unknown time zone: {zone}. Examples: Europe/London, America/New_York, Asia/Tokyo."
+        ),
+        "timezone_set": "🕰 Time zone: {zone}.",
+        "paused": "⏸ Delivery paused. /resume to resume it.",
+        "resumed": "▶️ Delivery resumed.",
+        "btn_subscribe": "🔔 Subscribe",
+        "btn_unsubscribe": "🔕 {category}",
+        "btn_unsubscribe_short": "🔕 Unsubscribe",
+        "btn_longer": "➕ Longer",
+        "btn_open": "📝 {id}",
+        "btn_instant": "📬 As they arrive",
+        "btn_digest": "📰 Daily digest",
+        "btn_quiet_off": "No quiet hours",
+        "btn_pause": "⏸ Pause",
+        "btn_resume": "▶️ Resume",
+        "notice_subscribed": "Subscribed to {category}",
+        "notice_unsubscribed": "Unsubscribed from {category}",
+        "notice_admins_only": "Only the group's admins can do that.",
+        # -- admins
+        "stats_title": "📊 <b>Bot status</b>",
+        "stats_body": (
+            "Articles: {articles}\nFeeds: {feeds} ({failing} failing)\nChats: {chats} "
+            "({inactive} deactivated)\nSubscriptions: {subscriptions}\nDeliveries: {pending} "
+            "pending, {sending} sending, {sent} sent, {failed} failed"
+        ),
+        "admins_command": "This command is for the bot's admins.",
     },
 }

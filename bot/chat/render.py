@@ -275,14 +275,14 @@ def unknown_category(language: str, name: str, suggestions: Sequence[Category]) 
         lines.append(t(language, "did_you_mean", names=names))
     else:
         lines.append(t(language, "see_categories"))
-    rows = tuple((Button(_category_label(language, c), OpenCategory(c.id)),) for c in suggestions)
+    rows = tuple((Button(category_label(language, c), OpenCategory(c.id)),) for c in suggestions)
     return View(Html(" ".join(lines)), rows)
 
 
 # -- categories -------------------------------------------------------------------------------
 
 
-def _category_label(language: str, category: Category) -> str:
+def category_label(language: str, category: Category) -> str:
     return plain(
         language,
         "btn_category",
@@ -294,7 +294,7 @@ def _category_label(language: str, category: Category) -> str:
 def categories(language: str, found: Sequence[Category]) -> View:
     """/categories: each category with its article count and a button to its latest articles.
 
-    Subscriptions (a later issue) add a second button to each category's row here.
+    `render_delivery.categories` puts a Subscribe button beside each one.
     """
     if not found:
         return View(t(language, "categories_none"))
@@ -314,7 +314,7 @@ def categories(language: str, found: Sequence[Category]) -> View:
         lines.append(t(language, "categories_more", count=len(found) - shown))
     lines += ["", hint]
     buttons = [
-        Button(_category_label(language, c), OpenCategory(c.id))
+        Button(category_label(language, c), OpenCategory(c.id))
         for c in found[:MAX_CATEGORY_BUTTONS]
     ]
     rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))

@@ -1,0 +1,304 @@
+"""Handlers of subscriptions and delivery settings: /subscribe, /unsubscribe, /subscriptions,
+/digest, /quiet, /timezone, /pause, /resume, and their buttons (Subscribe in /categories,
+Unsubscribe, the delivery rows of /settings, a digest's pages).
+
+They work in private chats, in groups and in channels the bot is an admin of (commands posted
+in a channel arrive as channel posts). In a group only its admins may change what the group
+receives: anyone may read the list, but a change from a member is refused with a short line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import CallbackQuery, Chat, Message, Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+
+from bot.chat import render_delivery as views
+from bot.chat.callbacks import Action, SetDelivery, ShowDigest, Subscribe, Unsubscribe
+from bot.chat.context import NewsContext
+from bot.chat.i18n import plain, t
+from bot.chat.render import View, unknown_category
+from bot.chat.replies import edit, send
+from bot.services.chats import Preferences
+from bot.services.subscriptions import (
+    MAX_FILTERS,
+    BadFilter,
+    SubscriptionService,
+    UnknownCategory,
+)
+
+log = logging.getLogger(__name__)
+
+_ADMINS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+_OFF = ("off", "non", "no", "aucun", "none", "stop")
+
+
+async def may_manage(
+    context: NewsContext, chat: Chat, user_id: int | None, sender_chat_id: int | None
+) -> bool:
+    """Whether this user may change the chat's subscriptions: anyone in a private chat, the
+    posters of a channel (only its admins can post), a group's admins (also when posting
+    anonymously as the group)."""
+    if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+        return True
+    if sender_chat_id == chat.id:  # an anonymous admin speaks as the group itself
+        return True
+    if user_id is None:
+        return False
+    try:
+        member = await context.bot.get_chat_member(chat.id, user_id)
+    except TelegramError as exc:
+        log.info("cannot check admin rights in chat %s: %s", chat.id, exc)
+        return False
+    return member.status in _ADMINS
+
+
+async def _allowed(update: Update, context: NewsContext, prefs: Preferences) -> bool:
+    """`may_manage` for a command; answers the refusal itself."""
+    chat = update.effective_chat
+    assert chat is not None
+    message = update.effective_message
+    user = update.effective_user
+    sender = message.sender_chat.id if message is not None and message.sender_chat else None
+    if await may_manage(context, chat, user.id if user else None, sender):
+        return True
+    await send(context.bot, chat.id, View(t(prefs.language, "admins_only")))
+    return False
+
+
+def _service(context: NewsContext) -> SubscriptionService:
+    service = context.services.subscriptions
+    if service is None:
+        raise RuntimeError("subscriptions are not set up in this application")
+    return service
+
+
+def _chat_id(update: Update) -> int:
+    chat = update.effective_chat
+    assert chat is not None
+    return chat.id
+
+
+async def _reply(update: Update, context: NewsContext, view: View) -> None:
+    await send(context.bot, _chat_id(update), view)
+
+
+def _args(context: NewsContext) -> list[str]:
+    return list(context.args or [])
+
+
+async def _category_ids(context: NewsContext) -> dict[str, int]:
+    return {c.name: c.id for c in await context.services.articles.categories()}
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+async def subscribe(update: Update, context: NewsContext) -> None:
+    """/subscribe <category> [+word] [-word]: new articles of the category, pushed here."""
+    prefs = await context.preferences(update)
+    lang = prefs.language
+    args = _args(context)
+    if not args:
+        await _reply(update, context, View(t(lang, "usage_subscribe")))
+        return
+    if not await _allowed(update, context, prefs):
+        return
+    # The category is the words before the first filter: "/subscribe faits divers +lyon".
+    split = next((i for i, w in enumerate(args) if w[:1] in "+-"), len(args))
+    name, words = " ".join(args[:split]), args[split:]
+    if not name:
+        await _reply(update, context, View(t(lang, "usage_subscribe")))
+        return
+    service = _service(context)
+    try:
+        sub = await service.subscribe(prefs.chat_id, name, words)
+    except UnknownCategory as exc:
+        await _reply(update, context, unknown_category(lang, exc.name, exc.suggestions))
+        return
+    except BadFilter as exc:
+        await _reply(update, context, View(t(lang, "bad_filter", word=exc.word)))
+        return
+    except ValueError:
+        await _reply(update, context, View(t(lang, "too_many_filters", count=MAX_FILTERS)))
+        return
+    ids = await _category_ids(context)
+    await _reply(update, context, views.subscribed(lang, sub, ids.get(sub.category, 0)))
+
+
+async def unsubscribe(update: Update, context: NewsContext) -> None:
+    """/unsubscribe <category>|all."""
+    prefs = await context.preferences(update)
+    lang = prefs.language
+    args = _args(context)
+    if not args:
+        await _reply(update, context, View(t(lang, "usage_unsubscribe")))
+        return
+    if not await _allowed(update, context, prefs):
+        return
+    name = " ".join(args)
+    service = _service(context)
+    if name.lower() in ("all", "tout", "tous", "toutes"):
+        count = await service.unsubscribe(prefs.chat_id, None)
+        await _reply(update, context, View(t(lang, "unsubscribed_all", count=count)))
+        return
+    try:
+        found = await service.category(name)
+    except UnknownCategory as exc:
+        await _reply(update, context, unknown_category(lang, exc.name, exc.suggestions))
+        return
+    removed = await service.unsubscribe(prefs.chat_id, found.name)
+    key = "unsubscribed" if removed else "not_subscribed"
+    await _reply(update, context, View(t(lang, key, category=found.name)))
+
+
+async def subscriptions(update: Update, context: NewsContext) -> None:
+    """/subscriptions: the chat's subscriptions with Unsubscribe buttons, and how they come."""
+    prefs = await context.preferences(update)
+    await _reply(update, context, await subscriptions_view(context, prefs))
+
+
+async def subscriptions_view(context: NewsContext, prefs: Preferences) -> View:
+    service = _service(context)
+    subs = await service.subscriptions(prefs.chat_id)
+    settings = await service.settings(prefs.chat_id)
+    return views.subscriptions(prefs.language, subs, await _category_ids(context), settings)
+
+
+async def digest(update: Update, context: NewsContext) -> None:
+    """/digest HH:MM: one digest a day at that time; /digest off: each article as it comes."""
+    prefs = await context.preferences(update)
+    lang = prefs.language
+    args = _args(context)
+    if len(args) != 1:
+        await _reply(update, context, View(t(lang, "usage_digest")))
+        return
+    if not await _allowed(update, context, prefs):
+        return
+    service = _service(context)
+    try:
+        if args[0].lower() in _OFF:
+            settings = await service.set_mode(prefs.chat_id, "instant")
+        else:
+            settings = await service.set_digest_time(prefs.chat_id, args[0])
+    except ValueError:
+        await _reply(update, context, View(t(lang, "usage_digest")))
+        return
+    await _reply(update, context, View(views.delivery_summary(lang, settings)))
+
+
+async def quiet(update: Update, context: NewsContext) -> None:
+    """/quiet HH:MM-HH:MM: hold articles during those hours; /quiet off."""
+    prefs = await context.preferences(update)
+    lang = prefs.language
+    text = " ".join(_args(context))
+    if not text:
+        await _reply(update, context, View(t(lang, "usage_quiet")))
+        return
+    if not await _allowed(update, context, prefs):
+        return
+    service = _service(context)
+    try:
+        settings = await service.set_quiet(prefs.chat_id, None if text.lower() in _OFF else text)
+    except ValueError:
+        await _reply(update, context, View(t(lang, "usage_quiet")))
+        return
+    await _reply(update, context, View(views.delivery_summary(lang, settings)))
+
+
+async def timezone(update: Update, context: NewsContext) -> None:
+    """/timezone Area/City: the time zone of digest times and quiet hours."""
+    prefs = await context.preferences(update)
+    lang = prefs.language
+    args = _args(context)
+    if len(args) != 1:
+        await _reply(update, context, View(t(lang, "usage_timezone")))
+        return
+    if not await _allowed(update, context, prefs):
+        return
+    try:
+        settings = await _service(context).set_timezone(prefs.chat_id, args[0])
+    except ValueError:
+        await _reply(update, context, View(t(lang, "unknown_timezone", zone=args[0][:64])))
+        return
+    await _reply(update, context, View(t(lang, "timezone_set", zone=settings.timezone)))
+
+
+async def pause(update: Update, context: NewsContext) -> None:
+    """/pause: hold every delivery until /resume."""
+    await _set_paused(update, context, True)
+
+
+async def resume(update: Update, context: NewsContext) -> None:
+    """/resume: deliveries again, including what was held."""
+    await _set_paused(update, context, False)
+
+
+async def _set_paused(update: Update, context: NewsContext, paused: bool) -> None:
+    prefs = await context.preferences(update)
+    if not await _allowed(update, context, prefs):
+        return
+    await _service(context).set_paused(prefs.chat_id, paused)
+    await _reply(update, context, View(t(prefs.language, "paused" if paused else "resumed")))
+
+
+COMMAND_HANDLERS = {
+    "subscribe": subscribe,
+    "unsubscribe": unsubscribe,
+    "subscriptions": subscriptions,
+    "digest": digest,
+    "quiet": quiet,
+    "timezone": timezone,
+    "pause": pause,
+    "resume": resume,
+}
+
+
+# -- buttons ----------------------------------------------------------------------------------
+
+ACTIONS = (Subscribe, Unsubscribe, ShowDigest, SetDelivery)
+
+
+async def act(
+    context: NewsContext, query: CallbackQuery, prefs: Preferences, action: Action
+) -> str | None:
+    """Do what a subscription button says; the notice to show. NotFound / ValueError as the
+    other buttons (`bot.chat.handlers.button` answers them)."""
+    lang = prefs.language
+    service = _service(context)
+    if isinstance(action, ShowDigest):
+        page = await service.digest_page(action.digest_id, action.page, prefs)
+        await edit(context.bot, query, views.digest(lang, page))
+        return None
+    message = query.message
+    if message is not None and not await may_manage(
+        context, message.chat, query.from_user.id, None
+    ):
+        return plain(lang, "notice_admins_only")
+    match action:
+        case Subscribe(category_id):
+            sub = await service.subscribe_id(prefs.chat_id, category_id)
+            return plain(lang, "notice_subscribed", category=sub.category)
+        case Unsubscribe(category_id):
+            name = await service.unsubscribe_id(prefs.chat_id, category_id)
+            if isinstance(message, Message) and _is_list(message.text):
+                await edit(context.bot, query, await subscriptions_view(context, prefs))
+            return plain(lang, "notice_unsubscribed", category=name)
+        case SetDelivery("m", mode):
+            await service.set_mode(prefs.chat_id, mode)
+        case SetDelivery("t", hhmm):
+            await service.set_digest_time(prefs.chat_id, hhmm)
+        case SetDelivery("q", choice):
+            await service.set_quiet(prefs.chat_id, choice or None)
+        case SetDelivery("p", flag):
+            await service.set_paused(prefs.chat_id, flag == "1")
+        case _:
+            raise ValueError(f"unhandled action {action!r}")
+    return None  # a settings change: the caller redraws /settings
+
+
+def _is_list(text: str | None) -> bool:
+    """Whether a message is a /subscriptions list (redrawn after an Unsubscribe there)."""
+    return text is not None and text.startswith("🔔")

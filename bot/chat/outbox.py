@@ -1,0 +1,106 @@
+"""The sender's outbox: renders a queued delivery and sends it, turning Telegram's answers into
+`Outcome`s the sender records (see `bot.deliver.sender`).
+
+Every Telegram failure a broadcast meets has one outcome here: flood control (429) pauses the
+sender for `retry_after`; "Forbidden" (bot blocked, kicked) and "chat not found" make the chat
+gone; a group upgraded to a supergroup is "moved" to its new id; refused HTML is resent as plain
+text (by `replies.send`); a timeout before the request was written is retried, one after it was
+written is "unconfirmed" (Telegram may have delivered it and has no way to ask, so it is not
+sent twice); other network and server errors are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+import httpx
+from telegram import Bot
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.chat import render_delivery as views
+from bot.chat.render import View
+from bot.chat.replies import send
+from bot.deliver.sender import SENT, Outcome
+from bot.errors import NotFound, SummaryError
+from bot.models import ClaimedDelivery
+from bot.services.articles import ArticleService
+from bot.services.chats import ChatService
+from bot.services.subscriptions import SubscriptionService
+
+log = logging.getLogger(__name__)
+
+# Errors that say the chat will never accept a message again.
+_GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
+
+
+class TelegramOutbox:
+    def __init__(
+        self,
+        bot: Bot,
+        articles: ArticleService,
+        chats: ChatService,
+        subscriptions: SubscriptionService,
+    ) -> None:
+        self.bot = bot
+        self.articles = articles
+        self.chats = chats
+        self.subscriptions = subscriptions
+
+    async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
+        prefs = self.chats.preferences_of(claim.chat_id, claim.language, claim.settings)
+        try:
+            article = await self.articles.article(article_id)
+        except NotFound:
+            return Outcome("failed", "the article no longer exists")
+        category_id = await self._category_id(article.category)
+        try:
+            result = await self.articles.summary(
+                article_id, sentences=prefs.sentences, algorithm=prefs.algorithm
+            )
+            view = views.delivery(prefs.language, result, category_id)
+        except SummaryError:
+            view = views.delivery_without_summary(prefs.language, article, category_id)
+        return await self._send(chat_id, view)
+
+    async def send_digest(
+        self, chat_id: int, digest_id: int, article_ids: Sequence[int], claim: ClaimedDelivery
+    ) -> Outcome:
+        prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
+        page = await self.subscriptions.digest_page(digest_id, 1, prefs)
+        return await self._send(chat_id, views.digest(prefs.language, page))
+
+    async def _category_id(self, name: str | None) -> int | None:
+        """The id of a category for its Unsubscribe button (the category list is cached)."""
+        if not name:
+            return None
+        for category in await self.articles.categories():
+            if category.name == name:
+                return category.id
+        return None
+
+    async def _send(self, chat_id: int, view: View) -> Outcome:
+        try:
+            await send(self.bot, chat_id, view)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            return Outcome(
+                "retry", f"flood control: retry after {seconds:g} s", retry_after=seconds
+            )
+        except ChatMigrated as exc:
+            return Outcome("moved", "the group became a supergroup", new_chat_id=exc.new_chat_id)
+        except Forbidden as exc:
+            return Outcome("gone", exc.message)
+        except BadRequest as exc:
+            if any(marker in exc.message.lower() for marker in _GONE):
+                return Outcome("gone", exc.message)
+            return Outcome("failed", exc.message)
+        except TimedOut as exc:
+            if isinstance(exc.__cause__, httpx.ReadTimeout):
+                return Outcome("unconfirmed", "no answer from Telegram after sending; not resent")
+            return Outcome("retry", f"timed out before sending: {exc.message}")
+        except NetworkError as exc:
+            return Outcome("retry", exc.message)
+        return SENT
