@@ -27,6 +27,7 @@ from bot.chat.cli import cmd_run
 from bot.chat.context import NewsApplication
 from bot.config import (
     Config,
+    DeliveryConfig,
     FeedConfig,
     LinksConfig,
     StoreConfig,
@@ -158,6 +159,14 @@ class Bot:
         update_id = self.api.send_message(user, text, chat_type)
         return await self._settle(update_id, mark)
 
+    async def send_in_group(
+        self, text: str, user: User, chat_id: int, chat_type: str = "supergroup"
+    ) -> list[Call]:
+        """`user` sends `text` in the group `chat_id`; the calls the bot made meanwhile."""
+        mark = len(self.api.calls)
+        update_id = self.api.send_message(user, text, chat_type, chat_id=chat_id)
+        return await self._settle(update_id, mark)
+
     async def press(self, target: Call, label: str, user: User = FR) -> list[Call]:
         """The user presses the button labelled `label` (or ending with it) on the message
         `target` sent or last edited."""
@@ -226,18 +235,24 @@ async def running_bot(
     links: LinksConfig | None = None,
     resolver: Resolver | None = None,
     api: FakeBotAPI | None = None,
+    delivery: DeliveryConfig | None = None,
+    deliver: bool = True,
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
-    fetches the links users send."""
+    fetches the links users send; `delivery` its sender's limits (`deliver=False`: no sender,
+    the test runs its own)."""
     api = (api or FakeBotAPI()).start()
     config = Config(
         telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
         store=StoreConfig(url=store_url),
         feeds=tuple(feeds),
         links=links or LinksConfig(),
+        delivery=delivery or DeliveryConfig(),
     )
-    application = create_application(config, rate_limit=False, jobs=jobs, resolver=resolver)
+    application = create_application(
+        config, rate_limit=False, jobs=jobs, resolver=resolver, deliver=deliver
+    )
     stop = asyncio.Event()
     ready = asyncio.Event()
     task = asyncio.create_task(

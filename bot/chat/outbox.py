@@ -12,6 +12,7 @@ sent twice); other network and server errors are retried.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -84,7 +85,9 @@ class TelegramOutbox:
         try:
             await send(self.bot, chat_id, view)
         except RetryAfter as exc:
-            wait = exc.retry_after
+            with warnings.catch_warnings():  # PTB warns that it will be a timedelta: both work
+                warnings.simplefilter("ignore")
+                wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             return Outcome(
                 "retry", f"flood control: retry after {seconds:g} s", retry_after=seconds

@@ -1,0 +1,478 @@
+"""Subscriptions as a reader lives them, through the real Application and the fake Bot API:
+subscribing (commands, buttons, filters, groups, channels), articles pushed within seconds when
+another process stores them, and every way a broadcast goes wrong (429, 403, a migrated group,
+HTML refused, a sender killed mid-queue); digests and quiet hours on a clock the test controls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.chat.outbox import TelegramOutbox
+from bot.config import DeliveryConfig
+from bot.deliver.sender import Outcome, Sender
+from bot.models import ClaimedDelivery, NewArticle
+from bot.store import SqlStore, open_store
+from bot.store.schema import metadata
+from tests.fakebotapi import Call, FakeBotAPI, User
+from tests.test_chat_e2e import EN, FR, Bot, only, running_bot, seed, shown
+
+# Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
+QUICK = DeliveryConfig(
+    messages_per_second=200, private_chat_per_second=50, group_per_minute=3000, poll_seconds=0.1
+)
+MEMBER = User(id=601, first_name="Léa", language_code="fr")
+ADMIN = User(id=602, first_name="Marc", language_code="fr")
+GROUP = -100123
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def news(n: int, category: str = "Économie", text: str = "") -> NewArticle:
+    body = text or (
+        f"Dépêche numéro {n} sur l’économie française et ses chiffres du jour. "
+        "Les analystes commentent longuement cette publication attendue. "
+        "Le gouvernement réagit dans la soirée par un communiqué. "
+        "Les marchés restent calmes en fin de séance."
+    )
+    return NewArticle(title=f"Nouvelle {n}", text=body, category=category, language="fr")
+
+
+async def publish(url: str, *items: NewArticle) -> list[int]:
+    """Store articles as `newsbot import` does from another process: its own store."""
+    store = await open_store(url)
+    try:
+        return (await store.add_articles(items)).ids
+    finally:
+        await store.close()
+
+
+def pushed(api: FakeBotAPI, chat_id: int | None = None) -> list[Call]:
+    """The pushed articles the chat (or any chat) received."""
+    return [
+        c
+        for c in api.calls_of("sendMessage")
+        if c.ok
+        and shown(c).startswith("🆕")
+        and (chat_id is None or int(c.params["chat_id"]) == chat_id)
+    ]
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'subs.db'}"
+
+
+@pytest.fixture
+async def bot(url: str) -> AsyncIterator[Bot]:
+    ids = await seed(url)
+    async with running_bot(url, ids, delivery=QUICK) as running:
+        yield running
+
+
+# -- subscribing ----------------------------------------------------------------------------------
+
+
+async def test_new_articles_of_a_subscribed_category_arrive_within_seconds_once(
+    bot: Bot, url: str
+) -> None:
+    reply = only(await bot.send("/subscribe economie"), "sendMessage")
+    assert shown(reply).startswith("✅ Abonné à Économie")
+    await asyncio.sleep(0.5)
+    assert pushed(bot.api) == []  # the seven articles already there are not a backlog to send
+    [new_id] = await publish(url, news(1))
+    await until(lambda: len(pushed(bot.api)) == 1)
+    message = pushed(bot.api)[0]
+    text = shown(message)
+    assert text.startswith("🆕 Économie")
+    assert f"{new_id} · Nouvelle 1" in text and text.count("• ") == 3
+    assert message.labels == ["➕ Plus long", "📄 Texte intégral", "🔕 Se désabonner"]
+    await publish(url, news(2, category="Culture"))
+    await asyncio.sleep(0.5)
+    assert len(pushed(bot.api)) == 1  # not subscribed to Culture
+    # The buttons work like any other: a longer summary, in place.
+    edited = only(await bot.press(message, "➕ Plus long"), "editMessageText")
+    assert shown(edited).startswith("📝 Résumé · 5 phrases")
+    assert shown(edited).count("• ") == 4  # every sentence the dispatch has
+
+
+async def test_subscribe_arguments_filters_and_usage(bot: Bot, url: str) -> None:
+    assert shown(only(await bot.send("/subscribe"), "sendMessage")).startswith("Usage : /subscribe")
+    unknown = only(await bot.send("/subscribe econimie"), "sendMessage")
+    assert "Économie" in unknown.labels[0]  # a suggestion
+    bad = only(await bot.send("/subscribe économie +pr*x"), "sendMessage")
+    assert shown(bad).startswith("« +pr*x » n’est pas un filtre")
+    ok = only(await bot.send("/subscribe économie +prix -bourse"), "sendMessage")
+    assert "Filtres : +prix -bourse" in shown(ok)
+    await publish(
+        url,
+        news(1, text="Le prix du pain augmente. " * 5),
+        news(2, text="Le prix des actions en bourse chute. " * 5),
+        news(3, text="Le chômage recule encore ce mois-ci. " * 5),
+        news(4, text="Les prix de l’énergie baissent. " * 5),  # "+prix" matches "prix" words
+    )
+    await until(lambda: len(pushed(bot.api)) >= 2)
+    await asyncio.sleep(0.3)
+    titles = {shown(c).split("\n")[1].split(" · ", 1)[1] for c in pushed(bot.api)}
+    assert titles == {"Nouvelle 1", "Nouvelle 4"} and len(pushed(bot.api)) == 2
+
+
+async def test_buttons_subscribe_and_unsubscribe(bot: Bot, url: str) -> None:
+    view = only(await bot.send("/categories"), "sendMessage")
+    # The first row is the biggest category, Économie, and its 🔔 button.
+    assert view.buttons[0][1]["text"] == "🔔 S’abonner"
+    calls = await bot.press_data(view, view.buttons[0][1]["callback_data"])
+    notice = only(calls, "answerCallbackQuery")
+    assert notice.params["text"] == "Abonné à Économie"
+    listing = only(await bot.send("/subscriptions"), "sendMessage")
+    assert shown(listing).startswith("🔔 Vos abonnements (1)")
+    assert "• Économie" in shown(listing)
+    assert "📬 Réception : chaque article dès son arrivée." in shown(listing)
+    redrawn = only(await bot.press(listing, "🔕 Économie"), "editMessageText")
+    assert shown(redrawn).startswith("Aucun abonnement")
+    assert only(await bot.send("/unsubscribe économie"), "sendMessage").text.startswith(
+        "Vous n’êtes pas abonné"
+    )
+    await publish(url, news(1))
+    await asyncio.sleep(0.5)
+    assert pushed(bot.api) == []
+    english = only(await bot.send("/unsubscribe all", user=EN), "sendMessage")
+    assert shown(english) == "All your subscriptions are removed (0)."
+
+
+async def test_in_a_group_only_admins_change_subscriptions(bot: Bot, url: str) -> None:
+    refused = only(await bot.send_in_group("/subscribe économie", MEMBER, GROUP), "sendMessage")
+    assert shown(refused).startswith("Dans un groupe, seuls ses administrateurs")
+    bot.api.set_member_status(GROUP, ADMIN.id, "administrator", ADMIN)
+    ok = only(await bot.send_in_group("/subscribe économie", ADMIN, GROUP), "sendMessage")
+    assert shown(ok).startswith("✅ Abonné à Économie")
+    listing = only(await bot.send_in_group("/subscriptions", MEMBER, GROUP), "sendMessage")
+    assert "• Économie" in shown(listing)  # reading is for everyone
+    notice = only(await bot.press(listing, "🔕 Économie", user=MEMBER), "answerCallbackQuery")
+    assert notice.params["text"] == "Seuls les administrateurs du groupe peuvent faire cela."
+    [new_id] = await publish(url, news(1))
+    await until(lambda: len(pushed(bot.api, GROUP)) == 1)
+    assert f"{new_id} · Nouvelle 1" in shown(pushed(bot.api, GROUP)[0])
+
+
+async def test_a_channel_subscribes_by_posting_the_command(bot: Bot, url: str) -> None:
+    channel = -100777
+    update_id = bot.api.channel_post(channel, "/subscribe économie")
+    await bot.api.acknowledged(update_id)
+    await asyncio.wait_for(bot.application.update_queue.join(), 10)
+    await until(
+        lambda: any(int(c.params["chat_id"]) == channel for c in bot.api.calls_of("sendMessage"))
+    )
+    await publish(url, news(1))
+    await until(lambda: len(pushed(bot.api, channel)) == 1)
+
+
+# -- what goes wrong while broadcasting ----------------------------------------------------------
+
+
+async def test_a_user_who_blocked_the_bot_is_deactivated(bot: Bot, url: str) -> None:
+    await bot.send("/subscribe économie")
+    await bot.send("/subscribe économie", user=EN)
+    bot.api.block(FR.id)
+    bot.allowed_failures = 1
+    await publish(url, news(1))
+    await until(lambda: len(pushed(bot.api, EN.id)) == 1)
+    await until(lambda: any(not c.ok for c in bot.api.calls_of("sendMessage")))
+    store = await open_store(url)
+    try:
+        await until_async(lambda: _inactive(store, FR.id))
+        assert (await store.stats()).chats_inactive == 1
+        assert (await store.add_articles([news(2)])).queued == 1  # EN only
+    finally:
+        await store.close()
+    await until(lambda: len(pushed(bot.api, EN.id)) == 2)
+    assert pushed(bot.api, FR.id) == []
+    # Back: unblocking and subscribing again reactivates the chat.
+    bot.api.unblock(FR.id)
+    await bot.send("/subscribe économie")
+    await publish(url, news(3))
+    await until(lambda: len(pushed(bot.api, FR.id)) == 1)
+
+
+async def _inactive(store: SqlStore, chat_id: int) -> bool:
+    chat = await store.find_chat(chat_id)
+    return chat is not None and not chat.active
+
+
+async def until_async(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():  # type: ignore[misc]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.05)
+
+
+async def test_flood_control_waits_retry_after_then_sends_once(bot: Bot, url: str) -> None:
+    await bot.send("/subscribe économie")
+    bot.api.fail_next(
+        "sendMessage", "Too Many Requests: retry after 1", 429, parameters={"retry_after": 1}
+    )
+    bot.allowed_failures = 1
+    await publish(url, news(1))
+    await until(lambda: len(pushed(bot.api)) == 1)
+    attempts = [c for c in bot.api.calls_of("sendMessage") if "Nouvelle 1" in c.text]
+    assert [c.ok for c in attempts] == [False, True]
+    await asyncio.sleep(0.3)
+    assert len(pushed(bot.api)) == 1
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_subscriptions(bot: Bot, url: str) -> None:
+    old, new = -4242, -1004242
+    bot.api.set_member_status(old, ADMIN.id, "creator", ADMIN)
+    await bot.send_in_group("/subscribe économie", ADMIN, old, chat_type="group")
+    bot.api.fail_next(
+        "sendMessage",
+        "Bad Request: group chat was upgraded to a supergroup chat",
+        parameters={"migrate_to_chat_id": new},
+        chat_id=old,
+    )
+    bot.allowed_failures = 1
+    await publish(url, news(1))
+    await until(lambda: len(pushed(bot.api, new)) == 1)
+    await publish(url, news(2))
+    await until(lambda: len(pushed(bot.api, new)) == 2)
+    assert pushed(bot.api, old) == []
+
+
+async def test_html_refused_by_telegram_is_resent_as_plain_text(bot: Bot, url: str) -> None:
+    await bot.send("/subscribe économie")
+    bot.api.fail_next("sendMessage", chat_id=FR.id)  # "can't parse entities"
+    bot.allowed_failures = 1
+    await publish(url, news(1))
+    await until(lambda: len(pushed(bot.api)) == 1)
+    [message] = pushed(bot.api)
+    assert message.params.get("parse_mode") is None and "Nouvelle 1" in message.text
+
+
+# -- a sender the test drives: kill and restart, digests, quiet hours -----------------------------
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def quiet_bot(url: str) -> AsyncIterator[Bot]:
+    """The bot without its own sender: each test runs senders it controls."""
+    ids = await seed(url)
+    async with running_bot(url, ids, delivery=QUICK, deliver=False) as running:
+        yield running
+
+
+def sender_for(bot: Bot, clock: Callable[[], datetime], **kw: object) -> Sender:
+    services = bot.application.bot_data.services
+    assert services is not None and services.subscriptions is not None
+    outbox = TelegramOutbox(
+        bot.application.bot, services.articles, services.chats, services.subscriptions
+    )
+    store = services.subscriptions.store
+    assert isinstance(store, SqlStore)
+    return Sender(store, outbox, QUICK, clock=clock, **kw)  # type: ignore[arg-type]
+
+
+async def drain(sender: Sender) -> None:
+    while await sender.drain_once():
+        while sender._tasks:
+            await asyncio.gather(*list(sender._tasks.values()))
+    while sender._tasks:
+        await asyncio.gather(*list(sender._tasks.values()))
+
+
+async def test_a_killed_sender_is_resumed_and_every_article_arrives_once(
+    quiet_bot: Bot, url: str
+) -> None:
+    bot = quiet_bot
+    users = [User(id=700 + i, first_name=f"U{i}", language_code="fr") for i in range(4)]
+    for user in users:
+        await bot.send("/subscribe économie", user=user)
+    await publish(url, *(news(i) for i in range(1, 6)))  # 4 chats x 5 articles
+    clock = Clock(datetime.now(UTC))
+    doomed = sender_for(bot, clock, worker="doomed", lease_seconds=30)
+    real_send = doomed.outbox.send_article
+    sent = 0
+    never = asyncio.Event()
+
+    async def dies_after_seven(chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
+        nonlocal sent
+        if sent == 7:
+            await never.wait()  # the process is killed before its eighth message
+        sent += 1
+        return await real_send(chat_id, article_id, claim)
+
+    doomed.outbox.send_article = dies_after_seven  # type: ignore[method-assign]
+    doomed.start()
+    await until(lambda: len(pushed(bot.api)) == 7)
+    await asyncio.sleep(0.2)
+    for task in [doomed._loop_task, doomed._lease_task, *doomed._tasks.values()]:
+        assert task is not None
+        task.cancel()  # a kill: nothing is given back to the queue
+    await asyncio.sleep(0.1)
+    restarted = sender_for(bot, clock, worker="restarted", lease_seconds=30)
+    await drain(restarted)
+    assert len(pushed(bot.api)) < 20  # the dead sender's leased rows wait for its lease
+    clock.now += timedelta(seconds=31)
+    await drain(restarted)
+    received = Counter((int(c.params["chat_id"]), shown(c).split("\n")[1]) for c in pushed(bot.api))
+    assert len(received) == 20 and set(received.values()) == {1}
+
+
+async def test_digest_at_its_time_with_pages(quiet_bot: Bot, url: str) -> None:
+    bot = quiet_bot
+    await bot.send("/subscribe économie")
+    settings = only(await bot.send("/settings"), "sendMessage")
+    assert "📬 Réception : chaque article dès son arrivée." in shown(settings)
+    edited = only(await bot.press(settings, "📰 Sélection du jour"), "editMessageText")
+    assert "📰 Réception : une sélection par jour à 08:00 (Europe/Paris)." in shown(edited)
+    assert only(await bot.send("/digest 7h30"), "sendMessage").text.startswith("📰 Réception")
+    assert shown(only(await bot.send("/digest midi"), "sendMessage")).startswith("Usage : /digest")
+    clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    sender = sender_for(bot, clock)
+    ids = await publish(url, *(news(i) for i in range(1, 8)))
+    await drain(sender)
+    assert pushed(bot.api) == []
+    clock.now = datetime(2026, 11, 28, 6, 30, 5, tzinfo=UTC)  # 07:30:05 in Paris
+    await drain(sender)
+    digests = [c for c in bot.api.calls_of("sendMessage") if shown(c).startswith("📰 Votre")]
+    assert len(digests) == 1 and pushed(bot.api) == []
+    text = shown(digests[0])
+    assert text.startswith("📰 Votre sélection du 28 novembre 2026 · 7 articles · page 1/2")
+    assert f"{ids[-1]} · Nouvelle 7" in text and f"{ids[0]} · Nouvelle 1" not in text
+    page2 = only(await bot.press(digests[0], "Suivant ›"), "editMessageText")
+    assert f"{ids[0]} · Nouvelle 1" in shown(page2) and "page 2/2" in shown(page2)
+    opened = only(await bot.press(page2, f"📝 {ids[0]}"), "sendMessage")
+    assert shown(opened).startswith("📝 Résumé")
+    await drain(sender)
+    assert len([c for c in bot.api.calls_of("sendMessage") if shown(c).startswith("📰 Votre")]) == 1
+
+
+async def test_quiet_hours_hold_articles_until_they_end(quiet_bot: Bot, url: str) -> None:
+    bot = quiet_bot
+    await bot.send("/subscribe économie")
+    assert shown(only(await bot.send("/quiet 22-7"), "sendMessage")).startswith("Usage : /quiet")
+    set_quiet = only(await bot.send("/quiet 22:00-07:00"), "sendMessage")
+    assert "🌙 Heures calmes : 22:00–07:00" in shown(set_quiet)
+    assert "Europe/London" in shown(only(await bot.send("/timezone europe/london"), "sendMessage"))
+    clock = Clock(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))  # 23:00 in London
+    sender = sender_for(bot, clock)
+    await publish(url, news(1), news(2))
+    await drain(sender)
+    assert pushed(bot.api) == []
+    clock.now = datetime(2026, 11, 28, 6, 59, tzinfo=UTC)
+    await drain(sender)
+    assert pushed(bot.api) == []
+    clock.now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    await drain(sender)
+    assert len(pushed(bot.api)) == 2
+
+
+async def test_pause_and_resume(quiet_bot: Bot, url: str) -> None:
+    bot = quiet_bot
+    await bot.send("/subscribe économie")
+    assert shown(only(await bot.send("/pause"), "sendMessage")).startswith("⏸ Réception en pause")
+    sender = sender_for(bot, lambda: datetime.now(UTC))
+    await publish(url, news(1))
+    await drain(sender)
+    assert pushed(bot.api) == []
+    await bot.send("/resume")
+    await drain(sender)
+    assert len(pushed(bot.api)) == 1
+
+
+# -- several processes ----------------------------------------------------------------------------
+
+
+def test_two_sender_processes_on_postgresql_never_send_twice(postgres_url: str) -> None:
+    """Two bot processes drain one PostgreSQL queue at once: every (chat, article) reaches
+    Telegram exactly once, and both took part."""
+    asyncio.run(_reset(postgres_url))
+    chats = [5000 + i for i in range(30)]
+    asyncio.run(_subscribe(postgres_url, chats))
+    with FakeBotAPI() as api:
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.deliver_worker",
+                    postgres_url,
+                    api.base_url,
+                    api.token,
+                ],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        try:
+            for worker in workers:
+                assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
+            asyncio.run(_publish_pg(postgres_url, 4))  # 30 chats x 4 articles = 120 messages
+            for worker in workers:
+                assert worker.stdin is not None
+                worker.stdin.write("go\n")
+                worker.stdin.flush()
+            counts = []
+            for worker in workers:
+                out, _ = worker.communicate(timeout=60)
+                counts.append(int(out.strip().splitlines()[-1]))
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+        sends = [
+            (int(c.params["chat_id"]), c.text.split("\n")[1]) for c in api.calls_of("sendMessage")
+        ]
+    assert len(sends) == 120 and len(set(sends)) == 120
+    assert sum(counts) == 120 and all(counts), counts
+
+
+async def _reset(url: str) -> None:
+    store = await open_store(url)
+    try:
+        async with store.engine.begin() as conn:
+            tables = ", ".join(t.name for t in metadata.sorted_tables)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await store.close()
+
+
+async def _subscribe(url: str, chats: list[int]) -> None:
+    store = await open_store(url)
+    try:
+        await store.add_articles([news(0)])
+        for chat in chats:
+            await store.upsert_chat(chat, language="fr")
+            await store.subscribe(chat, "économie")
+    finally:
+        await store.close()
+
+
+async def _publish_pg(url: str, count: int) -> None:
+    await publish(url, *(news(i) for i in range(1, count + 1)))
