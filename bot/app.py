@@ -33,6 +33,7 @@ from bot.config import Config
 from bot.deliver.sender import Sender
 from bot.ingest.pipeline import IngestPipeline
 from bot.ingest.safefetch import Resolver, SafeFetcher
+from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
 from bot.services.links import LinkService
@@ -90,6 +91,7 @@ class Runtime:
             articles=articles,
             chats=chats,
             subscriptions=SubscriptionService(self._store, articles, chats, self.config.delivery),
+            admin=AdminService(self._store, self.config.telegram.admins),
             links=LinkService(self._store, links, fetcher),
             sharing=SharingService(
                 articles,

@@ -237,6 +237,7 @@ async def running_bot(
     api: FakeBotAPI | None = None,
     delivery: DeliveryConfig | None = None,
     deliver: bool = True,
+    admins: tuple[int, ...] = (),
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
@@ -244,7 +245,7 @@ async def running_bot(
     the test runs its own)."""
     api = (api or FakeBotAPI()).start()
     config = Config(
-        telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
+        telegram=TelegramConfig(token=api.token, api_base_url=api.base_url, admins=admins),
         store=StoreConfig(url=store_url),
         feeds=tuple(feeds),
         links=links or LinksConfig(),
@@ -305,7 +306,7 @@ async def test_start_welcomes_in_the_users_language_with_buttons(bot: Bot) -> No
 async def test_commands_menu_is_published_in_both_languages(bot: Bot) -> None:
     names = ["latest", "categories", "search", "summary", "full", "summarize"]
     names += ["subscribe", "unsubscribe", "subscriptions", "digest", "quiet", "timezone"]
-    names += ["pause", "resume", "settings", "language", "help", "start"]
+    names += ["pause", "resume", "settings", "language", "stats", "help", "start"]
     assert [c["command"] for c in bot.api.commands[""]] == names
     assert [c["command"] for c in bot.api.commands["fr"]] == names
     assert bot.api.commands["fr"][0]["description"] == "Les derniers articles"

@@ -476,3 +476,21 @@ async def _subscribe(url: str, chats: list[int]) -> None:
 
 async def _publish_pg(url: str, count: int) -> None:
     await publish(url, *(news(i) for i in range(1, count + 1)))
+
+
+async def test_stats_is_for_admins_and_shows_the_queue(url: str) -> None:
+    ids = await seed(url)
+    config_admin = User(id=900, first_name="Root", language_code="en")
+    async with running_bot(url, ids, delivery=QUICK, admins=(config_admin.id,)) as bot:
+        refused = only(await bot.send("/stats"), "sendMessage")
+        assert shown(refused) == "Cette commande est réservée aux administrateurs du bot."
+        await bot.send("/subscribe économie")
+        bot.api.block(FR.id)
+        bot.allowed_failures = 1
+        await publish(url, news(1))
+        await until(lambda: any(not c.ok for c in bot.api.calls_of("sendMessage")))
+        await asyncio.sleep(0.3)
+        text = shown(only(await bot.send("/stats", user=config_admin), "sendMessage"))
+    assert text.startswith("📊 Bot status\nArticles: 12")
+    assert "Chats: 2 (1 deactivated)" in text
+    assert "Deliveries: 0 pending, 0 sending, 0 sent, 1 failed" in text

@@ -14,6 +14,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, JobQueue
 
+from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
 from bot.services.links import LinkService
@@ -32,6 +33,7 @@ class Services:
     links: LinkService | None = None
     sharing: SharingService | None = None
     subscriptions: SubscriptionService | None = None
+    admin: AdminService | None = None
 
 
 class BotData:

@@ -244,6 +244,17 @@ async def _set_paused(update: Update, context: NewsContext, paused: bool) -> Non
     await _reply(update, context, View(t(prefs.language, "paused" if paused else "resumed")))
 
 
+async def stats(update: Update, context: NewsContext) -> None:
+    """/stats (the bot's admins only): articles, feeds, chats, the deliveries queue."""
+    prefs = await context.preferences(update)
+    admin = context.services.admin
+    user = update.effective_user
+    if admin is None or not admin.is_admin(user.id if user else None):
+        await _reply(update, context, View(t(prefs.language, "admins_command")))
+        return
+    await _reply(update, context, views.status(prefs.language, await admin.status()))
+
+
 COMMAND_HANDLERS = {
     "subscribe": subscribe,
     "unsubscribe": unsubscribe,
@@ -253,6 +264,7 @@ COMMAND_HANDLERS = {
     "timezone": timezone,
     "pause": pause,
     "resume": resume,
+    "stats": stats,
 }
 
 

@@ -215,6 +215,13 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "la langue de l’interface",
             ("/language en",),
         ),
+        CommandDoc(
+            "stats",
+            "État du bot (administrateurs)",
+            "",
+            "pour les administrateurs du bot : articles, flux en échec, discussions, envois",
+            ("/stats",),
+        ),
         CommandDoc("help", "Toutes les commandes", "", "cette aide", ("/help",)),
         CommandDoc("start", "Accueil", "", "l’accueil", ("/start",)),
     ),
@@ -323,6 +330,13 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "fr|en",
             "the interface language",
             ("/language fr",),
+        ),
+        CommandDoc(
+            "stats",
+            "Bot status (admins)",
+            "",
+            "for the bot's admins: articles, failing feeds, chats, deliveries",
+            ("/stats",),
         ),
         CommandDoc("help", "Every command", "", "this help", ("/help",)),
         CommandDoc("start", "Welcome", "", "the welcome message", ("/start",)),
@@ -535,6 +549,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "{pending} en attente, {sending} en cours, {sent} envoyés, {failed} en échec"
         ),
         "admins_command": "Cette commande est réservée aux administrateurs du bot.",
+        "feed_disabled": "désactivé",
     },
     "en": {
         "welcome": (
@@ -723,5 +738,6 @@ MESSAGES: dict[str, dict[str, str]] = {
             "pending, {sending} sending, {sent} sent, {failed} failed"
         ),
         "admins_command": "This command is for the bot's admins.",
+        "feed_disabled": "disabled",
     },
 }

@@ -18,7 +18,7 @@ from bot.chat.callbacks import (
     Subscribe,
     Unsubscribe,
 )
-from bot.chat.i18n import Html, escape, format_date, plain, plural, t
+from bot.chat.i18n import Html, escape, format_date, format_number, plain, plural, t
 from bot.chat.render import (
     MAX_MESSAGE,
     Button,
@@ -31,6 +31,7 @@ from bot.chat.render import (
     tg_len,
 )
 from bot.models import Article, Category, Subscription
+from bot.services.admin import Status
 from bot.services.articles import Summary
 from bot.services.subscriptions import DeliverySettings, DigestPage
 
@@ -258,3 +259,35 @@ def categories(language: str, found: Sequence[Category], subscribed: set[int]) -
         for c in found[: render.MAX_CATEGORY_BUTTONS]
     )
     return View(view.text, rows)
+
+
+def status(language: str, found: Status) -> View:
+    """/stats for admins: counts, the queue, and the feeds that fail (with their reason)."""
+    stats = found.stats
+    queue = stats.deliveries
+    lines = [
+        t(language, "stats_title"),
+        t(
+            language,
+            "stats_body",
+            articles=format_number(stats.articles, language),
+            feeds=stats.feeds,
+            failing=stats.feeds_failing,
+            chats=format_number(stats.chats, language),
+            inactive=stats.chats_inactive,
+            subscriptions=format_number(stats.subscriptions, language),
+            pending=format_number(queue.get("pending", 0), language),
+            sending=format_number(queue.get("sending", 0), language),
+            sent=format_number(queue.get("sent", 0), language),
+            failed=format_number(queue.get("failed", 0), language),
+        ),
+    ]
+    for feed in found.failing:
+        state = plain(language, "feed_disabled") if not feed.enabled else str(feed.failures)
+        lines.append(
+            Html(
+                f"⚠️ {escape(clip(feed.url, 80))} — {escape(state)}: "
+                f"{escape(clip(feed.last_error or '', 120))}"
+            )
+        )
+    return View(Html("\n".join(lines)))
