@@ -110,12 +110,16 @@ class Runtime:
         self.sender.start()
         return self.sender
 
-    async def close(self) -> None:
-        """Stop the sender (what it claimed goes back to the queue) and close the store if it
-        was opened; safe to call twice."""
+    async def stop_sender(self) -> None:
+        """Stop the sender: messages in flight finish, what it claimed goes back to the queue."""
         sender, self.sender = self.sender, None
         if sender is not None:
             await sender.stop()
+
+    async def close(self) -> None:
+        """Stop the sender (what it claimed goes back to the queue) and close the store if it
+        was opened; safe to call twice."""
+        await self.stop_sender()
         store, self._store, self._summaries = self._store, None, None
         ingest, self._ingest = self._ingest, None
         if ingest is not None:
@@ -176,6 +180,9 @@ def create_application(
         if deliver:
             runtime.start_sender(application, services)
 
+    async def post_stop(application: NewsApplication) -> None:
+        await runtime.stop_sender()  # while the bot can still send
+
     async def post_shutdown(application: NewsApplication) -> None:
         application.bot_data.services = None
         await runtime.close()
@@ -184,6 +191,7 @@ def create_application(
         config.telegram,
         post_init=post_init,
         post_shutdown=post_shutdown,
+        post_stop=post_stop,
         request=request,
         rate_limit=rate_limit,
         updater=updater,

@@ -101,6 +101,7 @@ def build_application(
     *,
     post_init: Lifecycle,
     post_shutdown: Lifecycle,
+    post_stop: Lifecycle | None = None,
     request: Request | None = None,
     rate_limit: bool = True,
     updater: bool = True,
@@ -127,6 +128,8 @@ def build_application(
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
+    if post_stop is not None:
+        builder = builder.post_stop(post_stop)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
     if rate_limit:
@@ -142,7 +145,8 @@ def build_application(
 
 @asynccontextmanager
 async def running(application: NewsApplication) -> AsyncIterator[NewsApplication]:
-    """Initialize the application and run post_init; on exit, shutdown and post_shutdown.
+    """Initialize the application and run post_init; on exit, post_stop (while the bot can
+    still send: the sender finishes its messages in flight), shutdown and post_shutdown.
 
     Also on failure: a post_init that opened the store and then failed still gets it closed.
     """
@@ -153,6 +157,8 @@ async def running(application: NewsApplication) -> AsyncIterator[NewsApplication
         yield application
     finally:
         try:
+            if application.post_stop:
+                await application.post_stop(application)
             await application.shutdown()
         finally:
             if application.post_shutdown:
