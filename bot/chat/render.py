@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -333,7 +333,7 @@ def summary(language: str, result: Summary) -> View:
             _heading(article, language, 300),
         ]
     )
-    body = _bullets(result.sentences, tg_len(head))
+    body = bullets(result.sentences, tg_len(head))
     lengths = tuple(
         Button(
             ("✓ " if n == result.length else "") + plural(language, "sentences", n),
@@ -363,7 +363,17 @@ def no_summary(language: str, article: Article) -> View:
     )
 
 
-def _bullets(sentences: Sequence[str], used: int, reserve: int = 0) -> list[str]:
+def page_buttons(language: str, number: int, count: int, action: Callable[[int], Action]) -> Row:
+    """Previous / Next buttons for page *number* of *count*; `action(n)` shows page n."""
+    paging: list[Button] = []
+    if number > 1:
+        paging.append(Button(plain(language, "btn_previous"), action(number - 1)))
+    if number < count:
+        paging.append(Button(plain(language, "btn_next"), action(number + 1)))
+    return tuple(paging)
+
+
+def bullets(sentences: Sequence[str], used: int, reserve: int = 0) -> list[str]:
     """Sentences as "• " bullets, each after a blank line, within what is left of a message
     already `used` long, keeping `reserve` for what follows: a sentence that does not fit is
     shortened, and the rest dropped."""
@@ -411,17 +421,9 @@ def full_text(language: str, page: TextPage) -> View:
     if page.text:
         text += "\n\n" + escape(page.text)
     rows: list[Row] = []
-    paging: list[Button] = []
-    if page.number > 1:
-        paging.append(
-            Button(plain(language, "btn_previous"), ShowFullText(article.id, page.number - 1))
-        )
-    if page.number < page.count:
-        paging.append(
-            Button(plain(language, "btn_next"), ShowFullText(article.id, page.number + 1))
-        )
+    paging = page_buttons(language, page.number, page.count, lambda n: ShowFullText(article.id, n))
     if paging:
-        rows.append(tuple(paging))
+        rows.append(paging)
     rows.append(
         (
             Button(plain(language, "btn_back_summary"), ShowSummary(article.id, 0)),
@@ -534,7 +536,7 @@ def inline_article(language: str, item: SharedArticle, bot_username: str | None)
         tail = f'🔗 <a href="{html.escape(url, quote=True)}">{label}</a>'
     parts = [head]
     if item.sentences:
-        parts += _bullets(item.sentences, tg_len(head), tg_len(tail) + 2)
+        parts += bullets(item.sentences, tg_len(head), tg_len(tail) + 2)
     else:
         budget = MAX_MESSAGE - tg_len(head) - tg_len(tail) - 4
         parts.append(escape(_fit_raw(article.text, min(budget, 600))))

@@ -24,10 +24,11 @@ from bot.chat.render import (
     Button,
     Row,
     View,
-    _fit_raw,
     _heading,
     _link_button,
+    bullets,
     clip,
+    page_buttons,
     tg_len,
 )
 from bot.models import Article, Category, Subscription
@@ -40,21 +41,6 @@ DIGEST_TIMES: tuple[str, ...] = ("07:00", "08:00", "12:00", "18:00", "21:00")
 QUIET_CHOICES: tuple[str, ...] = ("22:00-07:00", "23:00-08:00")
 # Buttons in the /subscriptions view (one per subscription).
 MAX_SUBSCRIPTION_BUTTONS = 40
-
-
-def _bullets(sentences: Sequence[str], used: int, limit: int = MAX_MESSAGE) -> list[str]:
-    """As many "• sentence" lines as fit after *used* characters, the last one shortened."""
-    lines: list[str] = []
-    for sentence in sentences:
-        room = limit - used - 4  # "\n\n• "
-        if room < 20:
-            break
-        bullet = escape(sentence)
-        if tg_len(bullet) > room:
-            bullet = escape(_fit_raw(sentence, room))
-        lines.append(f"• {bullet}")
-        used += tg_len(bullet) + 4
-    return lines
 
 
 def _article_buttons(language: str, article: Article, category_id: int | None) -> tuple[Row, ...]:
@@ -79,7 +65,7 @@ def delivery(language: str, result: Summary, category_id: int | None = None) -> 
             _heading(article, language, 300),
         ]
     )
-    body = _bullets(result.sentences, tg_len(head))
+    body = bullets(result.sentences, tg_len(head))
     return View(Html("\n\n".join([head, *body])), _article_buttons(language, article, category_id))
 
 
@@ -112,7 +98,9 @@ def digest(language: str, page: DigestPage) -> View:
     share = (MAX_MESSAGE - tg_len(head) - 40) // max(1, len(page.entries))
     for entry in page.entries:
         heading = _heading(entry.article, language, 150)
-        lines = _bullets(entry.sentences, tg_len(heading) + 2, limit=tg_len(heading) + share)
+        lines = bullets(
+            entry.sentences, tg_len(heading) + 2, reserve=MAX_MESSAGE - tg_len(heading) - share
+        )
         blocks.append(Html("\n".join([heading, *lines])))
     if not page.entries:
         blocks.append(t(language, "digest_empty"))
@@ -121,17 +109,11 @@ def digest(language: str, page: DigestPage) -> View:
         for entry in page.entries
     )
     rows: list[Row] = [opens] if opens else []
-    paging: list[Button] = []
-    if page.number > 1:
-        paging.append(
-            Button(plain(language, "btn_previous"), ShowDigest(page.digest_id, page.number - 1))
-        )
-    if page.number < page.pages:
-        paging.append(
-            Button(plain(language, "btn_next"), ShowDigest(page.digest_id, page.number + 1))
-        )
+    paging = page_buttons(
+        language, page.number, page.pages, lambda n: ShowDigest(page.digest_id, n)
+    )
     if paging:
-        rows.append(tuple(paging))
+        rows.append(paging)
     return View(Html("\n\n".join(blocks)), tuple(rows))
 
 
