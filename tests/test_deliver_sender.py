@@ -346,3 +346,19 @@ def test_config_rejects_nonsense_rates(field: str) -> None:
     bad = Config(delivery=replace(DeliveryConfig(), **{field: 0}))
     with pytest.raises(ConfigError, match=f"delivery.{field}"):
         _check(bad)
+
+
+async def test_an_archive_is_stored_but_not_pushed(store: SqlStore) -> None:
+    await subscribed(store, USER)
+    now = datetime.now(UTC)
+    result = await store.add_articles(
+        [
+            art(1, published=now - timedelta(days=400)),  # an archive
+            art(2, published=now - timedelta(hours=30)),  # late, still news
+            art(3),  # no date: news
+        ]
+    )
+    assert len(result.ids) == 3 and result.queued == 2
+    outbox = ScriptedOutbox()
+    await drain(sender(store, outbox))
+    assert [a for _, a in outbox.sent] == result.ids[1:]

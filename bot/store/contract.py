@@ -78,7 +78,9 @@ class ArticleStore(Protocol):
         - its `summary`, when given, is cached under `summary_key` (algorithm, length);
         - a "pending" delivery is queued for every active subscription of an active chat to
           the article's category whose filters it passes (`bot.store.sql.filters_match`:
-          "+word"/"word" must appear, "-word" must not, in the folded title and text);
+          "+word"/"word" must appear, "-word" must not, in the folded title and text),
+          unless it was published more than two days before now (an archive being imported
+          is not news to push);
         - an article with `page_error` is marked as a teaser whose page is still to be
           fetched (see `pending_pages`).
         """

@@ -16,7 +16,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -60,6 +60,8 @@ from bot.urls import normalize_url
 
 # Rows per INSERT: 500 x 16 columns stays well under SQLite's and asyncpg's bind-parameter limits.
 BATCH_SIZE = 500
+# Articles published longer than this before they are stored are not queued for delivery.
+PUSH_MAX_AGE = timedelta(days=2)
 PAGE_PENDING, PAGE_FAILED = "pending", "failed"
 ORIGIN_CONFIG = "config"
 _WORDS = re.compile(r"\w+")
@@ -456,9 +458,16 @@ class SqlStore(QueueMixin):
         ]
         if summary_rows:
             conn.execute(self._insert(summaries).on_conflict_do_nothing(), summary_rows)
+        # An article published long before it arrives (an archive being imported) is stored
+        # for reading and search but pushed to nobody: subscribers want news, not a backlog.
+        fresh_after = now - PUSH_MAX_AGE
         result.queued += self._enqueue(
             conn,
-            [(article_id, cid, item.title, item.text) for article_id, cid, item in stored],
+            [
+                (article_id, cid, item.title, item.text)
+                for article_id, cid, item in stored
+                if item.published is None or as_utc(item.published) >= fresh_after
+            ],
             now,
         )
 
