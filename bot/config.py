@@ -116,7 +116,8 @@ class LinksConfig:
     allowed_networks: tuple[str, ...] = ()
     # Category of stored pages that carry no section of their own.
     category: str = "Shared"
-    # A URL summarized less than this many hours ago is answered from the store.
+    # A URL summarized less than this many hours ago is answered from the store; an older one
+    # is fetched again and its article updated in place.
     refetch_after_hours: int = 24
     # How long Telegram may cache inline query results (seconds).
     inline_cache_seconds: int = 30

@@ -9,6 +9,7 @@ loopback ever receives a packet.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -163,6 +164,33 @@ async def test_a_link_in_a_message_is_summarized_with_buttons(bot: Bot, server: 
     listing = reply_to(await bot.send("/latest shared"))
     assert listing.startswith("📰 Shared · 1–1 sur 1")
     assert reply_to(await bot.send(f"/start art_{article_id}")).startswith("📝 Résumé")
+
+
+async def test_a_link_stored_more_than_a_day_ago_is_fetched_again(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    url = article_url(server)
+    async with await start(tmp_path, server) as bot:
+        first = reply_to(await bot.send(url))
+        article_id = int(first.split("\n")[1].split(" · ")[0])
+        assert len(server.requests_to("/port.html")) == 1
+        # A day later the page has changed.
+        corrected = ARTICLE.replace("Le port de Marseille", "Le grand port de Marseille")
+        server.add("/port.html", corrected, content_type="text/html; charset=utf-8")
+        with sqlite3.connect(tmp_path / "links.db") as db:
+            db.execute(
+                "UPDATE articles SET stored_at = '2020-01-01 00:00:00.000000' WHERE id = ?",
+                (article_id,),
+            )
+        full = reply_to(await bot.send(f"/full {article_id}"))  # now in the readers' cache
+        assert "Le grand port" not in full
+        again = reply_to(await bot.send(url))
+        assert len(server.requests_to("/port.html")) == 2
+        assert f"{article_id} · Le grand port de Marseille" in again  # same id, new text
+        assert "• Le grand port de Marseille" in again  # a summary of the new text
+        # Within the day, it is not fetched a third time.
+        reply_to(await bot.send(url))
+        assert len(server.requests_to("/port.html")) == 2
 
 
 async def test_summarize_command(bot: Bot, server: FeedServer) -> None:

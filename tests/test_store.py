@@ -352,3 +352,20 @@ def test_async_url_maps_plain_urls_to_async_drivers() -> None:
     assert async_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert async_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert async_url("postgresql+asyncpg://u@h/db") == "postgresql+asyncpg://u@h/db"
+
+
+async def test_refresh_article_replaces_the_text_in_place(store: SqlStore) -> None:
+    first, other = (await store.add_articles([art(1, url="https://e.org/a"), art(2)])).ids
+    await store.put_summary(first, "default", "3", ["Ancien résumé."])
+    assert await store.refresh_article(
+        first, title="Titre corrigé", text="Un texte entièrement nouveau sur les cormorans."
+    )
+    article = await store.get_article(first)
+    assert (article.title, article.url) == ("Titre corrigé", "https://e.org/a")
+    assert await store.get_summary(first, "default", "3") is None
+    assert [a.id for a in await store.search("cormorans")] == [first]
+    assert await store.search("variées") == [(await store.get_article(other))]
+    # The text of another article is refused (content hashes stay unique); a missing id too.
+    twin = await store.get_article(other)
+    assert not await store.refresh_article(first, title=twin.title, text=twin.text)
+    assert not await store.refresh_article(99_999, title="x", text="y")

@@ -227,6 +227,7 @@ async def _link_summary(
             await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
     try:
         article = await links.article(url, requester)
+        context.services.articles.updated(article)
     except LinksDisabled:
         return render.message(lang, "links_disabled")
     except RateLimited as exc:

@@ -116,6 +116,11 @@ class _Lru(Generic[K, V]):
         while len(self._items) > self.size:
             self._items.popitem(last=False)
 
+    def drop(self, matches: Callable[[K], bool]) -> None:
+        """Forget the entries whose key *matches*."""
+        for key in [k for k in self._items if matches(k)]:
+            del self._items[key]
+
 
 class ArticleService:
     """Reader operations over the store and the summary cache.
@@ -268,6 +273,14 @@ class ArticleService:
         article = await self.store.get_article(article_id)
         self._articles.put(article_id, article)
         return article
+
+    def updated(self, article: Article) -> None:
+        """*article* was just read from the store: if the cached copy is an older version (a
+        link fetched again), forget it and its summaries so readers see the new text now."""
+        cached = self._articles.get(article.id)
+        if cached is not None and cached.content_hash != article.content_hash:
+            self._summaries.drop(lambda key: key[0] == article.id)
+        self._articles.put(article.id, article)
 
     async def summary(self, article_id: int, *, sentences: int, algorithm: str) -> Summary:
         """The article's summary in `sentences` sentences (from the caches when possible).

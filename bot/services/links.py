@@ -170,22 +170,49 @@ class LinkService:
             self._recent.popitem(last=False)
 
     async def _known(self, key: str, url: str) -> Article | None:
-        """The article already stored for this URL, if any.
+        """The article stored for this URL (or for the URL it redirected to lately), if any.
 
-        The store has no way to replace an article's text, so a page stored longer than
-        `refetch_after_hours` ago is still answered from the store rather than fetched for
-        nothing; `fresh_for` bounds how long the sent-URL shortcut is remembered.
+        One stored less than `refetch_after_hours` ago is answered as it is; an older one is
+        fetched again and updated in place (same id: its buttons keep working), or answered as
+        it is when its page cannot be fetched now.
         """
+        found = await self.store.find_article_by_url(url)
         remembered = self._recent.get(key)
-        if remembered is not None and self.clock() - remembered[0] < self.fresh_for.total_seconds():
+        if (
+            found is None
+            and remembered is not None
+            and self.clock() - remembered[0] < self.fresh_for.total_seconds()
+        ):
             try:
-                return await self.store.get_article(remembered[1])
+                found = await self.store.get_article(remembered[1])
             except NewsbotError:
                 del self._recent[key]
-        found = await self.store.find_article_by_url(url)
-        if found is not None and utcnow() - found.stored_at > self.fresh_for:
-            log.debug("article %s for %s is older than %s; kept", found.id, url, self.fresh_for)
-        return found
+        if found is None or utcnow() - found.stored_at < self.fresh_for:
+            return found
+        try:
+            return await self._refresh(found)
+        except LinkError as exc:
+            log.info("article %s: its page could not be fetched again (%s)", found.id, exc)
+            return found
+
+    async def _refresh(self, article: Article) -> Article:
+        """Fetch the page of a stored article again and store its new text under the same id."""
+        assert article.url is not None
+        page = await self.fetcher.fetch(article.url)
+        content = await asyncio.to_thread(_extract, page)
+        if content is None:
+            return article
+        refreshed = await self.store.refresh_article(
+            article.id,
+            title=clip_title(content.title or article.title),
+            text=content.text,
+            author=content.author,
+            published=content.published,
+        )
+        if refreshed:
+            log.info("article %s: refreshed from its page", article.id)
+            return await self.store.get_article(article.id)
+        return article
 
     async def _fetch_and_store(self, url: str) -> Article:
         page = await self.fetcher.fetch(url)

@@ -120,6 +120,19 @@ class ArticleStore(Protocol):
         "failed" so it is not retried any more (it keeps its teaser)."""
 
     # -- articles: reading -----------------------------------------------------------------
+    async def refresh_article(
+        self,
+        article_id: int,
+        *,
+        title: str,
+        text: str,
+        author: str | None = None,
+        published: datetime | None = None,
+    ) -> bool:
+        """Replace an article's title and text with a newer version of its page (a link
+        fetched again): same id, `stored_at` set to now, cached summaries dropped, its place in
+        "latest" kept. False if the article is gone or the new text is another article's."""
+
     async def get_article(self, article_id: int) -> Article:
         """The article with this id; NotFound if there is none."""
 

@@ -651,6 +651,43 @@ class SqlStore(QueueMixin):
 
         return await self._write(run)
 
+    async def refresh_article(
+        self,
+        article_id: int,
+        *,
+        title: str,
+        text: str,
+        author: str | None = None,
+        published: datetime | None = None,
+    ) -> bool:
+        def run(conn: Connection) -> bool:
+            digest = content_hash(title, text)
+            clash = conn.execute(
+                select(articles.c.id).where(
+                    articles.c.content_hash == digest, articles.c.id != article_id
+                )
+            ).first()
+            if clash is not None:
+                return False
+            values: dict[str, Any] = {
+                "title": title,
+                "text": text,
+                "content_hash": digest,
+                "stored_at": utcnow(),
+            }
+            if author:
+                values["author"] = author
+            if published:
+                values["published"] = as_utc(published)
+            done = conn.execute(articles.update().where(articles.c.id == article_id).values(values))
+            if not done.rowcount:
+                return False
+            # The cached summaries describe the old text.
+            conn.execute(summaries.delete().where(summaries.c.article_id == article_id))
+            return True
+
+        return await self._write(run)
+
     async def fail_page(self, article_id: int, error: str, *, give_up: bool = False) -> None:
         statement = (
             articles.update()
