@@ -28,7 +28,7 @@ from bot.chat.application import (
 )
 from bot.chat.context import NewsApplication, Services
 from bot.chat.handlers import publish_commands, register
-from bot.chat.outbox import TelegramOutbox
+from bot.chat.outbox import TelegramOutbox, open_outbox
 from bot.config import Config
 from bot.deliver.sender import Sender
 from bot.ingest.pipeline import IngestPipeline
@@ -54,6 +54,7 @@ class Runtime:
         self._summaries: SummaryService | None = None
         self._ingest: IngestPipeline | None = None
         self.sender: Sender | None = None
+        self._outbox: TelegramOutbox | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -101,20 +102,24 @@ class Runtime:
             ),
         )
 
-    def start_sender(self, application: NewsApplication, services: Services) -> Sender:
-        """Start draining the deliveries queue into Telegram through the application's bot."""
-        bot = application.bot
+    async def start_sender(self, services: Services) -> Sender:
+        """Start draining the deliveries queue into Telegram, on a Bot of the sender's own."""
         assert services.subscriptions is not None
-        outbox = TelegramOutbox(bot, services.articles, services.chats, services.subscriptions)
-        self.sender = Sender(self.store, outbox, self.config.delivery)
+        self._outbox = await open_outbox(
+            self.config.telegram, services.articles, services.chats, services.subscriptions
+        )
+        self.sender = Sender(self.store, self._outbox, self.config.delivery)
         self.sender.start()
         return self.sender
 
     async def stop_sender(self) -> None:
         """Stop the sender: messages in flight finish, what it claimed goes back to the queue."""
         sender, self.sender = self.sender, None
+        outbox, self._outbox = self._outbox, None
         if sender is not None:
             await sender.stop()
+        if outbox is not None:
+            await outbox.close()
 
     async def close(self) -> None:
         """Stop the sender (what it claimed goes back to the queue) and close the store if it
@@ -178,7 +183,7 @@ def create_application(
         application.bot_data.services = services
         await publish_commands(application)
         if deliver:
-            runtime.start_sender(application, services)
+            await runtime.start_sender(services)
 
     async def post_stop(application: NewsApplication) -> None:
         await runtime.stop_sender()  # while the bot can still send

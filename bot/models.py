@@ -207,6 +207,8 @@ class ClaimedDelivery:
     language: str
     settings: dict[str, object]
     hold_until: datetime | None
+    created_at: datetime | None = None
+    settings_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)

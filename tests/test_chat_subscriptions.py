@@ -165,7 +165,7 @@ async def test_in_a_group_only_admins_change_subscriptions(bot: Bot, url: str) -
     listing = only(await bot.send_in_group("/subscriptions", MEMBER, GROUP), "sendMessage")
     assert "• Économie" in shown(listing)  # reading is for everyone
     notice = only(await bot.press(listing, "🔕 Économie", user=MEMBER), "answerCallbackQuery")
-    assert notice.params["text"] == "Seuls les administrateurs du groupe peuvent faire cela."
+    assert notice.params["text"] == "Seuls les administrateurs de la discussion peuvent faire cela."
     [new_id] = await publish(url, news(1))
     await until(lambda: len(pushed(bot.api, GROUP)) == 1)
     assert f"{new_id} · Nouvelle 1" in shown(pushed(bot.api, GROUP)[0])
@@ -181,6 +181,13 @@ async def test_a_channel_subscribes_by_posting_the_command(bot: Bot, url: str) -
     )
     await publish(url, news(1))
     await until(lambda: len(pushed(bot.api, channel)) == 1)
+    # Any reader can press the buttons of a channel's post: only its admins may unsubscribe.
+    post = pushed(bot.api, channel)[0]
+    refused = only(await bot.press(post, "🔕 Unsubscribe", user=MEMBER), "answerCallbackQuery")
+    assert refused.params["text"] == "Only this chat's admins can do that."  # the channel's
+    bot.api.set_member_status(channel, ADMIN.id, "administrator", ADMIN)
+    done = only(await bot.press(post, "🔕 Unsubscribe", user=ADMIN), "answerCallbackQuery")
+    assert done.params["text"] == "Unsubscribed from Économie"
 
 
 # -- what goes wrong while broadcasting ----------------------------------------------------------

@@ -136,3 +136,33 @@ async def test_limiter_rate_holds_with_many_chats(rate: float) -> None:
     for chat in range(1, 301):
         await limiter.acquire(chat)
     assert clock.now - start == pytest.approx(299 / rate)
+
+
+async def test_a_chat_waiting_for_its_interval_does_not_hold_back_the_others() -> None:
+    """A group's second message waits 3 s for its own interval; the private chats asking after
+    it still get the free slots right away, at the overall rate."""
+    slots: list[tuple[int, float]] = []
+    now = 100.0
+
+    async def no_sleep(seconds: float) -> None:  # record the slot, do not wait
+        slots.append((current, now + seconds))
+
+    limiter = RateLimiter(10, group_interval=3.0, clock=lambda: now, sleep=no_sleep)
+    for current in (-1, -1, *range(1, 10)):
+        await limiter.acquire(current)
+    group_second = next(t for chat, t in slots if chat == -1)
+    private = [t for chat, t in slots if chat > 0]
+    assert group_second == pytest.approx(103.0)
+    assert max(private) == pytest.approx(100.9)  # 0.1 s apart, none pushed past the group's
+    assert len(set(private)) == len(private)
+
+
+def test_an_article_after_an_empty_digest_time_waits_for_the_next_one() -> None:
+    digest = policy(delivery="digest", digest_time="08:00", timezone="UTC")
+    held = at("2026-11-28T08:00")  # the hold set yesterday: today's 08:00
+    # Nothing was pending at 08:00; an article queued at 15:00 waits for tomorrow's digest.
+    late = decide(digest, at("2026-11-28T15:00:05"), held, oldest=at("2026-11-28T15:00"))
+    assert late.action == "hold" and late.until == at("2026-11-29T08:00")
+    # One that was waiting at 08:00 (the bot was down then) goes out now.
+    waiting = decide(digest, at("2026-11-28T15:00:05"), held, oldest=at("2026-11-28T07:00"))
+    assert waiting.action == "digest" and waiting.until == at("2026-11-29T08:00")

@@ -135,7 +135,7 @@ async def test_a_chat_never_gets_articles_older_than_its_subscription(store: Sql
     assert outbox.sent == [(USER, new[0])]
 
 
-async def test_two_senders_claim_disjoint_rows(store: SqlStore) -> None:
+async def test_two_senders_claim_disjoint_rows_and_chats(store: SqlStore) -> None:
     await subscribed(store, *range(1, 41))
     await store.add_articles([art(i) for i in range(1, 6)])
     now = datetime.now(UTC)
@@ -143,7 +143,18 @@ async def test_two_senders_claim_disjoint_rows(store: SqlStore) -> None:
         *(store.claim_deliveries(f"w{i}", limit=60, lease_seconds=60, now=now) for i in range(4))
     )
     ids = [c.id for batch in claims for c in batch]
-    assert len(ids) == len(set(ids)) == 200
+    assert len(ids) == len(set(ids)) and ids
+    # A chat's rows all go to one sender, which keeps their order and the chat's rate.
+    owners: dict[int, set[int]] = {}
+    for worker, batch in enumerate(claims):
+        for claim in batch:
+            owners.setdefault(claim.chat_id, set()).add(worker)
+    assert all(len(workers) == 1 for workers in owners.values())
+    # Once they are done with theirs, the rest of the queue is anyone's.
+    await store.finish_deliveries(ids, "sent", now=now)
+    while batch := await store.claim_deliveries("w9", limit=500, lease_seconds=60, now=now):
+        await store.finish_deliveries([c.id for c in batch], "sent", now=now)
+    assert set(await statuses(store)) == {"sent"}
 
 
 async def test_a_killed_sender_is_resumed_exactly_once(store: SqlStore) -> None:
@@ -161,7 +172,9 @@ async def test_a_killed_sender_is_resumed_exactly_once(store: SqlStore) -> None:
     second = ScriptedOutbox()
     alive = sender(store, second, clock, worker="alive", lease_seconds=30)
     await drain(alive)
-    assert len(second.sent) == 12 - 4  # the dead one's two unsent rows wait for its lease
+    # The chats with a message the dead one was sending wait for its lease to run out; the
+    # one whose claimed row it had finished is free.
+    assert {chat for chat, _ in second.sent} == {USER} and len(second.sent) == 3
     clock.now += timedelta(seconds=31)
     await drain(alive)
     everything = first.sent + second.sent
@@ -362,3 +375,71 @@ async def test_an_archive_is_stored_but_not_pushed(store: SqlStore) -> None:
     outbox = ScriptedOutbox()
     await drain(sender(store, outbox))
     assert [a for _, a in outbox.sent] == result.ids[1:]
+
+
+async def test_unsubscribing_drops_what_was_queued_for_that_category(store: SqlStore) -> None:
+    await subscribed(store, USER, settings={"paused": True})
+    await store.add_articles([art(0, category="Culture")])
+    await store.subscribe(USER, "culture")
+    await store.add_articles([art(1), art(2, category="Culture")])
+    assert len(await store.list_deliveries(status="pending")) == 2
+    assert await store.unsubscribe(USER, "sport") == 1
+    [left] = await store.list_deliveries(status="pending")
+    assert (await store.get_article(left.article_id)).category == "Culture"
+    await store.unsubscribe(USER)
+    assert await store.list_deliveries(status="pending") == []
+
+
+async def test_a_settings_change_during_a_send_is_not_overwritten(store: SqlStore) -> None:
+    """The sender decided "hold until tomorrow's digest" on the settings it claimed with; the
+    user switched back to instant meanwhile: the hold it writes must not stick."""
+    await subscribed(store, USER, settings={"delivery": "digest", "timezone": "UTC"})
+    await store.add_articles([art(1)])
+    now = datetime.now(UTC)
+    [claim] = await store.claim_deliveries("w", limit=10, lease_seconds=60, now=now)
+    await store.update_chat_settings(USER, delivery="instant")  # clears the hold
+    assert not await store.hold_chat(
+        USER, now + timedelta(hours=5), release=[claim.id], version=claim.settings_version
+    )
+    outbox = ScriptedOutbox()
+    await drain(sender(store, outbox))
+    assert len(outbox.sent) == 1
+
+
+async def test_an_error_of_ours_backs_off_instead_of_spinning(store: SqlStore) -> None:
+    await subscribed(store, USER)
+    await store.add_articles([art(1)])
+    clock = Clock(datetime.now(UTC))
+
+    class Broken(ScriptedOutbox):
+        async def send_article(
+            self, chat_id: int, article_id: int, claim: ClaimedDelivery
+        ) -> Outcome:
+            self.calls += 1
+            raise RuntimeError("a rendering bug")
+
+    broken = Broken()
+    s = sender(store, broken, clock, max_attempts=2)
+    await drain(s)
+    await drain(s)
+    assert broken.calls == 1  # backed off, not retried at once
+    [delivery] = await store.list_deliveries()
+    assert delivery.status == "pending" and delivery.attempts == 1
+    clock.now += timedelta(minutes=1)
+    await drain(s)
+    [delivery] = await store.list_deliveries()
+    assert broken.calls == 2 and delivery.status == "failed"
+    assert "a rendering bug" in (delivery.last_error or "")
+
+
+async def test_a_chat_being_sent_by_another_sender_stays_with_it(store: SqlStore) -> None:
+    await subscribed(store, USER, GROUP)
+    await store.add_articles([art(1)])
+    now = datetime.now(UTC)
+    [first] = await store.claim_deliveries("a", limit=1, lease_seconds=60, now=now)
+    await store.add_articles([art(2)])
+    second = await store.claim_deliveries("b", limit=10, lease_seconds=60, now=now)
+    other = GROUP if first.chat_id == USER else USER
+    assert {c.chat_id for c in second} == {other}  # the first chat's rows wait for "a"
+    again = await store.claim_deliveries("a", limit=10, lease_seconds=60, now=now)
+    assert {c.chat_id for c in again} == {first.chat_id}

@@ -38,12 +38,13 @@ _OFF = ("off", "non", "no", "aucun", "none", "stop")
 async def may_manage(
     context: NewsContext, chat: Chat, user_id: int | None, sender_chat_id: int | None
 ) -> bool:
-    """Whether this user may change the chat's subscriptions: anyone in a private chat, the
-    posters of a channel (only its admins can post), a group's admins (also when posting
-    anonymously as the group)."""
-    if chat.type in (ChatType.PRIVATE, ChatType.CHANNEL):
+    """Whether this user may change the chat's subscriptions: anyone in a private chat; in a
+    group or a channel its admins. A message posted as the chat itself (a channel post, an
+    anonymous group admin) comes from an admin; a button pressed in a channel is checked like
+    in a group, since any reader of the channel can press it."""
+    if chat.type == ChatType.PRIVATE:
         return True
-    if sender_chat_id == chat.id:  # an anonymous admin speaks as the group itself
+    if sender_chat_id == chat.id:
         return True
     if user_id is None:
         return False

@@ -540,7 +540,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "btn_resume": "▶️ Reprendre",
         "notice_subscribed": "Abonné à {category}",
         "notice_unsubscribed": "Désabonné de {category}",
-        "notice_admins_only": "Seuls les administrateurs du groupe peuvent faire cela.",
+        "notice_admins_only": "Seuls les administrateurs de la discussion peuvent faire cela.",
         # -- admins
         "stats_title": "📊 <b>État du bot</b>",
         "stats_body": (
@@ -729,7 +729,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "btn_resume": "▶️ Resume",
         "notice_subscribed": "Subscribed to {category}",
         "notice_unsubscribed": "Unsubscribed from {category}",
-        "notice_admins_only": "Only the group's admins can do that.",
+        "notice_admins_only": "Only this chat's admins can do that.",
         # -- admins
         "stats_title": "📊 <b>Bot status</b>",
         "stats_body": (

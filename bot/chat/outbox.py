@@ -19,10 +19,13 @@ from datetime import timedelta
 import httpx
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.request import HTTPXRequest
 
 from bot.chat import render_delivery as views
+from bot.chat.application import file_url
 from bot.chat.render import View
 from bot.chat.replies import send
+from bot.config import TelegramConfig
 from bot.deliver.sender import SENT, Outcome
 from bot.errors import NotFound, SummaryError
 from bot.models import ClaimedDelivery
@@ -32,11 +35,17 @@ from bot.services.subscriptions import SubscriptionService
 
 log = logging.getLogger(__name__)
 
+# Connections the sender keeps to the Bot API: enough for its messages in flight to many chats
+# at once at 30/s (or more, with paid broadcasts) over a real network's round trips.
+SENDER_CONNECTIONS = 32
+
 # Errors that say the chat will never accept a message again.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
 
 
 class TelegramOutbox:
+    """See the module docstring. Build it with `open_outbox` for a running bot."""
+
     def __init__(
         self,
         bot: Bot,
@@ -71,6 +80,10 @@ class TelegramOutbox:
         prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
         page = await self.subscriptions.digest_page(digest_id, 1, prefs)
         return await self._send(chat_id, views.digest(prefs.language, page))
+
+    async def close(self) -> None:
+        """Close the bot's connections."""
+        await self.bot.shutdown()
 
     async def _category_id(self, name: str | None) -> int | None:
         """The id of a category for its Unsubscribe button (the category list is cached)."""
@@ -107,3 +120,22 @@ class TelegramOutbox:
         except NetworkError as exc:
             return Outcome("retry", exc.message)
         return SENT
+
+
+async def open_outbox(
+    telegram: TelegramConfig,
+    articles: ArticleService,
+    chats: ChatService,
+    subscriptions: SubscriptionService,
+) -> TelegramOutbox:
+    """An outbox on a Bot of its own: not the Application's, whose rate limiter would retry
+    flood errors out of the sender's sight and pace every message twice (the sender paces
+    itself), and whose connection pool the handlers' replies need. Close it with `close()`."""
+    bot = Bot(
+        telegram.token,
+        base_url=telegram.api_base_url,
+        base_file_url=file_url(telegram.api_base_url),
+        request=HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS),
+    )
+    await bot.initialize()
+    return TelegramOutbox(bot, articles, chats, subscriptions)

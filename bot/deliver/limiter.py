@@ -4,17 +4,20 @@ Written here rather than taken from PTB's `AIORateLimiter` because that one has 
 chat limit, retries flood errors inside the request (the queue must see them to keep its
 bookkeeping true) and throttles replies to users as well. This one only paces the sender.
 
-Each `acquire(chat_id)` reserves the next slot that respects three limits at once: the overall
-rate, one message per `private_interval` to a private chat (positive ids) and one per
-`group_interval` to a group or channel (negative ids), then sleeps until that slot. Slots are
-reserved without awaiting in between, so concurrent callers never share one and the overall rate
-holds with any number of tasks. `pause()` (a 429's `retry_after`) pushes every slot, taken or
-not, past the pause.
+Each `acquire(chat_id)` reserves the earliest slot that respects three limits at once: the
+overall rate (reserved slots at least `1 / per_second` apart), one message per
+`private_interval` to a private chat (positive ids) and one per `group_interval` to a group or
+channel (negative ids), then sleeps until that slot. A chat that must wait for its own interval
+takes a slot in the future without holding back the other chats: they fill the free slots
+before it. Slots are reserved without awaiting in between, so concurrent callers never share
+one and the overall rate holds with any number of tasks. `pause()` (a 429's `retry_after`)
+voids every slot before the end of the pause.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from collections.abc import Awaitable, Callable
 
@@ -36,7 +39,8 @@ class RateLimiter:
         self.group_interval = group_interval
         self._clock = clock
         self._sleep = sleep
-        self._next_slot = 0.0
+        # Reserved send times, sorted; those more than `spacing` in the past are pruned.
+        self._slots: list[float] = []
         self._paused_until = 0.0
         # chat id -> earliest time of its next message; pruned of past entries as it grows.
         self._chat_next: dict[int, float] = {}
@@ -50,8 +54,8 @@ class RateLimiter:
         """Wait for the next send slot for *chat_id*."""
         while True:
             now = self._clock()
-            slot = max(now, self._next_slot, self._chat_next.get(chat_id, 0.0), self._paused_until)
-            self._next_slot = slot + self.spacing
+            earliest = max(now, self._chat_next.get(chat_id, 0.0), self._paused_until)
+            slot = self._reserve(now, earliest)
             self._chat_next[chat_id] = slot + self.interval(chat_id)
             if len(self._chat_next) > self._prune_at:
                 self._prune(now)
@@ -61,11 +65,25 @@ class RateLimiter:
             if self._paused_until <= slot:
                 return
 
+    def _reserve(self, now: float, earliest: float) -> float:
+        """The earliest time from *earliest* at least `spacing` away from every reserved slot,
+        reserved."""
+        slots = self._slots
+        past = bisect.bisect_left(slots, now - self.spacing)
+        if past:
+            del slots[:past]
+        slot = earliest
+        i = bisect.bisect_right(slots, slot - self.spacing)
+        while i < len(slots) and slots[i] < slot + self.spacing:
+            slot = max(slot, slots[i] + self.spacing)
+            i += 1
+        bisect.insort(slots, slot)
+        return slot
+
     def pause(self, seconds: float) -> None:
         """Stop every send for *seconds* (Telegram's `retry_after`)."""
         until = self._clock() + seconds
         self._paused_until = max(self._paused_until, until)
-        self._next_slot = max(self._next_slot, self._paused_until)
 
     def _prune(self, now: float) -> None:
         self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}

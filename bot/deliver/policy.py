@@ -138,17 +138,25 @@ class Decision:
 SEND = Decision("send")
 
 
-def decide(policy: Policy, now: datetime, hold_until: datetime | None) -> Decision:
+def decide(
+    policy: Policy,
+    now: datetime,
+    hold_until: datetime | None,
+    oldest: datetime | None = None,
+) -> Decision:
     """What the sender does for a chat with pending deliveries at *now*.
 
     `hold_until` is the hold the sender stored last time (None: never decided since the
-    settings last changed). A digest chat whose hold has passed is due: that hold was its
-    digest time. A chat never gets a digest just because it switched to digest mode.
+    settings last changed); `oldest` is when the oldest of the chat's pending deliveries was
+    queued. A digest chat whose hold has passed is due if something was waiting at that
+    digest time; what arrives later (after a digest time that found nothing to send) waits
+    for the next one. A chat never gets a digest just because it switched to digest mode.
     """
     if policy.paused:
         return Decision("hold", FOREVER)
     if policy.mode == DIGEST:
-        if hold_until is not None and hold_until <= now:
+        waiting = oldest is None or (hold_until is not None and oldest <= hold_until)
+        if hold_until is not None and hold_until <= now and waiting:
             return Decision("digest", policy.next_digest(now))
         return Decision("hold", policy.next_digest(now))
     quiet_end = policy.quiet_until(now)

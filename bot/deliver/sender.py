@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -117,6 +116,8 @@ class Sender:
         self._wake = asyncio.Event()
         self._queues: dict[int, deque[ClaimedDelivery]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        # chat id -> the claims whose message is being sent right now (one, or a digest's).
+        self._sending: dict[int, list[ClaimedDelivery]] = {}
         self._outstanding = 0
         self._room = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -136,10 +137,12 @@ class Sender:
         """New deliveries were queued in this process: claim now instead of at the next poll."""
         self._wake.set()
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming, let the messages in flight finish (up to *grace* seconds), and give
-        back what was claimed but not sent, so the next start or another process sends it at
-        once instead of after the lease."""
+    async def stop(self, grace: float = 15.0) -> None:
+        """Stop claiming, let the messages in flight finish (up to *grace* seconds: PTB's
+        timeouts), and give back what was claimed but not sent, so the next start or another
+        process sends it at once instead of after the lease. A message cut off in the middle
+        of its request may have reached the chat: it is recorded as sent, unconfirmed, rather
+        than risk sending it twice."""
         self._stopping = True
         self._wake.set()
         self._room.set()
@@ -160,7 +163,17 @@ class Sender:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
-        left = [claim.id for queue in self._queues.values() for claim in queue]
+        cut = [claim for claims in self._sending.values() for claim in claims]
+        self._sending.clear()
+        if cut:
+            await self.store.finish_deliveries(
+                [c.id for c in cut],
+                "sent",
+                error="unconfirmed: stopped while sending",
+                now=self.clock(),
+            )
+        done = {c.id for c in cut}
+        left = [c.id for queue in self._queues.values() for c in queue if c.id not in done]
         self._queues.clear()
         self._outstanding = 0
         if left:
@@ -206,24 +219,50 @@ class Sender:
         for claim in claims:
             by_chat[claim.chat_id].append(claim)
         for chat_id, rows in by_chat.items():
-            await self._dispatch(chat_id, rows)
+            try:
+                await self._dispatch(chat_id, rows)
+            except Exception as exc:
+                log.exception("deliveries to chat %s failed before sending", chat_id)
+                await self._give_back(rows, f"sender error: {exc!r}"[:200])
         return len(claims)
+
+    async def _give_back(self, claims: Sequence[ClaimedDelivery], error: str) -> None:
+        """Return claims that met an error of ours to the queue, with an attempt counted and a
+        back-off, so one bad article or chat cannot spin the sender; failed after
+        `max_attempts`."""
+        now = self.clock()
+        attempts = max((c.attempts for c in claims), default=0) + 1
+        ids = [c.id for c in claims]
+        with contextlib.suppress(Exception):
+            if attempts >= self.config.max_attempts:
+                self.stats.failed += len(ids)
+                await self.store.finish_deliveries(ids, "failed", error=error, now=now)
+            else:
+                await self.store.release_deliveries(
+                    ids, error=error, attempt=True, not_before=now + _backoff(attempts)
+                )
 
     async def _dispatch(self, chat_id: int, rows: list[ClaimedDelivery]) -> None:
         first = rows[0]
         now = self.clock()
-        decision = decide(Policy.of(first.settings, self.config), now, first.hold_until)
+        policy = Policy.of(first.settings, self.config)
+        decision = decide(policy, now, first.hold_until, first.created_at)
         if decision.action == "hold":
             assert decision.until is not None
             self.stats.held += len(rows)
-            await self.store.hold_chat(chat_id, decision.until, release=[r.id for r in rows])
+            await self.store.hold_chat(
+                chat_id,
+                decision.until,
+                release=[r.id for r in rows],
+                version=first.settings_version,
+            )
             return
         if decision.action == "digest":
             assert decision.until is not None
             await self._digest(chat_id, rows, decision.until)
             return
         if first.hold_until is not None:  # quiet hours are over: clear the stale hold
-            await self.store.hold_chat(chat_id, None)
+            await self.store.hold_chat(chat_id, None, version=first.settings_version)
         self._outstanding += len(rows)
         queue = self._queues.setdefault(chat_id, deque())
         queue.extend(rows)
@@ -235,42 +274,55 @@ class Sender:
         """Send a chat's claimed deliveries in order; the head of the queue is removed only once
         its outcome is recorded, so a stop in between gives it back to the store."""
         queue = self._queues[chat_id]
+        cancelled = False
         try:
             while queue and not self._stopping:
                 claim = queue[0]
                 await self.limiter.acquire(chat_id)
-                outcome = await self.outbox.send_article(chat_id, claim.article_id, claim)
+                self._sending[chat_id] = [claim]
+                try:
+                    outcome = await self.outbox.send_article(chat_id, claim.article_id, claim)
+                except Exception as exc:  # ours (render, store), not Telegram's: back off
+                    log.exception("delivery %s to chat %s failed", claim.id, chat_id)
+                    outcome = Outcome("error", f"sender error: {exc!r}"[:200])
+                self._sending.pop(chat_id, None)
                 self.stats.outcomes[outcome.kind] += 1
-                if await self._record(chat_id, [claim], outcome) == AGAIN:
+                if outcome.kind == "error":
+                    await self._give_back([claim], outcome.error or "sender error")
+                elif await self._record(chat_id, [claim], outcome) == AGAIN:
                     continue
                 queue.popleft()
                 self._release_room(1)
                 if outcome.kind in ("gone", "moved"):
-                    await self._leave(chat_id, claim, outcome)
+                    self._leave(chat_id)
                     break
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         except Exception:
             log.exception("sending to chat %s failed; its deliveries go back to the queue", chat_id)
-            ids = [c.id for c in queue]
-            self._release_room(len(ids))
+            claims = list(queue)
             queue.clear()
-            with contextlib.suppress(Exception):
-                await self.store.release_deliveries(ids, error="sender error")
+            self._release_room(len(claims))
+            await self._give_back(claims, "sender error")
         finally:
             self._tasks.pop(chat_id, None)
-            if not queue and self._queues.get(chat_id) is queue:
-                del self._queues[chat_id]
+            if self._queues.get(chat_id) is queue:
+                if not queue:
+                    del self._queues[chat_id]
+                elif not (self._stopping or cancelled):  # rows added while it was ending
+                    self._tasks[chat_id] = asyncio.create_task(
+                        self._drain_chat(chat_id), name=f"newsbot-send-{chat_id}"
+                    )
 
-    async def _leave(self, chat_id: int, claim: ClaimedDelivery, outcome: Outcome) -> None:
-        """The chat is gone or moved: what is queued for it in memory follows it."""
+    def _leave(self, chat_id: int) -> None:
+        """The chat is gone or moved: forget what is queued for it in memory. The store has
+        already failed its rows (gone) or put them back in the queue under the new id (moved),
+        where the next claim finds them."""
         queue = self._queues.pop(chat_id, deque())
-        rest = list(queue)
+        self._release_room(len(queue))
         queue.clear()
-        self._release_room(len(rest))
-        if outcome.kind == "moved" and outcome.new_chat_id is not None:
-            new_id = outcome.new_chat_id
-            moved = [dataclasses.replace(c, chat_id=new_id) for c in [claim, *rest]]
-            await self._dispatch(new_id, moved)
-        # "gone": deactivate_chat already marked every one of its deliveries.
+        self._wake.set()
 
     def _release_room(self, count: int) -> None:
         self._outstanding -= count
@@ -304,7 +356,7 @@ class Sender:
             self.stats.migrated += 1
             log.info("chat %s moved to %s", chat_id, outcome.new_chat_id)
             await self.store.migrate_chat(chat_id, outcome.new_chat_id)
-            return DONE  # `_leave` sends it again under the new id
+            return DONE  # back in the queue under the new id
         if outcome.retry_after is not None:  # flood control: everyone waits, then again
             self.stats.flood_waits += 1
             log.warning("flood control: sending paused for %.0f s", outcome.retry_after)
@@ -334,22 +386,26 @@ class Sender:
         listed = article_ids[:MAX_DIGEST_ARTICLES]
         digest_id = await self.store.create_digest(chat_id, listed, now=self.clock())
         await self.limiter.acquire(chat_id)
-        outcome = await self.outbox.send_digest(chat_id, digest_id, listed, rows[0])
+        self._sending[chat_id] = claims
+        try:
+            outcome = await self.outbox.send_digest(chat_id, digest_id, listed, rows[0])
+        finally:
+            self._sending.pop(chat_id, None)
         self.stats.outcomes[outcome.kind] += 1
-        if outcome.kind == "retry" or outcome.kind == "moved":
-            # Give everything back; the hold stays due, so the next claim tries again (under
-            # the new id for a moved chat).
+        if outcome.kind == "retry":
+            # The hold stays due: the next claim tries again, after the flood wait or the
+            # back-off of a counted attempt.
             if outcome.retry_after is not None:
                 self.limiter.pause(outcome.retry_after)
-            if outcome.kind == "moved" and outcome.new_chat_id is not None:
-                await self.store.migrate_chat(chat_id, outcome.new_chat_id)
-            await self.store.release_deliveries([c.id for c in claims], error=outcome.error)
+                await self.store.release_deliveries([c.id for c in claims], error=outcome.error)
+            else:
+                await self._give_back(claims, outcome.error or "retry")
             return
         if outcome.kind in ("sent", "unconfirmed"):
             self.stats.digests += 1
         await self._record(chat_id, claims, outcome)
-        if outcome.kind != "gone":
-            await self.store.hold_chat(chat_id, next_time)
+        if outcome.kind not in ("gone", "moved"):
+            await self.store.hold_chat(chat_id, next_time, version=rows[0].settings_version)
 
     async def _renew(self) -> None:
         """Keep this sender's leases alive while it runs."""

@@ -386,6 +386,7 @@ class IngestPipeline:
                         self.owner,
                         lease_seconds=FEED_LEASE_SECONDS,
                         now=self.clock(),
+                        due_only=not include_not_due and feed_ids is None,
                     )
                 )
                 feeds = [feed for feed in feeds if feed.id in leased]

@@ -239,7 +239,8 @@ class ArticleStore(Protocol):
         """Subscribe a chat to an existing category (NotFound otherwise), replacing filters."""
 
     async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
-        """Remove one subscription, or all of the chat's with None; how many were removed."""
+        """Remove one subscription, or all of the chat's with None, with the deliveries of
+        that category still pending for the chat; how many subscriptions were removed."""
 
     async def subscriptions(self, chat_id: int) -> list[Subscription]:
         """The chat's subscriptions, by category name."""
@@ -286,10 +287,16 @@ class ArticleStore(Protocol):
         """Give claimed deliveries back: "pending", claimable from *not_before*."""
 
     async def hold_chat(
-        self, chat_id: int, until: datetime | None, *, release: Sequence[int] = ()
-    ) -> None:
-        """Set the chat's hold (None: decide again at the next claim), releasing *release*.
-        `update_chat_settings` clears the hold too."""
+        self,
+        chat_id: int,
+        until: datetime | None,
+        *,
+        release: Sequence[int] = (),
+        version: int | None = None,
+    ) -> bool:
+        """Set the chat's hold (None: decide again at the next claim), releasing *release*;
+        with a settings *version*, only if the settings are still at that version (every
+        `update_chat_settings` adds one and clears the hold). Whether it was set."""
 
     async def deactivate_chat(self, chat_id: int, reason: str) -> int:
         """The chat blocked or removed the bot: deactivate it and its subscriptions, fail its
@@ -310,9 +317,16 @@ class ArticleStore(Protocol):
         """Deliveries per status, plus "deactivated_chats"."""
 
     async def lease_feeds(
-        self, feed_ids: Sequence[int], owner: str, *, lease_seconds: float, now: datetime
+        self,
+        feed_ids: Sequence[int],
+        owner: str,
+        *,
+        lease_seconds: float,
+        now: datetime,
+        due_only: bool = False,
     ) -> list[int]:
-        """Take the ingestion lease of the feeds no other owner holds; the ids taken."""
+        """Take the ingestion lease of the feeds no other owner holds (with `due_only`, of
+        those still due); the ids taken."""
 
     async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
         """Give back *owner*'s ingestion leases on *feed_ids*."""

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from bot.errors import NotFound
@@ -55,8 +55,44 @@ class QueueMixin:
         )
 
     def _claim(
-        self, conn: Connection, where: Any, worker: str, limit: int | None, lease_until: datetime
+        self,
+        conn: Connection,
+        where: Any,
+        worker: str,
+        limit: int | None,
+        now: datetime,
+        lease_until: datetime,
     ) -> list[ClaimedDelivery]:
+        # A chat another live sender is sending to stays with that sender: its messages keep
+        # their order and its per-chat limit holds across processes.
+        busy = select(deliveries.c.chat_id).where(
+            deliveries.c.status == SENDING,
+            deliveries.c.lease_until > now,
+            deliveries.c.worker != worker,
+        )
+        where = and_(where, deliveries.c.chat_id.not_in(busy))
+        if self.dialect == "postgresql":
+            # Two claims running at once would each miss the other's uncommitted rows in
+            # `busy`: lock the chats first (skipping those another claim holds), so a chat is
+            # claimed by one transaction at a time. SQLite runs one writer at a time anyway.
+            chats_due = (
+                select(deliveries.c.chat_id)
+                .where(where)
+                .group_by(deliveries.c.chat_id)
+                .order_by(func.min(deliveries.c.id))
+            )
+            if limit is not None:
+                chats_due = chats_due.limit(limit)
+            locked = list(
+                conn.execute(
+                    select(chats.c.id)
+                    .where(chats.c.id.in_(chats_due.scalar_subquery()))
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+            if not locked:
+                return []
+            where = and_(where, deliveries.c.chat_id.in_(locked))
         due = select(deliveries.c.id).where(where).order_by(deliveries.c.id)
         if limit is not None:
             due = due.limit(limit)
@@ -71,6 +107,7 @@ class QueueMixin:
                 deliveries.c.chat_id,
                 deliveries.c.article_id,
                 deliveries.c.attempts,
+                deliveries.c.created_at,
             )
         )
         rows = conn.execute(statement).all()
@@ -80,9 +117,13 @@ class QueueMixin:
         info = {
             row.id: row
             for row in conn.execute(
-                select(chats.c.id, chats.c.language, chats.c.settings, chats.c.hold_until).where(
-                    chats.c.id.in_(chat_ids)
-                )
+                select(
+                    chats.c.id,
+                    chats.c.language,
+                    chats.c.settings,
+                    chats.c.hold_until,
+                    chats.c.settings_version,
+                ).where(chats.c.id.in_(chat_ids))
             )
         }
         return [
@@ -94,6 +135,8 @@ class QueueMixin:
                 language=info[row.chat_id].language,
                 settings=dict(info[row.chat_id].settings or {}),
                 hold_until=info[row.chat_id].hold_until,
+                created_at=row.created_at,
+                settings_version=info[row.chat_id].settings_version,
             )
             for row in sorted(rows, key=lambda r: r.id)
         ]
@@ -114,7 +157,7 @@ class QueueMixin:
                 ),
             )
             lease = now + timedelta(seconds=lease_seconds)
-            return self._claim(conn, where, worker, limit, lease)
+            return self._claim(conn, where, worker, limit, now, lease)
 
         result: list[ClaimedDelivery] = await self._write(claim)
         return result
@@ -126,7 +169,8 @@ class QueueMixin:
 
         def claim(conn: Connection) -> list[ClaimedDelivery]:
             where = and_(deliveries.c.chat_id == chat_id, self._claimable(now))
-            return self._claim(conn, where, worker, None, now + timedelta(seconds=lease_seconds))
+            lease = now + timedelta(seconds=lease_seconds)
+            return self._claim(conn, where, worker, None, now, lease)
 
         result: list[ClaimedDelivery] = await self._write(claim)
         return result
@@ -189,21 +233,34 @@ class QueueMixin:
         await self._write(lambda conn: conn.execute(statement))
 
     async def hold_chat(
-        self, chat_id: int, until: datetime | None, *, release: Sequence[int] = ()
-    ) -> None:
+        self,
+        chat_id: int,
+        until: datetime | None,
+        *,
+        release: Sequence[int] = (),
+        version: int | None = None,
+    ) -> bool:
         """Set when the chat may receive again (None: decide at the next claim), giving back
-        the claimed deliveries *release* in the same transaction."""
+        the claimed deliveries *release* in the same transaction. With a settings *version*
+        (what the claim read), only if the settings have not changed since: the sender's
+        decision on the old settings must not overwrite the hold the change cleared. Whether
+        the hold was set."""
 
-        def hold(conn: Connection) -> None:
-            conn.execute(update(chats).where(chats.c.id == chat_id).values(hold_until=until))
+        def hold(conn: Connection) -> bool:
+            statement = update(chats).where(chats.c.id == chat_id)
+            if version is not None:
+                statement = statement.where(chats.c.settings_version == version)
+            done = conn.execute(statement.values(hold_until=until))
             if release:
                 conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id.in_(list(release)), deliveries.c.status == SENDING)
                     .values(status=PENDING, worker=None, lease_until=None)
                 )
+            return bool(done.rowcount)
 
-        await self._write(hold)
+        result: bool = await self._write(hold)
+        return result
 
     async def deactivate_chat(self, chat_id: int, reason: str) -> int:
         """The chat blocked or removed the bot: deactivate it and its subscriptions, and fail
@@ -260,8 +317,19 @@ class QueueMixin:
                     deliveries.c.chat_id == old_id, deliveries.c.article_id.in_(queued)
                 )
             )
+            # Claimed rows go back to the queue under the new id: the next claim sends them
+            # there (the one whose send failed with the migration included).
             conn.execute(
-                update(deliveries).where(deliveries.c.chat_id == old_id).values(chat_id=new_id)
+                update(deliveries)
+                .where(deliveries.c.chat_id == old_id)
+                .values(
+                    chat_id=new_id,
+                    status=case(
+                        (deliveries.c.status == SENDING, PENDING), else_=deliveries.c.status
+                    ),
+                    worker=None,
+                    lease_until=None,
+                )
             )
             conn.execute(update(digests).where(digests.c.chat_id == old_id).values(chat_id=new_id))
             conn.execute(delete(chats).where(chats.c.id == old_id))
@@ -317,16 +385,25 @@ class QueueMixin:
     # -- feed leases -------------------------------------------------------------------------
 
     async def lease_feeds(
-        self, feed_ids: Sequence[int], owner: str, *, lease_seconds: float, now: datetime
+        self,
+        feed_ids: Sequence[int],
+        owner: str,
+        *,
+        lease_seconds: float,
+        now: datetime,
+        due_only: bool = False,
     ) -> list[int]:
-        """Take the ingestion lease of each feed of *feed_ids* that no other process holds;
-        the ids leased to *owner* (one process fetches a feed at a time)."""
+        """Take the ingestion lease of each feed of *feed_ids* that no other process holds
+        (and, with `due_only`, that is still due: another process may have fetched it since
+        the caller listed it); the ids leased to *owner*."""
         if not feed_ids:
             return []
+        due = or_(feeds.c.next_fetch.is_(None), feeds.c.next_fetch <= now) if due_only else true()
         statement = (
             update(feeds)
             .where(
                 feeds.c.id.in_(list(feed_ids)),
+                due,
                 or_(
                     feeds.c.lease_until.is_(None),
                     feeds.c.lease_until <= now,

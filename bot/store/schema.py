@@ -149,6 +149,8 @@ chats = Table(
     # decided; NULL: decide at the next claim. Why an inactive chat stopped. (Migration 0003.)
     Column("hold_until", UTCDateTime),
     Column("deactivated_reason", Text),
+    # +1 at every settings change: a hold decided on older settings is not stored.
+    Column("settings_version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 subscriptions = Table(

@@ -1039,7 +1039,13 @@ class SqlStore(QueueMixin):
             merged = {**(row.settings or {}), **settings}
             # Any change may change when the chat receives: the sender decides again.
             conn.execute(
-                chats.update().where(chats.c.id == chat_id).values(settings=merged, hold_until=None)
+                chats.update()
+                .where(chats.c.id == chat_id)
+                .values(
+                    settings=merged,
+                    hold_until=None,
+                    settings_version=chats.c.settings_version + 1,
+                )
             )
             return Chat(row.id, row.language, merged, row.active, row.created_at)
 
@@ -1094,14 +1100,22 @@ class SqlStore(QueueMixin):
 
     async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
         condition = subscriptions.c.chat_id == chat_id
+        # What is queued for the chat and not sent yet goes with the subscription: a digest
+        # or the end of quiet hours must not bring a category the chat has left.
+        queued = and_(deliveries.c.chat_id == chat_id, deliveries.c.status == "pending")
         if category is not None:
             found = await self.find_category(category)
             if found is None:
                 return 0
             condition = and_(condition, subscriptions.c.category_id == found.id)
+            in_category = select(articles.c.id).where(articles.c.category_id == found.id)
+            queued = and_(queued, deliveries.c.article_id.in_(in_category))
 
         def run(conn: Connection) -> int:
-            return int(conn.execute(subscriptions.delete().where(condition)).rowcount or 0)
+            removed = int(conn.execute(subscriptions.delete().where(condition)).rowcount or 0)
+            if removed:
+                conn.execute(deliveries.delete().where(queued))
+            return removed
 
         return await self._write(run)
 

@@ -6,7 +6,8 @@
   retry. `deliveries.digest_id`: the digest that listed the article.
 - `chats.hold_until`: the sender's last word on when the chat may receive again (quiet hours,
   digest time, pause); NULL means "decide at the next claim". `chats.deactivated_reason`: why a
-  chat stopped receiving (blocked the bot, kicked it).
+  chat stopped receiving (blocked the bot, kicked it). `chats.settings_version`: counts settings
+  changes, so a sender never stores a hold decided on settings changed meanwhile.
 - `digests`: the articles of each digest message, for its page buttons.
 - `feeds.lease_until`, `feeds.lease_owner`: one process ingests a feed at a time.
 
@@ -51,6 +52,10 @@ def upgrade() -> None:
     op.create_index("ix_deliveries_chat_id_status", "deliveries", ["chat_id", "status"])
     op.add_column("chats", sa.Column("hold_until", UTCDateTime))
     op.add_column("chats", sa.Column("deactivated_reason", sa.Text))
+    op.add_column(
+        "chats",
+        sa.Column("settings_version", sa.Integer, nullable=False, server_default="0"),
+    )
     op.add_column("feeds", sa.Column("lease_until", UTCDateTime))
     op.add_column("feeds", sa.Column("lease_owner", sa.String(64)))
 
@@ -60,6 +65,7 @@ def downgrade() -> None:
     for table, column in (
         ("feeds", "lease_owner"),
         ("feeds", "lease_until"),
+        ("chats", "settings_version"),
         ("chats", "deactivated_reason"),
         ("chats", "hold_until"),
         ("deliveries", "digest_id"),
