@@ -57,6 +57,9 @@ class TelegramOutbox:
         self.articles = articles
         self.chats = chats
         self.subscriptions = subscriptions
+        # Category name -> id. Categories are never renamed or deleted, so a hit stays true;
+        # a miss reads the list again (a new category). Not one store read per message.
+        self._category_ids: dict[str, int] = {}
 
     async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
         prefs = self.chats.preferences_of(claim.chat_id, claim.language, claim.settings)
@@ -89,10 +92,10 @@ class TelegramOutbox:
         """The id of a category for its Unsubscribe button (the category list is cached)."""
         if not name:
             return None
-        for category in await self.articles.categories():
-            if category.name == name:
-                return category.id
-        return None
+        if name not in self._category_ids:
+            for category in await self.articles.categories():
+                self._category_ids[category.name] = category.id
+        return self._category_ids.get(name)
 
     async def _send(self, chat_id: int, view: View) -> Outcome:
         try:

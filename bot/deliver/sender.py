@@ -118,6 +118,9 @@ class Sender:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         # chat id -> the claims whose message is being sent right now (one, or a digest's).
         self._sending: dict[int, list[ClaimedDelivery]] = {}
+        # Sent messages waiting for the write in progress to be marked (see `_mark_sent`).
+        self._marks: list[tuple[list[int], datetime, asyncio.Future[None]]] = []
+        self._marking: asyncio.Task[None] | None = None
         self._outstanding = 0
         self._room = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -163,6 +166,8 @@ class Sender:
                 task.cancel()
             if late:
                 await asyncio.wait(late)
+        if self._marking is not None:  # what was sent is marked before anything is given back
+            await asyncio.wait([self._marking], timeout=grace)
         cut = [claim for claims in self._sending.values() for claim in claims]
         self._sending.clear()
         if cut:
@@ -343,7 +348,10 @@ class Sender:
                 self.stats.unconfirmed += len(ids)
             else:
                 self.stats.sent += len(ids)
-            await self.store.finish_deliveries(ids, status, error=outcome.error, now=now)
+            if kind == "sent":
+                await self._mark_sent(ids, now)
+            else:
+                await self.store.finish_deliveries(ids, status, error=outcome.error, now=now)
             return DONE
         if kind == "gone":
             self.stats.deactivated += 1
@@ -375,6 +383,32 @@ class Sender:
             ids, error=outcome.error, attempt=True, not_before=now + _backoff(attempts)
         )
         return DONE
+
+    async def _mark_sent(self, ids: list[int], now: datetime) -> None:
+        """Mark *ids* sent, returning once that is committed, as `finish_deliveries` does.
+        Messages confirmed while a mark is being written are marked together in the next
+        transaction (a group commit): a transaction per message would make the store's
+        threads, not Telegram, the limit of a paid broadcast."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((ids, now, done))
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._write_marks(), name="newsbot-sender-marks")
+        await done
+
+    async def _write_marks(self) -> None:
+        while self._marks:
+            batch, self._marks = self._marks, []
+            ids = [i for marked, _, _ in batch for i in marked]
+            try:
+                await self.store.finish_deliveries(ids, "sent", now=max(now for _, now, _ in batch))
+            except Exception as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def _digest(self, chat_id: int, rows: list[ClaimedDelivery], next_time: datetime) -> None:
         """Send one digest of everything pending for the chat, then hold it until the next."""

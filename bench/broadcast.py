@@ -1,0 +1,623 @@
+"""Broadcast benchmark: one new article to 10,000 subscribed chats, at Telegram's 30 messages/s
+and at 1,000/s (paid broadcasts), through the real sender.
+
+    python bench/broadcast.py                      # 10,000 chats, 30/s then 1,000/s (~6 min)
+    python bench/broadcast.py --rates 1000 --chats 2000 --profile
+    python bench/broadcast.py --rates 1000 --connections 4     # what-if: a smaller HTTP pool
+
+The store is SQLite in a temporary directory: `--chats` chats (one in ten a group, negative id),
+each subscribed to one category through the store's API, then ONE article of that category added
+with `store.add_articles`, which queues a delivery per chat in its transaction (timed). The bot
+side is production's: `bot.app.Runtime` opens the store and the services, and the sender is
+started as `Runtime.start_sender` does (`open_outbox`: a PTB `Bot` of its own, without PTB's
+`AIORateLimiter`, so the sender's own `RateLimiter` is what is measured), with `[delivery]
+messages_per_second` = each of `--rates`, until every delivery is sent.
+
+The fake Bot API (tests/fakebotapi.py, validating every message) runs in a process of its own on
+127.0.0.1 with no added latency, and enforces Telegram's flood limits as Telegram would: a
+sendMessage is refused with 429 and a `retry_after` when the server already accepted the
+configured rate of messages in the last second (a sliding window: 30 in the 30/s run, 1,000 in
+the paid one), one in the last second to that private chat, or 20 in the last minute to that
+group. It timestamps every accepted message on arrival: the rate achieved is (messages - 1) /
+(last arrival - first arrival). Targets: at 30/s, at least 95% of the configured rate, no 429
+provoked, no chat served twice and none missed; at 1,000/s, the highest rate reached, and where
+the time goes: every 2 ms a sampling thread of the bot's process notes what each thread is
+running (event loop idle in select, SQLAlchemy + SQLite, httpx, PTB, newsbot's modules...),
+and the sender's phases are timed (claim, render, HTTP round trip, finish write, limiter wait).
+CPU seconds of the bot's and of the fake API's processes, and their peak RSS, are shown too;
+`--profile` adds a cProfile of the event loop thread over one more run of the last rate.
+`--connections` sets the size of the sender's HTTP connection pool (`bot.chat.outbox.
+SENDER_CONNECTIONS`) to see what it costs: with no latency, a pool larger than the messages in
+flight need only adds httpcore's bookkeeping to every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import cProfile
+import importlib.util
+import io
+import json
+import math
+import multiprocessing
+import pstats
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.app import Runtime  # noqa: E402
+from bot.chat import outbox as outbox_module  # noqa: E402
+from bot.chat.outbox import open_outbox  # noqa: E402
+from bot.config import (  # noqa: E402
+    Config,
+    DeliveryConfig,
+    StoreConfig,
+    SummaryConfig,
+    TelegramConfig,
+)
+from bot.deliver.sender import Sender  # noqa: E402
+from bot.models import NewArticle  # noqa: E402
+from bot.services.summaries import SummaryService  # noqa: E402
+from bot.store import open_store  # noqa: E402
+from tests.fakebotapi import FakeBotAPI  # noqa: E402
+
+CATEGORY = "Économie"
+GROUP_SHARE = 10  # one chat in ten is a group
+SAMPLE_EVERY = 0.002  # seconds between two samples of the bot's threads
+
+
+def _load_store_bench() -> Any:
+    """bench/store.py as a module, for its `DATA` (bench is no package)."""
+    spec = importlib.util.spec_from_file_location("bench_store", ROOT / "bench" / "store.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- the fake Bot API, with Telegram's flood limits ------------------------------------------------
+
+
+class RemoteAPI:
+    """The fake Bot API in a process of its own, as Telegram is: its work does not compete with
+    the bot for the GIL. It refuses what exceeds `overall` messages/s or the per-chat limits."""
+
+    def __init__(self, overall: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve_api, args=(child, overall), daemon=True)
+        self._process.start()
+        if not self._conn.poll(60):
+            raise RuntimeError("the fake Bot API process did not start")
+        self.base_url, self.token = self._conn.recv()
+
+    def results(self) -> dict[str, Any]:
+        """Arrival times and chat ids of accepted messages, refusals by reason, CPU and RSS."""
+        self._conn.send(("results",))
+        found: dict[str, Any] = self._conn.recv()
+        return found
+
+    def close(self) -> None:
+        self._conn.send(("stop",))
+        self._process.join(10)
+
+
+def _serve_api(conn: Any, overall: int) -> None:
+    api = FakeBotAPI(record_calls=False).start()
+    conn.send((api.base_url, api.token))
+    lock = threading.Lock()
+    window: collections.deque[float] = collections.deque()  # accepted in the last second
+    private_last: dict[int, float] = {}
+    group_recent: dict[int, collections.deque[float]] = {}
+    arrivals: list[float] = []
+    chat_ids: list[int] = []
+    texts: collections.Counter[str] = collections.Counter()
+    refused: collections.Counter[str] = collections.Counter()
+    original = api.handle
+
+    def too_many(reason: str, wait: float) -> tuple[int, Any]:
+        refused[reason] += 1
+        seconds = max(1, math.ceil(wait))
+        return 429, {
+            "ok": False,
+            "error_code": 429,
+            "description": f"Too Many Requests: retry after {seconds}",
+            "parameters": {"retry_after": seconds},
+        }
+
+    def handle(token: str, method: str, params: dict[str, Any]) -> tuple[int, Any]:
+        if method != "sendMessage":
+            return original(token, method, params)
+        with lock:  # FakeBotAPI serializes its calls anyway
+            now = time.monotonic()
+            chat_id = int(params["chat_id"])
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) >= overall:
+                return too_many("overall", window[0] + 1.0 - now)
+            if chat_id > 0:
+                last = private_last.get(chat_id)
+                if last is not None and now - last < 1.0:
+                    return too_many("private chat", last + 1.0 - now)
+            else:
+                recent = group_recent.setdefault(chat_id, collections.deque())
+                while recent and recent[0] <= now - 60.0:
+                    recent.popleft()
+                if len(recent) >= 20:
+                    return too_many("group", recent[0] + 60.0 - now)
+            status, payload = original(token, method, params)
+            if status == 200:
+                window.append(now)
+                if chat_id > 0:
+                    private_last[chat_id] = now
+                else:
+                    group_recent[chat_id].append(now)
+                arrivals.append(now)
+                chat_ids.append(chat_id)
+                texts[str(params.get("text", ""))[:80]] += 1
+            else:
+                refused[f"{status} {payload.get('description', '')}"] += 1
+            return status, payload
+
+    api.handle = handle  # type: ignore[method-assign]
+    while True:
+        message = conn.recv()
+        if message[0] == "results":
+            with lock:
+                usage = resource.getrusage(resource.RUSAGE_SELF)
+                conn.send(
+                    {
+                        "arrivals": list(arrivals),
+                        "chat_ids": list(chat_ids),
+                        "texts": dict(texts),
+                        "refused": dict(refused),
+                        "cpu": usage.ru_utime + usage.ru_stime,
+                        "rss_mb": usage.ru_maxrss / 1024,
+                    }
+                )
+        else:
+            api.stop()
+            return
+
+
+# -- where the time goes -------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    calls: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Phases:
+    """Wall time of the sender's steps, summed over the concurrent chat tasks."""
+
+    by_name: dict[str, Phase] = field(default_factory=lambda: collections.defaultdict(Phase))
+    # (time.monotonic(), chat id) each time the limiter let a message go: the bot's schedule,
+    # on the clock of the server's arrivals (CLOCK_MONOTONIC is the same in both processes).
+    released: list[tuple[float, int]] = field(default_factory=list)
+
+    def wrap(self, name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                phase = self.by_name[name]
+                phase.calls += 1
+                phase.seconds += time.perf_counter() - t0
+
+        return timed
+
+    def instrument(self, target: object, method: str, name: str) -> None:
+        """Time every call of `target.method` as phase `name`."""
+        setattr(target, method, self.wrap(name, getattr(target, method)))
+
+
+_BUCKETS = (  # path fragment -> bucket, checked from the innermost frame outwards
+    ("/sqlalchemy/", "SQLAlchemy + SQLite"),
+    ("/sqlite3/", "SQLAlchemy + SQLite"),
+    ("/httpx/", "httpx / httpcore / h11"),
+    ("/httpcore/", "httpx / httpcore / h11"),
+    ("/h11/", "httpx / httpcore / h11"),
+    ("/anyio/", "httpx / httpcore / h11"),
+    ("/telegram/", "PTB (building requests, parsing answers)"),
+)
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """Most of `times` (sorted) in any one second, as a sliding window."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] <= t - 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def _bucket(frame: FrameType | None, worker: bool) -> str:
+    """What a thread is doing, from its innermost Python frame outwards."""
+    if frame is None:
+        return "idle"
+    inner = frame.f_code.co_filename
+    if inner.endswith("selectors.py"):
+        return "idle (waiting in select)"
+    if worker and inner.endswith(("threading.py", "queue.py", "futures/thread.py")):
+        return "idle"
+    bot_dir = str(ROOT / "bot")
+    while frame is not None:
+        path = frame.f_code.co_filename
+        for fragment, name in _BUCKETS:
+            if fragment in path:
+                return name
+        if path.startswith(bot_dir):
+            module = path[len(str(ROOT)) + 1 :].removesuffix(".py").replace("/", ".")
+            return f"{module}.{frame.f_code.co_name}"
+        if "/asyncio/" in path:
+            return f"asyncio ({Path(path).stem}.{frame.f_code.co_name})"
+        frame = frame.f_back
+    return "other"
+
+
+class Sampler:
+    """Every `SAMPLE_EVERY` s, what the event loop thread and the store's threads run."""
+
+    def __init__(self) -> None:
+        self.main: collections.Counter[str] = collections.Counter()
+        self.db: collections.Counter[str] = collections.Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._main_id = threading.get_ident()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        names = {}
+        while not self._stop.wait(SAMPLE_EVERY):
+            frames = sys._current_frames()
+            self.samples += 1
+            for ident, frame in frames.items():
+                if ident == self._main_id:
+                    self.main[_bucket(frame, False)] += 1
+                    continue
+                if ident not in names:
+                    thread = next((t for t in threading.enumerate() if t.ident == ident), None)
+                    names[ident] = thread.name if thread else ""
+                if names[ident].startswith("newsbot-db"):
+                    self.db[_bucket(frame, True)] += 1
+
+
+# -- one run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rate: float
+    chats: int
+    queue_seconds: float
+    queued: int
+    results: dict[str, Any]
+    elapsed: float
+    counts: dict[str, int]
+    stats: Any
+    phases: Phases
+    sampler: Sampler
+    cpu: float
+
+    @property
+    def arrivals(self) -> list[float]:
+        return list(self.results["arrivals"])
+
+    @property
+    def achieved(self) -> float:
+        times = self.arrivals
+        if len(times) < 2:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    @property
+    def span(self) -> float:
+        times = self.arrivals
+        return times[-1] - times[0] if times else 0.0
+
+    @property
+    def duplicates(self) -> int:
+        per_chat = collections.Counter(self.results["chat_ids"])
+        return sum(n - 1 for n in per_chat.values() if n > 1)
+
+    @property
+    def missing(self) -> int:
+        return self.chats - len(set(self.results["chat_ids"]))
+
+    @property
+    def flood(self) -> int:
+        return sum(n for reason, n in self.results["refused"].items() if not reason[0].isdigit())
+
+    def transit(self) -> list[float]:
+        """Seconds from the limiter's release to the server's arrival, per accepted message."""
+        last: dict[int, float] = {}
+        released = iter(self.phases.released)
+        pending = next(released, None)
+        found = []
+        for arrival, chat_id in zip(self.arrivals, self.results["chat_ids"], strict=True):
+            while pending is not None and pending[0] <= arrival:
+                last[pending[1]] = pending[0]
+                pending = next(released, None)
+            if chat_id in last:
+                found.append(arrival - last[chat_id])
+        return sorted(found)
+
+
+async def build_template(path: Path, chats: int) -> tuple[float, int]:
+    """A store with `chats` chats subscribed to CATEGORY, through the store's API; the time it
+    took, and the id of the seed article that created the category."""
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
+    t0 = time.perf_counter()
+    try:
+        seed = await store.add_articles(
+            [
+                NewArticle(
+                    title="Ouverture de la rubrique", text="Premier article.", category=CATEGORY
+                )
+            ]
+        )
+        ids = [
+            -(1_000_000_000_000 + i) if i % GROUP_SHARE == 0 else 100_000 + i for i in range(chats)
+        ]
+
+        async def join(chat_id: int) -> None:
+            await store.upsert_chat(chat_id, language="fr")
+            await store.subscribe(chat_id, CATEGORY)
+
+        for start in range(0, len(ids), 64):  # 64 at a time: the store's threads stay busy
+            await asyncio.gather(*(join(chat_id) for chat_id in ids[start : start + 64]))
+    finally:
+        await store.close()
+    return time.perf_counter() - t0, seed.ids[0]
+
+
+async def run_once(
+    template: Path,
+    tmp: Path,
+    rate: float,
+    chats: int,
+    article: dict[str, Any],
+    profile: cProfile.Profile | None = None,
+    connections: int = 0,
+) -> Run:
+    """Copy the template store, queue one article to every chat, send it at `rate`."""
+    db = tmp / f"broadcast-{rate:g}.db"
+    shutil.copyfile(template, db)
+    url = f"sqlite+aiosqlite:///{db}"
+    api = RemoteAPI(overall=int(rate))
+    try:
+        config = Config(
+            telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
+            store=StoreConfig(url=url),
+            delivery=DeliveryConfig(messages_per_second=rate),
+        )
+        runtime = Runtime(config)
+        services = await runtime.open()
+        store = runtime.store
+        t0 = time.perf_counter()
+        added = await store.add_articles([NewArticle(**article)])
+        queue_seconds = time.perf_counter() - t0
+        # The default summary is computed before the article is stored by `newsbot run`'s
+        # ingest; here, right after, but before anything is sent.
+        await SummaryService(store, SummaryConfig()).precompute(added.ids)
+
+        phases = Phases()
+        phases.instrument(store, "claim_deliveries", "claim (SQL)")
+        phases.instrument(store, "finish_deliveries", "finish (SQL write)")
+        phases.instrument(store, "categories", "categories (SQL read)")
+        # What `Runtime.start_sender` does (its own Bot, no PTB rate limiter), instrumented.
+        assert services.subscriptions is not None
+        if connections:  # a what-if: the sender's Bot with another connection pool size
+            outbox_module.SENDER_CONNECTIONS = connections
+        outbox: Any = await open_outbox(
+            config.telegram, services.articles, services.chats, services.subscriptions
+        )
+        sender = Sender(store, outbox, config.delivery)
+        phases.instrument(outbox, "send_article", "send_article (all)")
+        phases.instrument(outbox, "_send", "HTTP round trip (PTB)")
+        acquire = phases.wrap("limiter wait", sender.limiter.acquire)
+
+        async def released(chat_id: int) -> None:
+            await acquire(chat_id)
+            phases.released.append((time.monotonic(), chat_id))
+
+        sender.limiter.acquire = released  # type: ignore[method-assign]
+        sampler = Sampler()
+        cpu0 = time.process_time()
+        started = time.perf_counter()
+        sampler.start()
+        if profile is not None:
+            profile.enable()
+        sender.start()
+        stats = sender.stats
+        deadline = started + chats / rate * 3 + 60
+        while stats.sent + stats.failed + stats.unconfirmed + stats.deactivated < added.queued:
+            if time.perf_counter() > deadline:
+                print(f"timed out; stats: {stats}", file=sys.stderr)
+                break
+            await asyncio.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        if profile is not None:
+            profile.disable()
+        await sender.stop()
+        sampler.stop()
+        cpu = time.process_time() - cpu0
+        await outbox.close()
+        await runtime.close()
+        runtime_counts = await _counts(url)
+        results = api.results()
+    finally:
+        api.close()
+    return Run(
+        rate, chats, queue_seconds, added.queued, results, elapsed, runtime_counts, stats,
+        phases, sampler, cpu,
+    )  # fmt: skip
+
+
+async def _counts(url: str) -> dict[str, int]:
+    store = await open_store(url)
+    try:
+        return await store.queue_counts()
+    finally:
+        await store.close()
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return math.nan
+    return values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))]
+
+
+def report(run: Run) -> None:
+    released = sorted(t for t, _ in run.phases.released)
+    transit = [t * 1000 for t in run.transit()]
+    refused = ", ".join(f"{n} {why}" for why, n in run.results["refused"].items())
+    stats = run.stats
+    bot_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n== {run.rate:,.0f} messages/s configured, {run.chats:,} chats ==")
+    achieved = f"{run.achieved:,.1f}/s = {run.achieved / run.rate:.1%} of {run.rate:,.0f}"
+    peaks = f"{most_in_one_second(released):,} / {most_in_one_second(run.arrivals):,}"
+    p50, p99, top = pct(transit, 50), pct(transit, 99), pct(transit, 100)
+    outcomes = f"{stats.failed} / {stats.unconfirmed} / {stats.retried}"
+    cpu = f"{run.cpu:,.1f} (while sending) / {run.results['cpu']:,.1f} (whole process)"
+    queued = f"{run.queued:,} in {run.queue_seconds * 1e3:,.0f} ms"
+    rows = [
+        ("deliveries queued (add_articles)", queued),
+        ("messages accepted by the API", f"{len(run.arrivals):,}"),
+        ("first to last arrival", f"{run.span:,.2f} s"),
+        ("achieved rate", achieved),
+        ("most in any 1 s: released/arrived", peaks),
+        ("release to arrival p50/p99/max", f"{p50:.1f} / {p99:.1f} / {top:.1f} ms"),
+        ("sender start to all sent", f"{run.elapsed:,.2f} s"),
+        ("429s provoked", f"{run.flood}" + (f" ({refused})" if refused else "")),
+        ("duplicates / missing chats", f"{run.duplicates} / {run.missing}"),
+        ("failed / unconfirmed / retried", outcomes),
+        ("queue at the end", json.dumps(run.counts)),
+        ("CPU s: bot / fake API", cpu),
+        ("peak RSS: bot / fake API", f"{bot_rss:,.0f} MB / {run.results['rss_mb']:,.0f} MB"),
+    ]
+    for name, value in rows:
+        print(f"  {name:<34}{value}")
+    print(f"  {'sender phase (wall, overlapping)':<34}{'calls':>8}{'mean ms':>10}{'sum s':>9}")
+    for name, phase in run.phases.by_name.items():
+        mean = phase.seconds / phase.calls * 1000 if phase.calls else 0.0
+        print(f"  {name:<34}{phase.calls:>8,}{mean:>10.2f}{phase.seconds:>9.1f}")
+    samples = max(1, run.sampler.samples)
+    print(f"  event loop thread, {samples:,} samples (one every {SAMPLE_EVERY * 1000:g} ms):")
+    for name, count in run.sampler.main.most_common(8):
+        print(f"    {count / samples:>6.1%}  {name}")
+    busy = sum(n for name, n in run.sampler.db.items() if not name.startswith("idle"))
+    print(f"  store threads: {busy / samples:.2f} busy on average")
+    for name, count in run.sampler.db.most_common(3):
+        if not name.startswith("idle"):
+            print(f"    {count / samples:>6.1%}  {name}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        epilog="example: python bench/broadcast.py --rates 1000 --chats 2000",
+    )
+    parser.add_argument("--chats", type=int, default=10_000, help="subscribed chats (10,000)")
+    parser.add_argument(
+        "--rates",
+        default="30,1000",
+        help="messages_per_second of each run, comma-separated (default: 30,1000)",
+    )
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=0,
+        help="a what-if: the sender's HTTP connection pool size instead of the product's "
+        f"SENDER_CONNECTIONS ({outbox_module.SENDER_CONNECTIONS})",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile the event loop thread (cProfile) during the last run; slows it down",
+    )
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    data = _load_store_bench().DATA
+    if data.exists():
+        with data.open(encoding="utf-8") as rows:
+            source = json.loads(next(rows))
+    else:
+        source = {"title": "Un article", "text": "Une phrase. " * 40, "url": None, "author": None}
+    article = {
+        "title": source["title"],
+        "text": source["text"],
+        "url": source.get("url") or "https://example.org/article",
+        "author": source.get("author") or None,
+        "category": CATEGORY,
+        "language": "fr",
+    }
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        template = tmp / "template.db"
+        built, _ = await build_template(template, args.chats)
+        pool = args.connections or outbox_module.SENDER_CONNECTIONS
+        print(
+            f"{args.chats:,} chats ({100 // GROUP_SHARE}% groups) subscribed to {CATEGORY!r} "
+            f"through upsert_chat + subscribe in {built:.1f} s. Fake Bot API in its own process, "
+            f"no latency, Telegram's flood limits enforced; the sender's Bot has {pool} "
+            "HTTP connections"
+        )
+        runs = [
+            await run_once(template, tmp, rate, args.chats, article, None, args.connections)
+            for rate in rates
+        ]
+        if args.profile:
+            profile = cProfile.Profile()
+            await run_once(template, tmp, rates[-1], args.chats, article, profile, args.connections)
+            out = io.StringIO()
+            stats = pstats.Stats(profile, stream=out)
+            stats.sort_stats("tottime").print_stats(25)
+    for run in runs:
+        report(run)
+    if args.profile:
+        print(f"\n== event loop thread under cProfile, {rates[-1]:,.0f}/s run (slower) ==")
+        print(out.getvalue())
+    print()
+    for run in runs:
+        verdict = ""
+        if run.rate <= 30:
+            ok = run.achieved >= 0.95 * run.rate and not run.flood and not run.duplicates
+            verdict = "; target >= 95%, no 429, no duplicate: " + ("met" if ok else "NOT met")
+        print(
+            f"{run.rate:>7,.0f}/s configured: {run.achieved:,.1f}/s achieved "
+            f"({run.achieved / run.rate:.1%}), {run.flood} 429s, {run.duplicates} duplicates, "
+            f"{run.missing} missing{verdict}"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
