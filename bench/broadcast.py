@@ -68,7 +68,7 @@ from bot.config import (  # noqa: E402
     SummaryConfig,
     TelegramConfig,
 )
-from bot.deliver.sender import Sender  # noqa: E402
+from bot.deliver.sender import MAX_IN_FLIGHT, Sender  # noqa: E402
 from bot.models import NewArticle  # noqa: E402
 from bot.services.summaries import SummaryService  # noqa: E402
 from bot.store import open_store  # noqa: E402
@@ -437,7 +437,7 @@ async def run_once(
         outbox: Any = await open_outbox(
             config.telegram, services.articles, services.chats, services.subscriptions
         )
-        sender = Sender(store, outbox, config.delivery)
+        sender = Sender(store, outbox, config.delivery, in_flight=connections or MAX_IN_FLIGHT)
         phases.instrument(outbox, "send_article", "send_article (all)")
         phases.instrument(outbox, "_send", "HTTP round trip (PTB)")
         acquire = phases.wrap("limiter wait", sender.limiter.acquire)

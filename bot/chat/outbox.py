@@ -26,7 +26,7 @@ from bot.chat.application import file_url
 from bot.chat.render import View
 from bot.chat.replies import send
 from bot.config import TelegramConfig
-from bot.deliver.sender import SENT, Outcome
+from bot.deliver.sender import MAX_IN_FLIGHT, SENT, Outcome
 from bot.errors import NotFound, SummaryError
 from bot.models import ClaimedDelivery
 from bot.services.articles import ArticleService
@@ -35,9 +35,9 @@ from bot.services.subscriptions import SubscriptionService
 
 log = logging.getLogger(__name__)
 
-# Connections the sender keeps to the Bot API: enough for its messages in flight to many chats
-# at once at 30/s (or more, with paid broadcasts) over a real network's round trips.
-SENDER_CONNECTIONS = 32
+# Connections the sender keeps to the Bot API: one per request it keeps in flight, enough for
+# 30/s (or several hundred/s with paid broadcasts) over a real network's round trips.
+SENDER_CONNECTIONS = MAX_IN_FLIGHT
 
 # Errors that say the chat will never accept a message again.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
