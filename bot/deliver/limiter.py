@@ -19,9 +19,14 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 RATE_MARGIN = 0.97
+# The window Telegram counts its overall limit in: at most `per_second * RATE_MARGIN` sends are
+# released in any such window, which also leaves a send's way to Telegram (a few ms, tens after
+# a stall) a slot of slack before a second there could count one too many.
+WINDOW = 1.0
 
 
 class RateLimiter:
@@ -44,6 +49,9 @@ class RateLimiter:
         self.group_interval = group_interval
         self._clock = clock
         self._sleep = sleep
+        # When the last sends were released, as many as a window may hold: the next waits
+        # until the oldest is a `WINDOW` old.
+        self._released: deque[float] = deque(maxlen=max(1, int(per_second * RATE_MARGIN)))
         # Reserved send times, sorted; those more than `spacing` in the past are pruned.
         self._slots: list[float] = []
         self._paused_until = 0.0
@@ -75,8 +83,22 @@ class RateLimiter:
             if slot > now:
                 await self._sleep(slot - now)
             # A pause that began while we slept voids the slot: take a new one after it.
-            if self._paused_until <= slot:
-                return
+            if self._paused_until > slot:
+                continue
+            # Slots are planned; sends happen when the event loop gets to them. After a stall
+            # (a busy loop, the GIL held by the store's threads) late sends and punctual ones
+            # would bunch up: count the sends really released in the last second too.
+            await self._within_window()
+            return
+
+    async def _within_window(self) -> None:
+        released = self._released
+        while len(released) == released.maxlen:
+            wait = released[0] + WINDOW - self._clock()
+            if wait <= 0:
+                break
+            await self._sleep(wait)
+        released.append(self._clock())
 
     def _reserve(self, now: float, earliest: float) -> float:
         """The earliest time from *earliest* at least `spacing` away from every reserved slot,
