@@ -42,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -102,7 +102,7 @@ class Site:
         for item in range(self.entries):
             record = self.record(feed, item)
             link = f"{self.base}/p/{feed}/{item}.html"
-            when = format_datetime(_published(record, item))
+            when = format_datetime(_published(item))
             items.append(
                 f"<item><title>{html.escape(self.title(feed, item))}</title><link>{link}</link>"
                 f"<guid>{link}</guid><pubDate>{when}</pubDate>"
@@ -181,8 +181,10 @@ def serve(data: Path, feeds: int, entries: int, port_out: Any, core: int | None)
     httpd.serve_forever()
 
 
-def _published(record: dict[str, Any], item: int) -> datetime:
-    return datetime.fromisoformat(record["published"]) + timedelta(minutes=item)
+def _published(item: int) -> datetime:
+    """A live feed's dates: the last hours (the data's own dates are years old, and the store
+    pushes nothing published more than two days before it arrives)."""
+    return datetime.now(UTC) - timedelta(minutes=item)
 
 
 # -- the pipeline (this process) -----------------------------------------------------------------

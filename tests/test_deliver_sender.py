@@ -45,6 +45,9 @@ class ScriptedOutbox:
         self.calls += 1
         return self.script.pop(0) if self.script else SENT
 
+    async def prepare_article(self, claim: ClaimedDelivery) -> None:
+        """Nothing to render here."""
+
     async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
         outcome = self._next()
         if outcome.kind in ("sent", "unconfirmed"):

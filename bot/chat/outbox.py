@@ -60,22 +60,32 @@ class TelegramOutbox:
         # Category name -> id. Categories are never renamed or deleted, so a hit stays true;
         # a miss reads the list again (a new category). Not one store read per message.
         self._category_ids: dict[str, int] = {}
+        # Delivery id -> its message, rendered before its send slot (`prepare_article`).
+        self._prepared: dict[int, View | Outcome] = {}
+
+    async def prepare_article(self, claim: ClaimedDelivery) -> None:
+        self._prepared[claim.id] = await self._article_view(claim)
 
     async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
+        view = self._prepared.pop(claim.id, None) or await self._article_view(claim)
+        if isinstance(view, Outcome):
+            return view
+        return await self._send(chat_id, view)
+
+    async def _article_view(self, claim: ClaimedDelivery) -> View | Outcome:
         prefs = self.chats.preferences_of(claim.chat_id, claim.language, claim.settings)
         try:
-            article = await self.articles.article(article_id)
+            article = await self.articles.article(claim.article_id)
         except NotFound:
             return Outcome("failed", "the article no longer exists")
         category_id = await self._category_id(article.category)
         try:
             result = await self.articles.summary(
-                article_id, sentences=prefs.sentences, algorithm=prefs.algorithm
+                claim.article_id, sentences=prefs.sentences, algorithm=prefs.algorithm
             )
-            view = views.delivery(prefs.language, result, category_id)
+            return views.delivery(prefs.language, result, category_id)
         except SummaryError:
-            view = views.delivery_without_summary(prefs.language, article, category_id)
-        return await self._send(chat_id, view)
+            return views.delivery_without_summary(prefs.language, article, category_id)
 
     async def send_digest(
         self, chat_id: int, digest_id: int, article_ids: Sequence[int], claim: ClaimedDelivery

@@ -65,6 +65,11 @@ AGAIN = "again"
 class Outbox(Protocol):
     """Renders and sends what the queue holds; knows Telegram, the sender does not."""
 
+    async def prepare_article(self, claim: ClaimedDelivery) -> None:
+        """Make the message of *claim* ready (read, summarize, render) before its send slot,
+        so that the slot is spent on the request alone: the less time between the limiter's
+        release and Telegram's receipt, the less a second there can hold more than the rate."""
+
     async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
         """One new article of a subscribed category (title, category, summary, buttons)."""
 
@@ -291,15 +296,20 @@ class Sender:
             while queue and not self._stopping:
                 claim = queue[0]
                 await self.limiter.wait_for_chat(chat_id)
-                async with self._in_flight:
-                    await self.limiter.acquire(chat_id)
-                    self._sending[chat_id] = [claim]
-                    try:
-                        outcome = await self.outbox.send_article(chat_id, claim.article_id, claim)
-                    except Exception as exc:  # ours (render, store), not Telegram's: back off
-                        log.exception("delivery %s to chat %s failed", claim.id, chat_id)
-                        outcome = Outcome("error", f"sender error: {exc!r}"[:200])
-                    self._sending.pop(chat_id, None)
+                try:
+                    await self.outbox.prepare_article(claim)
+                    async with self._in_flight:
+                        await self.limiter.acquire(chat_id)
+                        self._sending[chat_id] = [claim]
+                        try:
+                            outcome = await self.outbox.send_article(
+                                chat_id, claim.article_id, claim
+                            )
+                        finally:
+                            self._sending.pop(chat_id, None)
+                except Exception as exc:  # ours (render, store), not Telegram's: back off
+                    log.exception("delivery %s to chat %s failed", claim.id, chat_id)
+                    outcome = Outcome("error", f"sender error: {exc!r}"[:200])
                 self.stats.outcomes[outcome.kind] += 1
                 if outcome.kind == "error":
                     await self._give_back([claim], outcome.error or "sender error")
