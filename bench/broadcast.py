@@ -442,9 +442,10 @@ async def run_once(
         phases.instrument(outbox, "_send", "HTTP round trip (PTB)")
         acquire = phases.wrap("limiter wait", sender.limiter.acquire)
 
-        async def released(chat_id: int) -> None:
-            await acquire(chat_id)
+        async def released(chat_id: int) -> Any:
+            send = await acquire(chat_id)
             phases.released.append((time.monotonic(), chat_id))
+            return send
 
         sender.limiter.acquire = released  # type: ignore[method-assign]
         sampler = Sampler()

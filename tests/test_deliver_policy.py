@@ -3,13 +3,14 @@ and the rate limiter's slots, on a clock the tests control."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import UTC, datetime, time
 
 import pytest
 
 from bot.config import DeliveryConfig
-from bot.deliver.limiter import RATE_MARGIN, WINDOW, RateLimiter
+from bot.deliver.limiter import RATE_MARGIN, WINDOW, RateLimiter, Send
 from bot.deliver.policy import (
     FOREVER,
     Policy,
@@ -110,8 +111,8 @@ async def test_limiter_spaces_messages_overall_and_per_chat() -> None:
     )
     times: list[tuple[int, float]] = []
     for chat in (1, 2, 3, 1, -5, -5):
-        await limiter.acquire(chat)
-        times.append((chat, clock.now))
+        async with limiter.slot(chat):
+            times.append((chat, clock.now))
     # Overall: at least 0.1 s apart; chat 1 again only 1 s after its first; the group 3 s.
     stamps = [t for _, t in times]
     assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(stamps))
@@ -122,9 +123,10 @@ async def test_limiter_spaces_messages_overall_and_per_chat() -> None:
 async def test_limiter_pause_delays_every_slot() -> None:
     clock = FakeClock()
     limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
-    await limiter.acquire(1)
-    limiter.pause(5)
-    await limiter.acquire(2)
+    async with limiter.slot(1):
+        limiter.pause(5)
+    async with limiter.slot(2):
+        pass
     assert clock.now >= 105.0
 
 
@@ -134,11 +136,11 @@ async def test_limiter_rate_holds_with_many_chats(rate: float) -> None:
     limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
     released = []
     for chat in range(1, 3001):
-        await limiter.acquire(chat)
-        released.append(clock.now)
+        async with limiter.slot(chat):
+            released.append(clock.now)
     achieved = (len(released) - 1) / (released[-1] - released[0])
     assert 0.95 * rate <= achieved <= RATE_MARGIN * rate + 1e-6  # the target, under the rate
-    cap = int(rate * RATE_MARGIN)
+    cap = int(rate)  # never more than the rate in any second
     assert all(released[i + cap] - released[i] >= 1.0 - 1e-9 for i in range(len(released) - cap))
 
 
@@ -154,7 +156,8 @@ async def test_a_chat_waiting_for_its_interval_does_not_hold_back_the_others() -
     # 20/s: the eleven sends stay within one window's count (the clock does not move here).
     limiter = RateLimiter(20, group_interval=3.0, clock=lambda: now, sleep=no_sleep)
     for current in (-1, -1, *range(1, 10)):
-        await limiter.acquire(current)
+        async with limiter.slot(current):
+            pass
     group_second = next(t for chat, t in slots if chat == -1)
     private = [t for chat, t in slots if chat > 0]
     assert group_second == pytest.approx(103.0)
@@ -173,13 +176,29 @@ def test_an_article_after_an_empty_digest_time_waits_for_the_next_one() -> None:
     assert waiting.action == "digest" and waiting.until == at("2026-11-29T08:00")
 
 
-async def test_late_sends_do_not_bunch_up_after_a_stall() -> None:
-    """Slots are planned ahead; when the loop stalls, the sends it releases late and the
-    punctual ones after them could fall in one second. The count of real releases in the last
-    window holds the next send back."""
+async def test_a_send_counts_in_the_window_until_its_answer() -> None:
+    """Telegram counts a message when it arrives, some time after its slot; the limiter counts
+    it until its answer: ten sends answered in the last 0.3 s (late, after a stall) hold the
+    next one back until the oldest answer is a second old, whatever the slots say."""
     clock = FakeClock()  # now = 100
     limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
-    # Ten sends were released in the last 0.3 s (late, bunched by a stall).
-    limiter._released.extend(99.7 + 0.03 * k for k in range(10))
-    await limiter.acquire(1)  # its own slot is now...
-    assert clock.now == pytest.approx(99.7 + 0.03 + WINDOW)  # ...but the window was full
+    for k in range(10):
+        send = Send()
+        send.answered_at = 99.7 + 0.03 * k
+        limiter._recent.append(send)
+    async with limiter.slot(1):  # its own slot is now...
+        assert clock.now == pytest.approx(99.7 + WINDOW)  # ...but the window was full
+
+
+async def test_a_send_still_in_flight_holds_the_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep)
+    first = await limiter.acquire(1)
+    async with limiter.slot(2):
+        pass
+    waiting = asyncio.ensure_future(limiter.acquire(3))
+    await asyncio.sleep(0)
+    assert not waiting.done()  # the first send has no answer yet
+    limiter.answered(first)
+    limiter.answered(await asyncio.wait_for(waiting, 1))
+    assert clock.now >= first.answered_at + WINDOW  # type: ignore[operator]

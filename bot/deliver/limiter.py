@@ -12,21 +12,41 @@ takes a slot in the future without holding back the other chats: they fill the f
 before it. Slots are reserved without awaiting in between, so concurrent callers never share
 one and the overall rate holds with any number of tasks. `pause()` (a 429's `retry_after`)
 voids every slot before the end of the pause.
+
+Slots are a plan; Telegram counts messages when they arrive, which is some time after their
+slot (milliseconds, tens of them when a shared machine stalls). So a send is also held back
+until the send `per_second` places before it got its answer at least a second ago: that one
+arrived before its answer, this one arrives after now, so no second of arrivals holds more than
+`per_second` messages, whatever the delays. Use `async with limiter.slot(chat_id): send()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+# Slots are planned at 97% of the rate: exactly 1/rate apart, the answers' delays would make
+# the window below bind all the time.
 RATE_MARGIN = 0.97
-# The window Telegram counts its overall limit in: at most `per_second * RATE_MARGIN` sends are
-# released in any such window, which also leaves a send's way to Telegram (a few ms, tens after
-# a stall) a slot of slack before a second there could count one too many.
+# The window Telegram counts its overall limit in.
 WINDOW = 1.0
+# A send whose answer has not come after this long no longer holds the window (its request has
+# timed out by then).
+STUCK_SECONDS = 30.0
+
+
+class Send:
+    """One send through the limiter: when its answer came (None while in flight)."""
+
+    __slots__ = ("answered", "answered_at")
+
+    def __init__(self) -> None:
+        self.answered_at: float | None = None
+        self.answered = asyncio.Event()
 
 
 class RateLimiter:
@@ -49,9 +69,9 @@ class RateLimiter:
         self.group_interval = group_interval
         self._clock = clock
         self._sleep = sleep
-        # When the last sends were released, as many as a window may hold: the next waits
-        # until the oldest is a `WINDOW` old.
-        self._released: deque[float] = deque(maxlen=max(1, int(per_second * RATE_MARGIN)))
+        # The last sends, as many as a window may hold: the next waits until the oldest has
+        # been answered for a `WINDOW`.
+        self._recent: deque[Send] = deque(maxlen=max(1, int(per_second)))
         # Reserved send times, sorted; those more than `spacing` in the past are pruned.
         self._slots: list[float] = []
         self._paused_until = 0.0
@@ -71,8 +91,19 @@ class RateLimiter:
         if wait > 0:
             await self._sleep(wait)
 
-    async def acquire(self, chat_id: int) -> None:
-        """Wait for the next send slot for *chat_id*."""
+    @contextlib.asynccontextmanager
+    async def slot(self, chat_id: int) -> AsyncIterator[Send]:
+        """Wait for the next send slot for *chat_id*; the send happens in the block, and its
+        end is taken as the answer's arrival."""
+        send = await self.acquire(chat_id)
+        try:
+            yield send
+        finally:
+            self.answered(send)
+
+    async def acquire(self, chat_id: int) -> Send:
+        """Wait for the next send slot for *chat_id*; call `answered` when the send is over
+        (`slot` does both)."""
         while True:
             now = self._clock()
             earliest = max(now, self._chat_next.get(chat_id, 0.0), self._paused_until)
@@ -85,20 +116,31 @@ class RateLimiter:
             # A pause that began while we slept voids the slot: take a new one after it.
             if self._paused_until > slot:
                 continue
-            # Slots are planned; sends happen when the event loop gets to them. After a stall
-            # (a busy loop, the GIL held by the store's threads) late sends and punctual ones
-            # would bunch up: count the sends really released in the last second too.
             await self._within_window()
-            return
+            send = Send()
+            self._recent.append(send)
+            return send
+
+    def answered(self, send: Send) -> None:
+        """The send is over (answered, failed or given up)."""
+        if send.answered_at is None:
+            send.answered_at = self._clock()
+            send.answered.set()
 
     async def _within_window(self) -> None:
-        released = self._released
-        while len(released) == released.maxlen:
-            wait = released[0] + WINDOW - self._clock()
+        recent = self._recent
+        while len(recent) == recent.maxlen:
+            oldest = recent[0]
+            if oldest.answered_at is None:
+                try:
+                    await asyncio.wait_for(oldest.answered.wait(), STUCK_SECONDS)
+                except TimeoutError:
+                    self.answered(oldest)
+                continue
+            wait = oldest.answered_at + WINDOW - self._clock()
             if wait <= 0:
-                break
+                return
             await self._sleep(wait)
-        released.append(self._clock())
 
     def _reserve(self, now: float, earliest: float) -> float:
         """The earliest time from *earliest* at least `spacing` away from every reserved slot,

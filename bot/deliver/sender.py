@@ -298,8 +298,7 @@ class Sender:
                 await self.limiter.wait_for_chat(chat_id)
                 try:
                     await self.outbox.prepare_article(claim)
-                    async with self._in_flight:
-                        await self.limiter.acquire(chat_id)
+                    async with self._in_flight, self.limiter.slot(chat_id):
                         self._sending[chat_id] = [claim]
                         try:
                             outcome = await self.outbox.send_article(
@@ -439,8 +438,7 @@ class Sender:
         listed = article_ids[:MAX_DIGEST_ARTICLES]
         digest_id = await self.store.create_digest(chat_id, listed, now=self.clock())
         await self.limiter.wait_for_chat(chat_id)
-        async with self._in_flight:
-            await self.limiter.acquire(chat_id)
+        async with self._in_flight, self.limiter.slot(chat_id):
             self._sending[chat_id] = claims
             try:
                 outcome = await self.outbox.send_digest(chat_id, digest_id, listed, rows[0])
