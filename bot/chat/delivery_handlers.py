@@ -271,8 +271,6 @@ COMMAND_HANDLERS = {
 
 # -- buttons ----------------------------------------------------------------------------------
 
-ACTIONS = (Subscribe, Unsubscribe, ShowDigest, SetDelivery)
-
 
 async def act(
     context: NewsContext, query: CallbackQuery, prefs: Preferences, action: Action

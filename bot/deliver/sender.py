@@ -1,12 +1,16 @@
 """The sender: drains the deliveries queue into Telegram, on time, once, within its limits.
 
 One loop per process claims batches of due deliveries (`store.claim_deliveries`: rows leased to
-this sender, so several processes on one PostgreSQL never send the same row), hands each chat's
-rows to one task that sends them in order through the shared `RateLimiter`, and records every
-outcome as soon as it is known. A lease renewed while the sender lives and expiring soon after it
-dies is what lets a restart (or another process) resume what a killed sender had claimed: rows
-are marked sent right after Telegram confirms them, so a restart re-sends at most the messages
-in flight at the moment of the kill, never the queue.
+this sender, a chat to one sender at a time, so several processes on one PostgreSQL never send
+the same row nor a chat's rows out of order), decides for each chat (`policy`: send now, send
+its digest, or hold it), hands each chat's rows to one task that renders a message, then sends
+it in its slot of the shared `RateLimiter` (at most `in_flight` requests at once), and records
+every outcome as soon as it is known ("sent" marks are written in group commits).
+
+A lease renewed while the sender lives and expiring soon after it dies is what lets a restart
+(or another process) resume what a killed sender had claimed: rows are marked sent right after
+Telegram confirms them, so a restart re-sends at most the messages in flight at the moment of
+the kill, never the queue.
 
 Telegram itself sits behind the `Outbox` protocol (implemented in `bot.chat.outbox`), which turns
 the API's answers into `Outcome`s: flood control pauses every send, a blocked bot deactivates the
@@ -47,7 +51,8 @@ class Outcome:
     kind: "sent"; "unconfirmed" (the request went out but no answer came back: not resent);
     "retry" (transient: network, server error), optionally after `retry_after` seconds of
     flood control for everyone; "gone" (blocked, kicked, chat deleted); "moved" (group became
-    supergroup `new_chat_id`); "failed" (Telegram refused this message for good).
+    supergroup `new_chat_id`); "failed" (Telegram refused this message for good); "error"
+    (ours: a render or store failure, retried with back-off by the sender).
     """
 
     kind: str
