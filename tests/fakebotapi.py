@@ -403,6 +403,33 @@ class FakeBotAPI:
             message["sender_chat"] = chat
             return self._queue("channel_post", message)
 
+    def bot_membership(
+        self, user: User, chat_id: int, old: str, new: str, chat_type: str = "private"
+    ) -> int:
+        """`user` changes the bot's membership of a chat (a `my_chat_member` update): in a
+        private chat "kicked" is blocking the bot and "member" unblocking it; in a group or a
+        channel "left"/"kicked" is removing it. The update id."""
+        with self._lock:
+            self.users[user.id] = user
+            if chat_type == "private":
+                chat = {"id": user.id, "type": "private", "first_name": user.first_name}
+            else:
+                chat = self.chats.get(chat_id) or {"id": chat_id, "type": chat_type, "title": "g"}
+            self.chats[chat["id"]] = chat
+            bot_id = self._bot()["id"]
+            self.members[(chat["id"], bot_id)] = old
+            before = self._member(chat["id"], bot_id)
+            self.members[(chat["id"], bot_id)] = new
+            after = self._member(chat["id"], bot_id)
+            change = {
+                "chat": chat,
+                "from": user.as_json(),
+                "date": int(time.time()),
+                "old_chat_member": before,
+                "new_chat_member": after,
+            }
+            return self._queue("my_chat_member", change)
+
     def _incoming(self, chat: dict[str, Any], text: str) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),

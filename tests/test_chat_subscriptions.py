@@ -217,6 +217,37 @@ async def test_a_user_who_blocked_the_bot_is_deactivated(bot: Bot, url: str) -> 
     await until(lambda: len(pushed(bot.api, FR.id)) == 1)
 
 
+async def test_blocking_and_unblocking_the_bot_stop_and_resume_deliveries(
+    bot: Bot, url: str
+) -> None:
+    """Telegram says when a user blocks the bot or a group removes it (`my_chat_member`):
+    nothing is sent there from then on, not even one failed attempt; taken back, it resumes."""
+    await bot.send("/subscribe économie")
+    bot.api.set_member_status(GROUP, ADMIN.id, "administrator", ADMIN)
+    await bot.send_in_group("/subscribe économie", ADMIN, GROUP)
+    for update_id in (
+        bot.api.bot_membership(FR, FR.id, "member", "kicked"),
+        bot.api.bot_membership(ADMIN, GROUP, "member", "left", chat_type="supergroup"),
+    ):
+        await bot.api.acknowledged(update_id)
+    await asyncio.wait_for(bot.application.update_queue.join(), 10)
+    store = await open_store(url)
+    try:
+        await until_async(lambda: _inactive(store, FR.id))
+        await until_async(lambda: _inactive(store, GROUP))
+        assert (await store.add_articles([news(1)])).queued == 0
+    finally:
+        await store.close()
+    await asyncio.sleep(0.5)
+    assert pushed(bot.api) == []  # and no refused send either (allowed_failures is 0)
+    update_id = bot.api.bot_membership(FR, FR.id, "kicked", "member")
+    await bot.api.acknowledged(update_id)
+    await asyncio.wait_for(bot.application.update_queue.join(), 10)
+    await publish(url, news(2))
+    await until(lambda: len(pushed(bot.api, FR.id)) == 1)
+    assert pushed(bot.api, GROUP) == []
+
+
 async def _inactive(store: SqlStore, chat_id: int) -> bool:
     chat = await store.find_chat(chat_id)
     return chat is not None and not chat.active

@@ -446,3 +446,15 @@ async def test_a_chat_being_sent_by_another_sender_stays_with_it(store: SqlStore
     assert {c.chat_id for c in second} == {other}  # the first chat's rows wait for "a"
     again = await store.claim_deliveries("a", limit=10, lease_seconds=60, now=now)
     assert {c.chat_id for c in again} == {first.chat_id}
+
+
+async def test_a_chat_that_took_the_bot_back_is_reactivated(store: SqlStore) -> None:
+    await subscribed(store, USER)
+    await store.add_articles([art(1)])
+    assert await store.deactivate_chat(USER, "blocked the bot") == 1
+    assert not any(s.active for s in await store.subscriptions(USER))
+    assert await store.reactivate_chat(USER)
+    assert not await store.reactivate_chat(USER)  # already active
+    assert all(s.active for s in await store.subscriptions(USER))
+    assert (await store.add_articles([art(2)])).queued == 1
+    assert [d.status for d in await store.list_deliveries()] == ["failed", "pending"]

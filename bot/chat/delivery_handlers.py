@@ -1,6 +1,7 @@
 """Handlers of subscriptions and delivery settings: /subscribe, /unsubscribe, /subscriptions,
 /digest, /quiet, /timezone, /pause, /resume, and their buttons (Subscribe in /categories,
-Unsubscribe, the delivery rows of /settings, a digest's pages).
+Unsubscribe, the delivery rows of /settings, a digest's pages); the bot's own membership of a
+chat (blocked, removed, taken back); /stats for the bot's admins.
 
 They work in private chats, in groups and in channels the bot is an admin of (commands posted
 in a channel arrive as channel posts). In a group only its admins may change what the group
@@ -254,6 +255,27 @@ async def stats(update: Update, context: NewsContext) -> None:
         await _reply(update, context, View(t(prefs.language, "admins_command")))
         return
     await _reply(update, context, views.status(prefs.language, await admin.status()))
+
+
+_GONE_STATUSES = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+
+
+async def membership(update: Update, context: NewsContext) -> None:
+    """The bot was blocked, unblocked, removed from or added back to a chat (`my_chat_member`):
+    stop or resume its deliveries at once, rather than at the next failed send."""
+    change = update.my_chat_member
+    if change is None:
+        return
+    chat_id = change.chat.id
+    old, new = change.old_chat_member.status, change.new_chat_member.status
+    service = _service(context)
+    if new in _GONE_STATUSES and old not in _GONE_STATUSES:
+        private = change.chat.type == ChatType.PRIVATE
+        reason = "blocked the bot" if private else "removed the bot"
+        log.info("chat %s %s: its subscriptions are deactivated", chat_id, reason)
+        await service.bot_removed(chat_id, reason)
+    elif old in _GONE_STATUSES and new not in _GONE_STATUSES and await service.bot_back(chat_id):
+        log.info("chat %s took the bot back: its subscriptions resume", chat_id)
 
 
 COMMAND_HANDLERS = {

@@ -26,6 +26,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
+    ChatMemberHandler,
     ChosenInlineResultHandler,
     CommandHandler,
     InlineQueryHandler,
@@ -83,6 +84,7 @@ UPDATE_TYPES = [
     Update.MESSAGE,
     Update.CHANNEL_POST,
     Update.CALLBACK_QUERY,
+    Update.MY_CHAT_MEMBER,
     Update.INLINE_QUERY,
     Update.CHOSEN_INLINE_RESULT,
 ]
@@ -594,6 +596,9 @@ def register(application: NewsApplication) -> None:
     application.add_handler(MessageHandler(text, text_search))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_handler(CallbackQueryHandler(button))
+    application.add_handler(
+        ChatMemberHandler(delivery_handlers.membership, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
     application.add_handler(InlineQueryHandler(inline_query))
     application.add_handler(ChosenInlineResultHandler(chosen_inline_result))
     application.add_error_handler(on_error)

@@ -150,6 +150,15 @@ class SubscriptionService:
     async def subscriptions(self, chat_id: int) -> list[Subscription]:
         return await self.store.subscriptions(chat_id)
 
+    async def bot_removed(self, chat_id: int, reason: str) -> None:
+        """The chat blocked or removed the bot: nothing more is queued or sent to it."""
+        if await self.store.find_chat(chat_id) is not None:
+            await self.store.deactivate_chat(chat_id, reason)
+
+    async def bot_back(self, chat_id: int) -> bool:
+        """The chat took the bot back (unblocked, added again): its subscriptions resume."""
+        return await self.store.reactivate_chat(chat_id)
+
     # -- delivery settings -------------------------------------------------------------------
 
     async def settings(self, chat_id: int) -> DeliverySettings:

@@ -302,6 +302,10 @@ class ArticleStore(Protocol):
         """The chat blocked or removed the bot: deactivate it and its subscriptions, fail its
         queued deliveries; how many failed. `subscribe` reactivates the chat."""
 
+    async def reactivate_chat(self, chat_id: int) -> bool:
+        """The chat took the bot back: active again with its suspended subscriptions (what
+        was queued while it was away stays failed). Whether it was inactive."""
+
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """Move a chat (settings, subscriptions, queue, digests) to a new id."""
 

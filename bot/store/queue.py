@@ -288,6 +288,26 @@ class QueueMixin:
         count: int = await self._write(deactivate)
         return count
 
+    async def reactivate_chat(self, chat_id: int) -> bool:
+        """A chat that had blocked or removed the bot took it back: active again, with the
+        subscriptions its deactivation suspended. Whether it was inactive."""
+
+        def reactivate(conn: Connection) -> bool:
+            done = conn.execute(
+                update(chats)
+                .where(chats.c.id == chat_id, chats.c.active.is_(False))
+                .values(active=True, deactivated_reason=None)
+            )
+            if not done.rowcount:
+                return False
+            conn.execute(
+                update(subscriptions).where(subscriptions.c.chat_id == chat_id).values(active=True)
+            )
+            return True
+
+        result: bool = await self._write(reactivate)
+        return result
+
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became supergroup *new_id*: its settings, subscriptions, queue and digests
         move to the new id (what the new id already had wins on conflict)."""
