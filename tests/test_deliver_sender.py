@@ -11,10 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import DeliveryConfig
+from bot.config import DeliveryConfig, SummaryConfig
 from bot.deliver.limiter import RateLimiter
 from bot.deliver.sender import SENT, Outcome, Sender
 from bot.models import ClaimedDelivery, NewArticle
+from bot.services.articles import ArticleService
+from bot.services.chats import ChatService
+from bot.services.subscriptions import SubscriptionService
+from bot.services.summaries import SummaryService
 from bot.store import SqlStore
 
 USER = 1001
@@ -458,3 +462,17 @@ async def test_a_chat_that_took_the_bot_back_is_reactivated(store: SqlStore) -> 
     assert all(s.active for s in await store.subscriptions(USER))
     assert (await store.add_articles([art(2)])).queued == 1
     assert [d.status for d in await store.list_deliveries()] == ["failed", "pending"]
+
+
+async def test_a_digest_is_dated_by_its_readers_clock(store: SqlStore) -> None:
+    await subscribed(store, USER, settings={"timezone": "Asia/Tokyo"})
+    [article_id] = (await store.add_articles([art(1)])).ids
+    tokyo_morning = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)  # 08:00 on the 28th in Tokyo
+    digest_id = await store.create_digest(USER, [article_id], now=tokyo_morning)
+    chats = ChatService(store, SummaryConfig())
+    service = SubscriptionService(
+        store, ArticleService(store, SummaryService(store, SummaryConfig())), chats, FAST
+    )
+    page = await service.digest_page(digest_id, 1, await chats.preferences(USER))
+    assert page.created_at.date().isoformat() == "2026-11-28"
+    assert [e.article.id for e in page.entries] == [article_id]

@@ -88,7 +88,8 @@ _MONTHS = {
 def format_date(value: datetime, language: str) -> str:
     """ "26 novembre 2025" / "26 November 2025" ("1er" for the first, as French writes it).
 
-    The date is the UTC one: the store keeps UTC and a chat has no time zone yet.
+    The date is *value*'s own: UTC for articles (the store keeps UTC), the chat's time zone
+    for a digest.
     """
     months = _MONTHS.get(language, _MONTHS["en"])
     day = "1er" if language == "fr" and value.day == 1 else str(value.day)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -87,7 +88,7 @@ class DigestPage:
     """One page of a digest message."""
 
     digest_id: int
-    created_at: datetime
+    created_at: datetime  # in the chat's time zone
     number: int
     pages: int
     total: int
@@ -234,8 +235,11 @@ class SubscriptionService:
             except (SummaryError, NotFound):
                 sentences = ()
             entries.append(DigestEntry(article, sentences))
+        # The digest is dated as its reader's clock says: 08:00 in Tokyo is the day before in UTC.
+        zone = zoneinfo.ZoneInfo((await self.settings(prefs.chat_id)).timezone)
+        created = digest.created_at.astimezone(zone)
         return DigestPage(
-            digest_id, digest.created_at, number, pages, len(digest.article_ids), tuple(entries)
+            digest_id, created, number, pages, len(digest.article_ids), tuple(entries)
         )
 
 
