@@ -179,6 +179,7 @@ class Subscription:
     filters: tuple[str, ...] = ()
     active: bool = True
     created_at: datetime | None = None
+    category_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

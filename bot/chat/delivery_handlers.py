@@ -11,6 +11,7 @@ receives: anyone may read the list, but a change from a member is refused with a
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from telegram import CallbackQuery, Chat, Message, Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -26,6 +27,7 @@ from bot.services.chats import Preferences
 from bot.services.subscriptions import (
     MAX_FILTERS,
     BadFilter,
+    DeliverySettings,
     SubscriptionService,
     UnknownCategory,
 )
@@ -91,10 +93,6 @@ def _args(context: NewsContext) -> list[str]:
     return list(context.args or [])
 
 
-async def _category_ids(context: NewsContext) -> dict[str, int]:
-    return {c.name: c.id for c in await context.services.articles.categories()}
-
-
 # -- commands ---------------------------------------------------------------------------------
 
 
@@ -126,8 +124,7 @@ async def subscribe(update: Update, context: NewsContext) -> None:
     except ValueError:
         await _reply(update, context, View(t(lang, "too_many_filters", count=MAX_FILTERS)))
         return
-    ids = await _category_ids(context)
-    await _reply(update, context, views.subscribed(lang, sub, ids.get(sub.category, 0)))
+    await _reply(update, context, views.subscribed(lang, sub))
 
 
 async def unsubscribe(update: Update, context: NewsContext) -> None:
@@ -166,48 +163,51 @@ async def subscriptions_view(context: NewsContext, prefs: Preferences) -> View:
     service = _service(context)
     subs = await service.subscriptions(prefs.chat_id)
     settings = await service.settings(prefs.chat_id)
-    return views.subscriptions(prefs.language, subs, await _category_ids(context), settings)
+    return views.subscriptions(prefs.language, subs, settings)
 
 
 async def digest(update: Update, context: NewsContext) -> None:
     """/digest HH:MM: one digest a day at that time; /digest off: each article as it comes."""
-    prefs = await context.preferences(update)
-    lang = prefs.language
-    args = _args(context)
-    if len(args) != 1:
-        await _reply(update, context, View(t(lang, "usage_digest")))
-        return
-    if not await _allowed(update, context, prefs):
-        return
-    service = _service(context)
-    try:
-        if args[0].lower() in _OFF:
-            settings = await service.set_mode(prefs.chat_id, "instant")
-        else:
-            settings = await service.set_digest_time(prefs.chat_id, args[0])
-    except ValueError:
-        await _reply(update, context, View(t(lang, "usage_digest")))
-        return
-    await _reply(update, context, View(views.delivery_summary(lang, settings)))
+
+    async def change(service: SubscriptionService, chat_id: int, text: str) -> DeliverySettings:
+        if text.lower() in _OFF:
+            return await service.set_mode(chat_id, "instant")
+        return await service.set_digest_time(chat_id, text)
+
+    await _change_delivery(update, context, "usage_digest", change, words=1)
 
 
 async def quiet(update: Update, context: NewsContext) -> None:
     """/quiet HH:MM-HH:MM: hold articles during those hours; /quiet off."""
+
+    async def change(service: SubscriptionService, chat_id: int, text: str) -> DeliverySettings:
+        return await service.set_quiet(chat_id, None if text.lower() in _OFF else text)
+
+    await _change_delivery(update, context, "usage_quiet", change)
+
+
+async def _change_delivery(
+    update: Update,
+    context: NewsContext,
+    usage: str,
+    change: Callable[[SubscriptionService, int, str], Awaitable[DeliverySettings]],
+    words: int | None = None,
+) -> None:
+    """A delivery setting from a command's argument (*words* of them, or any number): the
+    usage line when it is missing or does not parse, else how the chat now receives."""
     prefs = await context.preferences(update)
-    lang = prefs.language
-    text = " ".join(_args(context))
-    if not text:
-        await _reply(update, context, View(t(lang, "usage_quiet")))
+    args = _args(context)
+    if not args or (words is not None and len(args) != words):
+        await _reply(update, context, View(t(prefs.language, usage)))
         return
     if not await _allowed(update, context, prefs):
         return
-    service = _service(context)
     try:
-        settings = await service.set_quiet(prefs.chat_id, None if text.lower() in _OFF else text)
+        settings = await change(_service(context), prefs.chat_id, " ".join(args))
     except ValueError:
-        await _reply(update, context, View(t(lang, "usage_quiet")))
+        await _reply(update, context, View(t(prefs.language, usage)))
         return
-    await _reply(update, context, View(views.delivery_summary(lang, settings)))
+    await _reply(update, context, View(views.delivery_summary(prefs.language, settings)))
 
 
 async def timezone(update: Update, context: NewsContext) -> None:

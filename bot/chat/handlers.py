@@ -422,10 +422,9 @@ async def _categories(context: NewsContext, prefs: Preferences) -> View:
     service = context.services.subscriptions
     if service is None:
         return render.categories(prefs.language, found)
-    names = {sub.category for sub in await service.subscriptions(prefs.chat_id)}
-    return delivery_views.categories(
-        prefs.language, found, {c.id for c in found if c.name in names}
-    )
+    subs = await service.subscriptions(prefs.chat_id)
+    subscribed = {sub.category_id for sub in subs if sub.category_id is not None}
+    return delivery_views.categories(prefs.language, found, subscribed)
 
 
 # -- views shared by commands and buttons -----------------------------------------------------

@@ -59,12 +59,7 @@ def _article_buttons(language: str, article: Article, category_id: int | None) -
 def delivery(language: str, result: Summary, category_id: int | None = None) -> View:
     """A new article of a subscribed category: category, title, summary, buttons."""
     article = result.article
-    head = "\n".join(
-        [
-            t(language, "push_new", category=clip(article.category or "", 60)),
-            _heading(article, language, 300),
-        ]
-    )
+    head = _push_head(language, article)
     body = bullets(result.sentences, tg_len(head))
     return View(Html("\n\n".join([head, *body])), _article_buttons(language, article, category_id))
 
@@ -73,13 +68,13 @@ def delivery_without_summary(
     language: str, article: Article, category_id: int | None = None
 ) -> View:
     """A new article whose text is too short to summarize: its heading and buttons."""
-    head = "\n".join(
-        [
-            t(language, "push_new", category=clip(article.category or "", 60)),
-            _heading(article, language, 300),
-        ]
-    )
-    return View(Html(head), _article_buttons(language, article, category_id))
+    return View(_push_head(language, article), _article_buttons(language, article, category_id))
+
+
+def _push_head(language: str, article: Article) -> Html:
+    """🆕 Category, then the article's numbered title and byline."""
+    new = t(language, "push_new", category=clip(article.category or "", 60))
+    return Html(f"{new}\n{_heading(article, language, 300)}")
 
 
 def digest(language: str, page: DigestPage) -> View:
@@ -117,7 +112,7 @@ def digest(language: str, page: DigestPage) -> View:
     return View(Html("\n\n".join(blocks)), tuple(rows))
 
 
-def subscribed(language: str, sub: Subscription, category_id: int) -> View:
+def subscribed(language: str, sub: Subscription) -> View:
     """The answer to /subscribe or a Subscribe button."""
     text = t(language, "subscribed", category=sub.category)
     if sub.filters:
@@ -126,7 +121,7 @@ def subscribed(language: str, sub: Subscription, category_id: int) -> View:
         (
             Button(
                 plain(language, "btn_unsubscribe", category=clip(sub.category, 30)),
-                Unsubscribe(category_id),
+                Unsubscribe(sub.category_id or 0),
             ),
         ),
     )
@@ -136,7 +131,6 @@ def subscribed(language: str, sub: Subscription, category_id: int) -> View:
 def subscriptions(
     language: str,
     subs: Sequence[Subscription],
-    ids: dict[str, int],
     settings: DeliverySettings,
 ) -> View:
     """/subscriptions: each subscription with its filters, how they are delivered, and an
@@ -159,10 +153,10 @@ def subscriptions(
     buttons = [
         Button(
             plain(language, "btn_unsubscribe", category=clip(sub.category, 30)),
-            Unsubscribe(ids[sub.category]),
+            Unsubscribe(sub.category_id),
         )
         for sub in subs[:MAX_SUBSCRIPTION_BUTTONS]
-        if sub.category in ids
+        if sub.category_id is not None
     ]
     rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
     return View(Html("\n".join(lines)), rows)

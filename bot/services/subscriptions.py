@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -153,8 +153,7 @@ class SubscriptionService:
 
     async def bot_removed(self, chat_id: int, reason: str) -> None:
         """The chat blocked or removed the bot: nothing more is queued or sent to it."""
-        if await self.store.find_chat(chat_id) is not None:
-            await self.store.deactivate_chat(chat_id, reason)
+        await self.store.deactivate_chat(chat_id, reason)  # a chat never stored: no-op
 
     async def bot_back(self, chat_id: int) -> bool:
         """The chat took the bot back (unblocked, added again): its subscriptions resume."""
@@ -164,7 +163,10 @@ class SubscriptionService:
 
     async def settings(self, chat_id: int) -> DeliverySettings:
         chat = await self.store.find_chat(chat_id)
-        policy = Policy.of(chat.settings if chat else {}, self.defaults)
+        return self._settings_of(chat.settings if chat else {})
+
+    def _settings_of(self, settings: Mapping[str, object]) -> DeliverySettings:
+        policy = Policy.of(settings, self.defaults)
         return DeliverySettings(
             mode=policy.mode,
             digest_time=format_hhmm(policy.digest_time),
@@ -208,9 +210,9 @@ class SubscriptionService:
         return await self._update(chat_id, paused=paused)
 
     async def _update(self, chat_id: int, **values: object) -> DeliverySettings:
-        await self.chats.preferences(chat_id)
-        await self.store.update_chat_settings(chat_id, **values)
-        return await self.settings(chat_id)
+        await self.chats.preferences(chat_id)  # the chat row exists from then on
+        chat = await self.store.update_chat_settings(chat_id, **values)
+        return self._settings_of(chat.settings)
 
     # -- digests -----------------------------------------------------------------------------
 

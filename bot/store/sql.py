@@ -1095,7 +1095,7 @@ class SqlStore(QueueMixin):
 
         sub = await self._write(run)
         return Subscription(
-            sub.id, chat_id, found.name, tuple(sub.filters), sub.active, sub.created_at
+            sub.id, chat_id, found.name, tuple(sub.filters), sub.active, sub.created_at, found.id
         )
 
     async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
@@ -1128,7 +1128,9 @@ class SqlStore(QueueMixin):
         )
         rows = await self._read(_all, query)
         return [
-            Subscription(r.id, r.chat_id, r.category, tuple(r.filters), r.active, r.created_at)
+            Subscription(
+                r.id, r.chat_id, r.category, tuple(r.filters), r.active, r.created_at, r.category_id
+            )
             for r in rows
         ]
 
