@@ -51,7 +51,6 @@ class Runtime:
         # DNS for the links users send; tests answer names themselves (see SafeFetcher).
         self.resolver = resolver
         self._store: SqlStore | None = None
-        self._summaries: SummaryService | None = None
         self._ingest: IngestPipeline | None = None
         self.sender: Sender | None = None
         self._outbox: TelegramOutbox | None = None
@@ -64,25 +63,17 @@ class Runtime:
         return self._store
 
     @property
-    def summaries(self) -> SummaryService:
-        """The summary service over the open store."""
-        if self._summaries is None:
-            raise RuntimeError("the store is not open yet")
-        return self._summaries
-
-    @property
     def ingest(self) -> IngestPipeline:
-        """The feed ingestion pipeline over the open store (it owns the HTTP client)."""
+        """The feed ingestion pipeline over the open store (it owns an HTTP client and a worker
+        thread), built when first asked for: the shell, with no ingest job, never does."""
         if self._ingest is None:
-            raise RuntimeError("the store is not open yet")
+            self._ingest = IngestPipeline(self.store, self.config)
         return self._ingest
 
     async def open(self) -> Services:
         """Open (and migrate) the store and build the services the handlers use."""
         self._store = await open_store(self.config.store.url)
-        self._summaries = SummaryService(self._store, self.config.summary)
-        self._ingest = IngestPipeline(self._store, self.config)
-        articles = ArticleService(self._store, self._summaries)
+        articles = ArticleService(self._store, SummaryService(self._store, self.config.summary))
         links = self.config.links
         fetcher = SafeFetcher(
             links, user_agent=self.config.ingest.user_agent, resolver=self.resolver
@@ -125,7 +116,7 @@ class Runtime:
         """Stop the sender (what it claimed goes back to the queue) and close the store if it
         was opened; safe to call twice."""
         await self.stop_sender()
-        store, self._store, self._summaries = self._store, None, None
+        store, self._store = self._store, None
         ingest, self._ingest = self._ingest, None
         if ingest is not None:
             await ingest.aclose()

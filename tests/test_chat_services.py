@@ -147,7 +147,7 @@ def test_cache_entries_expire_and_the_oldest_go_first(monkeypatch: pytest.Monkey
 
     now = [1000.0]
     monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
-    lru: module._Lru[int, str] = module._Lru(size=2, ttl=10)
+    lru: module.Lru[int, str] = module.Lru(size=2, ttl=10)
     lru.put(1, "a")
     lru.put(2, "b")
     assert lru.get(1) == "a"  # 1 is now the most recently used

@@ -68,7 +68,7 @@ from bot.services.articles import (
     UnknownCategory,
 )
 from bot.services.chats import LANGUAGES, Preferences, language_for
-from bot.services.links import LinksDisabled, RateLimited, find_url
+from bot.services.links import RateLimited, find_url
 from bot.summarize import ALGORITHMS
 
 log = logging.getLogger(__name__)
@@ -230,8 +230,6 @@ async def _link_summary(
     try:
         article = await links.article(url, requester)
         context.services.articles.updated(article)
-    except LinksDisabled:
-        return render.message(lang, "links_disabled")
     except RateLimited as exc:
         return render.message(lang, "link_rate_limited", seconds=exc.retry_after)
     except LinkError as exc:

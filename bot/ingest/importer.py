@@ -19,7 +19,7 @@ from queue import Empty
 from typing import Any
 
 from bot.errors import ImportFormatError
-from bot.ingest.files import iter_import_file
+from bot.ingest.files import ImportItem, iter_import_file
 from bot.models import NewArticle
 from bot.store import SqlStore
 from bot.text import content_hash
@@ -53,9 +53,10 @@ class ImportReport:
 _Message = tuple[str, Any]
 
 
-def _parse(path: Path) -> Iterator[_Message]:
+def _parse(items: Iterator[ImportItem]) -> Iterator[_Message]:
+    """Batches of the articles of *items* (`iter_import_file`), and their problems."""
     batch: list[NewArticle] = []
-    for item in iter_import_file(path):
+    for item in items:
         if isinstance(item, ImportFormatError):
             yield ("problem", str(item))
             continue
@@ -75,15 +76,15 @@ def _parse(path: Path) -> Iterator[_Message]:
 def _parse_into(path: Path, queue: Queue[_Message]) -> None:
     """Worker process body: stream `_parse` messages, then ("end", None) or ("crash", why)."""
     try:
-        for message in _parse(path):
+        for message in _parse(iter_import_file(path)):  # an iterator cannot cross processes
             queue.put(message)
         queue.put(("end", None))
     except Exception as exc:  # reported by the parent as a problem with this file
         queue.put(("crash", f"{type(exc).__name__}: {exc}"))
 
 
-async def _in_line(path: Path) -> AsyncIterator[_Message]:
-    messages = _parse(path)
+async def _in_line(items: Iterator[ImportItem]) -> AsyncIterator[_Message]:
+    messages = _parse(items)
     while (message := await asyncio.to_thread(next, messages, None)) is not None:
         yield message
 
@@ -135,13 +136,13 @@ async def import_files(
     for path in paths:
         try:
             # Opens and sniffs the file: an unreadable one fails here, before any worker starts.
-            iter_import_file(path)
+            items = iter_import_file(path)
         except ImportFormatError as exc:
             report_problem(str(exc))
             report.unreadable_files += 1
             continue
         large = path.stat().st_size >= process_threshold
-        source = _from_process(path) if large else _in_line(path)
+        source = _from_process(path) if large else _in_line(items)
         async for kind, value in source:
             if kind == "problem":
                 report_problem(value)

@@ -91,7 +91,7 @@ class TextPage:
     count: int
 
 
-class _Lru(Generic[K, V]):
+class Lru(Generic[K, V]):
     """A bounded mapping whose entries expire `ttl` seconds after they were put, and which
     forgets the least recently used entry first when full."""
 
@@ -150,13 +150,9 @@ class ArticleService:
         self.store = store
         self.summaries = summaries
         self.counts_ttl = counts_ttl
-        self._pages: _Lru[tuple[str | None, int, int], list[Article]] = _Lru(
-            cached_pages, pages_ttl
-        )
-        self._articles: _Lru[int, Article] = _Lru(cached_articles, articles_ttl)
-        self._summaries: _Lru[tuple[int, str, int], list[str]] = _Lru(
-            cached_summaries, articles_ttl
-        )
+        self._pages: Lru[tuple[str | None, int, int], list[Article]] = Lru(cached_pages, pages_ttl)
+        self._articles: Lru[int, Article] = Lru(cached_articles, articles_ttl)
+        self._summaries: Lru[tuple[int, str, int], list[str]] = Lru(cached_summaries, articles_ttl)
         self._categories: dict[str, Category] = {}  # by key (folded name)
         self._categories_at = -math.inf
         self._total: int | None = None
@@ -298,8 +294,8 @@ class ArticleService:
             self.article(article_id),
             self.store.get_summary(article_id, algorithm, length_key(sentences, None)),
         )
-        if result is None:
-            result = await self.summaries.summary(article, sentences=sentences, algorithm=algorithm)
+        if result is None:  # the store's cache was just read: compute without reading it again
+            result = await self.summaries.compute(article, sentences=sentences, algorithm=algorithm)
         self._summaries.put(key, result)
         return Summary(article, result, sentences, algorithm)
 

@@ -74,11 +74,6 @@ def find_url(text: str, candidates: Iterable[str] = ()) -> str | None:
     return url
 
 
-def looks_like_url(text: str) -> bool:
-    """True when `text` starts like a URL (the user meant one, even a refused one)."""
-    return bool(re.match(r"(?i)\s*[a-z][a-z0-9+.-]*://", text))
-
-
 class RateLimiter:
     """At most `limit` events per `window` seconds per key (a sliding window)."""
 

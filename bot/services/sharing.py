@@ -10,14 +10,11 @@ as Telegram itself is told to cache it. Nothing here knows Telegram.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.errors import NotFound, SummaryError
 from bot.models import Article
-from bot.services.articles import ArticlePage, ArticleService
+from bot.services.articles import ArticlePage, ArticleService, Lru
 
 # Results per page: Telegram takes 50, but a reader scrolls a few; 20 keeps a page one query.
 PAGE_SIZE = 20
@@ -61,15 +58,13 @@ class SharingService:
         sentences: int = 3,
         ttl: float = 30.0,
         page_size: int = PAGE_SIZE,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.articles = articles
         self.algorithm = algorithm
         self.sentences = sentences
         self.ttl = ttl
         self.page_size = page_size
-        self.clock = clock
-        self._pages: OrderedDict[tuple[str, int], tuple[float, SharePage]] = OrderedDict()
+        self._pages: Lru[tuple[str, int], SharePage] = Lru(_CACHED_PAGES, ttl)
 
     async def page(self, query: str, offset: str = "") -> SharePage:
         """The articles matching `query` (the latest ones when it is blank), from `offset`."""
@@ -77,16 +72,10 @@ class SharingService:
         start = parse_offset(offset)
         key = (words, start)
         cached = self._pages.get(key)
-        if cached is not None and self.clock() - cached[0] <= self.ttl:
-            return cached[1]
-        if start >= MAX_OFFSET:
-            found = SharePage((), "")
-        else:
-            found = await self._page(words, start)
-        self._pages[key] = (self.clock(), found)
-        self._pages.move_to_end(key)
-        while len(self._pages) > _CACHED_PAGES:
-            self._pages.popitem(last=False)
+        if cached is not None:
+            return cached
+        found = SharePage((), "") if start >= MAX_OFFSET else await self._page(words, start)
+        self._pages.put(key, found)
         return found
 
     async def _page(self, words: str, start: int) -> SharePage:

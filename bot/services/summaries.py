@@ -74,10 +74,16 @@ class SummaryService:
         """
         algorithm = algorithm or self.config.algorithm
         sentences = sentences or self.config.sentences
-        key = length_key(sentences, ratio)
-        cached = await self.store.get_summary(article.id, algorithm, key)
+        cached = await self.store.get_summary(article.id, algorithm, length_key(sentences, ratio))
         if cached is not None:
             return cached
+        return await self.compute(article, algorithm=algorithm, sentences=sentences, ratio=ratio)
+
+    async def compute(
+        self, article: Article, *, algorithm: str, sentences: int, ratio: float | None = None
+    ) -> list[str]:
+        """Summarize *article* in a worker thread and cache the result (the caller has looked
+        in the cache already)."""
         result = await asyncio.to_thread(
             summarize,
             article.text,
@@ -88,7 +94,7 @@ class SummaryService:
             ratio=ratio,
             default_language=self.config.language,
         )
-        await self.store.put_summary(article.id, algorithm, key, result)
+        await self.store.put_summary(article.id, algorithm, length_key(sentences, ratio), result)
         return result
 
     async def precompute(self, article_ids: Sequence[int], executor: Executor | None = None) -> int:

@@ -1169,14 +1169,9 @@ class SqlStore(QueueMixin):
 
     async def put_summaries(self, items: Iterable[tuple[int, str, str, Sequence[str]]]) -> None:
         """Cache many summaries in one transaction (import computes them in batches)."""
+        now = utcnow()
         rows = [
-            {
-                "article_id": article_id,
-                "algorithm": algorithm,
-                "length": length,
-                "sentences": list(sentences),
-                "created_at": utcnow(),
-            }
+            _summary_row(article_id, (algorithm, length), sentences, now)
             for article_id, algorithm, length, sentences in items
         ]
         if not rows:
