@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,11 +73,16 @@ class FetchResult:
     @property
     def charset(self) -> str | None:
         """The charset the Content-Type header declares, if any."""
-        for param in self.headers.get("content-type", "").split(";")[1:]:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "charset" and value.strip():
-                return value.strip().strip("\"'")
-        return None
+        return charset_of(self.headers.get("content-type", ""))
+
+
+def charset_of(content_type: str) -> str | None:
+    """The charset a Content-Type value declares, if any."""
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'")
+    return None
 
 
 class Fetcher:
@@ -187,28 +192,37 @@ class Fetcher:
             await response.aclose()
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
-        if response.is_stream_consumed:
-            # Already in memory, decoded (an httpx.MockTransport response built with
-            # `content=`): only the cap is left to check.
-            if len(response.content) > self.max_bytes:
-                raise self._too_large()
-            return response.content
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        length = response.headers.get("content-length", "")
-        if encoding in ("", "identity") and length.isdigit() and int(length) > self.max_bytes:
-            raise self._too_large()  # say no before reading anything
-        decoder = _Decoder(encoding)
-        body = bytearray()
-        # Raw bytes, inflated here rather than by httpx: httpx inflates each network chunk in
-        # full, and 64 KB of a gzip bomb is 64 MB decoded before anyone can count it.
-        async for chunk in response.aiter_raw():
-            body += decoder.decode(chunk, self.max_bytes - len(body) + 1)
-            if len(body) > self.max_bytes:
-                raise self._too_large()
-        return bytes(body)
+        return await read_capped(
+            response,
+            self.max_bytes,
+            lambda: FetchError(f"body larger than {self.max_bytes} bytes"),
+        )
 
-    def _too_large(self) -> FetchError:
-        return FetchError(f"body larger than {self.max_bytes} bytes")
+
+async def read_capped(
+    response: httpx.Response, limit: int, too_large: Callable[[], Exception]
+) -> bytes:
+    """The body of *response* decoded, raising `too_large()` past *limit* bytes (a gzip bomb
+    or an endless body stops there) and FetchError for a corrupt compressed body."""
+    if response.is_stream_consumed:
+        # Already in memory, decoded (an httpx.MockTransport response built with
+        # `content=`): only the cap is left to check.
+        if len(response.content) > limit:
+            raise too_large()
+        return response.content
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    length = response.headers.get("content-length", "")
+    if encoding in ("", "identity") and length.isdigit() and int(length) > limit:
+        raise too_large()  # say no before reading anything
+    decoder = _Decoder(encoding)
+    body = bytearray()
+    # Raw bytes, inflated here rather than by httpx: httpx inflates each network chunk in
+    # full, and 64 KB of a gzip bomb is 64 MB decoded before anyone can count it.
+    async for chunk in response.aiter_raw():
+        body += decoder.decode(chunk, limit - len(body) + 1)
+        if len(body) > limit:
+            raise too_large()
+    return bytes(body)
 
 
 class _Decoder:

@@ -42,7 +42,7 @@ import httpx
 from bot.config import LinksConfig
 from bot.errors import NewsbotError
 from bot.ingest.errors import FetchError
-from bot.ingest.fetch import PAGE_ACCEPT, _Decoder
+from bot.ingest.fetch import PAGE_ACCEPT, charset_of, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -252,16 +252,10 @@ class Policy:
 
 def _check_content_type(value: str) -> tuple[str, str | None]:
     """(media type, charset) of an acceptable Content-Type; LinkError otherwise."""
-    media, *params = (part.strip() for part in value.split(";"))
-    media = media.lower()
+    media = value.split(";")[0].strip().lower()
     if media not in CONTENT_TYPES:
         raise LinkError("content_type", f"Content-Type {value!r}")
-    charset = None
-    for param in params:
-        name, _, raw = param.partition("=")
-        if name.strip().lower() == "charset" and raw.strip():
-            charset = raw.strip().strip("\"'")
-    return media, charset
+    return media, charset_of(value)
 
 
 class SafeFetcher:
@@ -388,21 +382,9 @@ class SafeFetcher:
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         limit = self.config.max_bytes
-        if response.is_stream_consumed:  # an in-memory response (httpx.MockTransport)
-            if len(response.content) > limit:
-                raise LinkError("too_large", f"over {limit} bytes")
-            return response.content
-        encoding = response.headers.get("content-encoding", "").strip().lower()
-        length = response.headers.get("content-length", "")
-        if encoding in ("", "identity") and length.isdigit() and int(length) > limit:
-            raise LinkError("too_large", f"Content-Length {length} over {limit}")
-        body = bytearray()
         try:
-            decoder = _Decoder(encoding)
-            async for chunk in response.aiter_raw():
-                body += decoder.decode(chunk, limit - len(body) + 1)
-                if len(body) > limit:
-                    raise LinkError("too_large", f"over {limit} bytes")
+            return await read_capped(
+                response, limit, lambda: LinkError("too_large", f"over {limit} bytes")
+            )
         except FetchError as exc:
             raise LinkError("bad_response", str(exc)) from None
-        return bytes(body)
