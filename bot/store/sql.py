@@ -350,15 +350,28 @@ class SqlStore(QueueMixin):
             return None
         name = " ".join(name.split())
         key = fold(name)
+        found = self._lookup_category(conn, key)
+        if found is None:
+            conn.execute(
+                self._insert(categories).values(name=name, key=key).on_conflict_do_nothing()
+            )
+            found = self._lookup_category(conn, key)
+            assert found is not None
+        return found[0]
+
+    def _lookup_category(self, conn: Connection, key: str) -> tuple[int, str] | None:
+        """(id, display name) of the category with folded name *key*, from the cache or the
+        table (then cached); None if there is none."""
         cached = self._category_ids.get(key)
         if cached:
-            return cached[0]
-        conn.execute(self._insert(categories).values(name=name, key=key).on_conflict_do_nothing())
+            return cached
         row = conn.execute(
             select(categories.c.id, categories.c.name).where(categories.c.key == key)
-        ).one()
-        self._category_ids[key] = (row.id, row.name)
-        return int(row.id)
+        ).first()
+        if row is None:
+            return None
+        self._category_ids[key] = (int(row.id), row.name)
+        return self._category_ids[key]
 
     async def add_articles(
         self,
@@ -728,17 +741,8 @@ class SqlStore(QueueMixin):
         """A WHERE clause for *category*, or None for "all"; False when it does not exist."""
         if category is None:
             return None
-        key = fold(category)
-        cached = self._category_ids.get(key)
-        if cached:
-            return articles.c.category_id == cached[0]
-        row = conn.execute(
-            select(categories.c.id, categories.c.name).where(categories.c.key == key)
-        ).first()
-        if row is None:
-            return False
-        self._category_ids[key] = (row.id, row.name)
-        return articles.c.category_id == row.id
+        found = self._lookup_category(conn, fold(category))
+        return False if found is None else articles.c.category_id == found[0]
 
     async def latest(
         self, limit: int = 10, *, category: str | None = None, offset: int = 0
@@ -1054,64 +1058,64 @@ class SqlStore(QueueMixin):
     async def subscribe(
         self, chat_id: int, category: str, filters: Sequence[str] = ()
     ) -> Subscription:
-        found = await self.find_category(category)
-        if found is None:
-            raise NotFound(f"no category {category!r}")
         now = utcnow()
-        statement = (
-            self._insert(subscriptions)
-            .values(
-                chat_id=chat_id,
-                category_id=found.id,
-                filters=list(filters),
-                active=True,
-                created_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["chat_id", "category_id"],
-                set_={"filters": list(filters), "active": True},
-            )
-        )
 
-        def run(conn: Connection) -> Row[Any]:
+        def run(conn: Connection) -> tuple[Row[Any], int, str]:
+            found = self._lookup_category(conn, fold(category))
+            if found is None:
+                raise NotFound(f"no category {category!r}")
+            category_id, name = found
             row = conn.execute(select(chats.c.id).where(chats.c.id == chat_id)).first()
             if row is None:
                 raise NotFound(f"no chat {chat_id}")
-            conn.execute(statement)
+            conn.execute(
+                self._insert(subscriptions)
+                .values(
+                    chat_id=chat_id,
+                    category_id=category_id,
+                    filters=list(filters),
+                    active=True,
+                    created_at=now,
+                )
+                .on_conflict_do_update(
+                    index_elements=["chat_id", "category_id"],
+                    set_={"filters": list(filters), "active": True},
+                )
+            )
             # Subscribing is talking to us: a chat deactivated when it blocked the bot is back.
             conn.execute(
                 chats.update()
                 .where(chats.c.id == chat_id, chats.c.active.is_(False))
                 .values(active=True, deactivated_reason=None)
             )
-            return conn.execute(
+            sub = conn.execute(
                 select(subscriptions).where(
                     and_(
                         subscriptions.c.chat_id == chat_id,
-                        subscriptions.c.category_id == found.id,
+                        subscriptions.c.category_id == category_id,
                     )
                 )
             ).one()
+            return sub, category_id, name
 
-        sub = await self._write(run)
+        sub, category_id, name = await self._write(run)
         return Subscription(
-            sub.id, chat_id, found.name, tuple(sub.filters), sub.active, sub.created_at, found.id
+            sub.id, chat_id, name, tuple(sub.filters), sub.active, sub.created_at, category_id
         )
 
     async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
-        condition = subscriptions.c.chat_id == chat_id
-        # What is queued for the chat and not sent yet goes with the subscription: a digest
-        # or the end of quiet hours must not bring a category the chat has left.
-        queued = and_(deliveries.c.chat_id == chat_id, deliveries.c.status == "pending")
-        if category is not None:
-            found = await self.find_category(category)
-            if found is None:
-                return 0
-            condition = and_(condition, subscriptions.c.category_id == found.id)
-            in_category = select(articles.c.id).where(articles.c.category_id == found.id)
-            queued = and_(queued, deliveries.c.article_id.in_(in_category))
-
         def run(conn: Connection) -> int:
+            condition = subscriptions.c.chat_id == chat_id
+            # What is queued for the chat and not sent yet goes with the subscription: a
+            # digest or the end of quiet hours must not bring a category the chat has left.
+            queued = and_(deliveries.c.chat_id == chat_id, deliveries.c.status == "pending")
+            if category is not None:
+                found = self._lookup_category(conn, fold(category))
+                if found is None:
+                    return 0
+                condition = and_(condition, subscriptions.c.category_id == found[0])
+                in_category = select(articles.c.id).where(articles.c.category_id == found[0])
+                queued = and_(queued, deliveries.c.article_id.in_(in_category))
             removed = int(conn.execute(subscriptions.delete().where(condition)).rowcount or 0)
             if removed:
                 conn.execute(deliveries.delete().where(queued))
