@@ -212,3 +212,33 @@ def test_console_entry_point_runs_with_no_config_at_all(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["articles"] == 0
     assert (tmp_path / "newsbot.db").exists()
+
+
+def test_stats_show_the_deliveries_queue_and_deactivated_chats(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bot.models import NewArticle
+    from bot.store import open_store
+
+    async def fill() -> None:
+        store = await open_store(f"sqlite:///{sqlite_env}")
+        try:
+            await store.add_articles([NewArticle(title="A", text="Premier.", category="Sport")])
+            for chat in (1, 2):
+                await store.upsert_chat(chat)
+                await store.subscribe(chat, "sport")
+            await store.add_articles([NewArticle(title="B", text="Second.", category="Sport")])
+            await store.deactivate_chat(2, "blocked the bot")
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    code, out, _ = run(capsys, "stats", "--json")
+    stats = json.loads(out)
+    assert code == 0 and stats["deliveries"] == {"pending": 1, "failed": 1}
+    assert stats["chats"] == 2 and stats["chats_deactivated"] == 1
+    code, out, _ = run(capsys, "stats")
+    assert "chats:          2 (1 deactivated)" in out
+    assert "deliveries:     1 pending (failed 1)" in out
