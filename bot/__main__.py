@@ -30,6 +30,7 @@ from bot.chat.cli import (
     cmd_run,
     cmd_shell,
 )
+from bot.clock import Clock, SystemClock
 from bot.config import Config, load_config
 from bot.errors import ConfigError, NewsbotError
 from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
@@ -37,7 +38,7 @@ from bot.logs import setup_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
+Handler = Callable[[argparse.Namespace, Config, Clock], Coroutine[Any, Any, int]]
 
 
 def _out() -> TextIO:
@@ -51,7 +52,7 @@ def _err(message: str) -> None:
 # -- subcommands --------------------------------------------------------------------------------
 
 
-async def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
+async def cmd_db_upgrade(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Bring the database schema up to date."""
     from bot.store import create_engine, redact, upgrade
 
@@ -68,13 +69,13 @@ async def cmd_db_upgrade(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-async def cmd_import(args: argparse.Namespace, config: Config) -> int:
+async def cmd_import(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Import JSON Lines and plain-text pages."""
     from bot.ingest.importer import import_files
     from bot.services.summaries import SummaryService
     from bot.store import open_store
 
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=clock)
     try:
         report = await import_files(store, [Path(p) for p in args.files], _err)
         summarized = 0
@@ -97,12 +98,12 @@ async def cmd_import(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK if report.read_anything else EXIT_FAILED
 
 
-async def cmd_export(args: argparse.Namespace, config: Config) -> int:
+async def cmd_export(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Write articles as JSON Lines."""
     from bot.ingest.files import article_to_record
     from bot.store import open_store
 
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=clock)
     out = _out() if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     count = 0
     try:
@@ -120,11 +121,11 @@ async def cmd_export(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-async def cmd_stats(args: argparse.Namespace, config: Config) -> int:
+async def cmd_stats(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Print counts of the store."""
     from bot.store import open_store, redact
 
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=clock)
     try:
         stats = await store.stats()
         feeds = await store.list_feeds()
@@ -166,7 +167,7 @@ async def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-async def cmd_summarize(args: argparse.Namespace, config: Config) -> int:
+async def cmd_summarize(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Summarize a file, stdin, or a JSON Lines batch."""
     from bot.summarize import cli
 
@@ -305,8 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"newsbot: config error: {exc}")
         return EXIT_USAGE
     setup_logging(args.verbose, secrets=[config.telegram.token])
+    clock = SystemClock()  # the one clock of this command: everything below reads it
     try:
-        return asyncio.run(args.handler(args, config))
+        return asyncio.run(args.handler(args, config, clock))
     except ConfigError as exc:
         _err(f"newsbot: config error: {exc}")
         return EXIT_USAGE

@@ -29,6 +29,7 @@ from bot.chat.application import (
 from bot.chat.context import NewsApplication, Services
 from bot.chat.handlers import publish_commands, register
 from bot.chat.outbox import TelegramOutbox, open_outbox
+from bot.clock import Clock
 from bot.config import Config
 from bot.deliver.sender import Sender
 from bot.ingest.pipeline import IngestPipeline
@@ -46,8 +47,9 @@ from bot.store import SqlStore, open_store
 class Runtime:
     """The long-lived resources of a running bot, opened in post_init, closed in post_shutdown."""
 
-    def __init__(self, config: Config, *, resolver: Resolver | None = None) -> None:
+    def __init__(self, config: Config, *, clock: Clock, resolver: Resolver | None = None) -> None:
         self.config = config
+        self.clock = clock
         # DNS for the links users send; tests answer names themselves (see SafeFetcher).
         self.resolver = resolver
         self._store: SqlStore | None = None
@@ -67,13 +69,16 @@ class Runtime:
         """The feed ingestion pipeline over the open store (it owns an HTTP client and a worker
         thread), built when first asked for: the shell, with no ingest job, never does."""
         if self._ingest is None:
-            self._ingest = IngestPipeline(self.store, self.config)
+            self._ingest = IngestPipeline(self.store, self.config, clock=self.clock)
         return self._ingest
 
     async def open(self) -> Services:
         """Open (and migrate) the store and build the services the handlers use."""
-        self._store = await open_store(self.config.store.url)
-        articles = ArticleService(self._store, SummaryService(self._store, self.config.summary))
+        clock = self.clock
+        self._store = await open_store(self.config.store.url, clock=clock)
+        articles = ArticleService(
+            self._store, SummaryService(self._store, self.config.summary), clock=clock
+        )
         links = self.config.links
         fetcher = SafeFetcher(
             links, user_agent=self.config.ingest.user_agent, resolver=self.resolver
@@ -84,9 +89,10 @@ class Runtime:
             chats=chats,
             subscriptions=SubscriptionService(self._store, articles, chats, self.config.delivery),
             admin=AdminService(self._store, self.config.telegram.admins),
-            links=LinkService(self._store, links, fetcher),
+            links=LinkService(self._store, links, fetcher, clock=clock),
             sharing=SharingService(
                 articles,
+                clock=clock,
                 algorithm=self.config.summary.algorithm,
                 sentences=self.config.summary.sentences,
                 ttl=links.inline_cache_seconds,
@@ -99,7 +105,7 @@ class Runtime:
         self._outbox = await open_outbox(
             self.config.telegram, services.articles, services.chats, services.subscriptions
         )
-        self.sender = Sender(self.store, self._outbox, self.config.delivery)
+        self.sender = Sender(self.store, self._outbox, self.config.delivery, clock=self.clock)
         self.sender.start()
         return self.sender
 
@@ -152,6 +158,7 @@ JOBS: tuple[PeriodicJob, ...] = (
 def create_application(
     config: Config,
     *,
+    clock: Clock,
     request: Request | None = None,
     rate_limit: bool = True,
     updater: bool = True,
@@ -166,8 +173,9 @@ def create_application(
     Telegram's flood limits and is for real Telegram only; `updater` is needed to poll or
     receive webhooks; `resolver` replaces DNS for the links users send (tests); `deliver` runs
     the sender of subscriptions (not in the shell, whose screen is no chat of the store's).
+    `clock` is the program's one clock, handed to the store, the services, ingest and sender.
     """
-    runtime = Runtime(config, resolver=resolver)
+    runtime = Runtime(config, clock=clock, resolver=resolver)
 
     async def post_init(application: NewsApplication) -> None:
         services = await runtime.open()

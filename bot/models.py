@@ -10,11 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 
-def utcnow() -> datetime:
-    """Now, as an aware UTC datetime (the only kind the store accepts)."""
-    return datetime.now(UTC)
-
-
 def as_utc(value: datetime) -> datetime:
     """Return *value* as aware UTC; a naive datetime is taken to be UTC already."""
     if value.tzinfo is None:

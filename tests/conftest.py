@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bot.store import SqlStore, async_url, create_engine, upgrade
 from bot.store.schema import metadata
+from tests.helpers import FakeClock
 
 PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
 
@@ -117,9 +118,16 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture
-async def store(store_url: str) -> AsyncIterator[SqlStore]:
-    """An open, migrated, empty store on each backend."""
+def clock() -> FakeClock:
+    """The test's one clock, standing still at `tests.helpers.START` until the test moves it."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def store(store_url: str, clock: FakeClock) -> AsyncIterator[SqlStore]:
+    """An open, migrated, empty store on each backend, on the test's clock."""
     engine = create_engine(store_url)
     await upgrade(engine)
-    yield SqlStore(engine)
-    await engine.dispose()
+    store = SqlStore(engine, clock)
+    yield store
+    await store.close()

@@ -12,6 +12,7 @@ import sys
 from telegram import Bot
 
 from bot.chat.outbox import TelegramOutbox
+from bot.clock import SystemClock
 from bot.config import DeliveryConfig, SummaryConfig
 from bot.deliver.sender import Sender
 from bot.services.articles import ArticleService
@@ -27,14 +28,15 @@ CONFIG = DeliveryConfig(
 
 
 async def main(url: str, api_base: str, token: str) -> None:
-    store = await open_store(url)
+    clock = SystemClock()  # a process of its own: the machine's clock, as `newsbot run`
+    store = await open_store(url, clock=clock)
     bot = Bot(token, base_url=api_base)
     await bot.initialize()
     summaries = SummaryService(store, SummaryConfig())
-    articles = ArticleService(store, summaries)
+    articles = ArticleService(store, summaries, clock=clock)
     chats = ChatService(store, SummaryConfig())
     subscriptions = SubscriptionService(store, articles, chats, CONFIG)
-    sender = Sender(store, TelegramOutbox(bot, articles, chats, subscriptions), CONFIG)
+    sender = Sender(store, TelegramOutbox(bot, articles, chats, subscriptions), CONFIG, clock=clock)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     idle = 0

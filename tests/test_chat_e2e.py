@@ -25,6 +25,7 @@ from bot.app import JOBS, PeriodicJob, Runtime, create_application
 from bot.chat.application import serve
 from bot.chat.cli import cmd_run
 from bot.chat.context import NewsApplication
+from bot.clock import Clock
 from bot.config import (
     Config,
     DeliveryConfig,
@@ -41,6 +42,7 @@ from bot.store import open_store
 from bot.summarize import summarize
 from tests.fakebotapi import Call, FakeBotAPI, User, parse_html, utf16_len
 from tests.feedserver import FeedServer
+from tests.helpers import FakeClock
 
 FR = User(id=501, first_name="Camille", language_code="fr")
 EN = User(id=502, first_name="Sam", language_code="en-GB")
@@ -131,9 +133,9 @@ def seed_articles() -> dict[str, NewArticle]:
     return items
 
 
-async def seed(url: str) -> dict[str, int]:
-    """Store the seed articles; their ids by name."""
-    store = await open_store(url)
+async def seed(url: str, clock: Clock | None = None) -> dict[str, int]:
+    """Store the seed articles (at *clock*'s now); their ids by name."""
+    store = await open_store(url, clock=clock or FakeClock())
     try:
         items = seed_articles()
         result = await store.add_articles(items.values())
@@ -150,6 +152,7 @@ class Bot:
     api: FakeBotAPI
     application: NewsApplication
     ids: dict[str, int]
+    clock: FakeClock
     allowed_failures: int = 0
     logs: list[str] = field(default_factory=list)
 
@@ -238,11 +241,14 @@ async def running_bot(
     delivery: DeliveryConfig | None = None,
     deliver: bool = True,
     admins: tuple[int, ...] = (),
+    clock: FakeClock | None = None,
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
     fetches the links users send; `delivery` its sender's limits (`deliver=False`: no sender,
-    the test runs its own)."""
+    the test runs its own); `clock` the one clock of the bot (a fresh `FakeClock` by
+    default)."""
+    clock = clock or FakeClock()
     api = (api or FakeBotAPI()).start()
     config = Config(
         telegram=TelegramConfig(token=api.token, api_base_url=api.base_url, admins=admins),
@@ -252,7 +258,7 @@ async def running_bot(
         delivery=delivery or DeliveryConfig(),
     )
     application = create_application(
-        config, rate_limit=False, jobs=jobs, resolver=resolver, deliver=deliver
+        config, clock=clock, rate_limit=False, jobs=jobs, resolver=resolver, deliver=deliver
     )
     stop = asyncio.Event()
     ready = asyncio.Event()
@@ -264,7 +270,7 @@ async def running_bot(
     if task.done():
         api.stop()
         task.result()  # raises what made the bot fail to start
-    bot = Bot(api, application, ids)
+    bot = Bot(api, application, ids, clock)
     try:
         yield bot
     finally:
@@ -848,18 +854,18 @@ async def test_run_refuses_a_missing_or_rejected_token(tmp_path: Path) -> None:
     args = argparse.Namespace(poll_timeout=1.0, concurrency=None)
     url = f"sqlite+aiosqlite:///{tmp_path / 'token.db'}"
     with pytest.raises(ConfigError, match=r"telegram\.token: missing"):
-        await cmd_run(args, Config(store=StoreConfig(url=url)))
+        await cmd_run(args, Config(store=StoreConfig(url=url)), FakeClock())
     with FakeBotAPI() as api:
         config = Config(
             telegram=TelegramConfig(token="999:wrong", api_base_url=api.base_url),
             store=StoreConfig(url=url),
         )
         with pytest.raises(ConfigError, match=r"telegram\.token: refused by the Bot API"):
-            await cmd_run(args, config)
+            await cmd_run(args, config, FakeClock())
     hook = WebhookConfig(url="https://bot.example.org/hook")
     config = Config(telegram=TelegramConfig(token="1:x", webhook=hook), store=StoreConfig(url=url))
     with pytest.raises(ConfigError, match="secret_token"):
-        await cmd_run(args, config)
+        await cmd_run(args, config, FakeClock())
 
 
 async def test_walkthrough_on_each_backend(store_url: str) -> None:

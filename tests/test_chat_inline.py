@@ -17,6 +17,7 @@ from bot.config import LinksConfig
 from bot.models import NewArticle
 from bot.store import open_store
 from tests.fakebotapi import FakeBotAPI, parse_html, utf16_len
+from tests.helpers import FakeClock
 from tests.test_chat_e2e import EN, FR, Bot, only, running_bot, seed, shown
 
 EXTRA = 25  # wire stories on top of the 11 seed articles: two pages of latest
@@ -24,7 +25,7 @@ EXTRA = 25  # wire stories on top of the 11 seed articles: two pages of latest
 
 async def seed_more(url: str) -> dict[str, int]:
     ids = await seed(url)
-    store = await open_store(url)
+    store = await open_store(url, clock=FakeClock())
     try:
         day = datetime(2025, 11, 27, 8, 0, tzinfo=UTC)
         result = await store.add_articles(

@@ -13,6 +13,7 @@ from bot.services.articles import ArticleService, UnknownCategory
 from bot.services.chats import ChatService, language_for
 from bot.services.summaries import SummaryService
 from bot.store import SqlStore
+from tests.helpers import FakeClock
 
 
 async def fill(store: SqlStore) -> list[int]:
@@ -31,7 +32,7 @@ async def fill(store: SqlStore) -> list[int]:
 
 
 def service(store: SqlStore) -> ArticleService:
-    return ArticleService(store, SummaryService(store, SummaryConfig()))
+    return ArticleService(store, SummaryService(store, SummaryConfig()), clock=store.clock)
 
 
 async def test_latest_pages_with_totals(store: SqlStore) -> None:
@@ -130,28 +131,16 @@ async def test_bad_values_are_refused_and_bad_rows_fall_back(store: SqlStore) ->
     assert (prefs.sentences, prefs.algorithm) == (3, "default")
 
 
-async def test_latest_pages_are_reused_only_for_a_few_seconds(store: SqlStore) -> None:
+async def test_latest_pages_are_reused_only_for_a_few_seconds(
+    store: SqlStore, clock: FakeClock
+) -> None:
     await fill(store)
     summaries = SummaryService(store, SummaryConfig())
-    cached = ArticleService(store, summaries, pages_ttl=60)
+    cached = ArticleService(store, summaries, clock=clock, pages_ttl=60)
     first = await cached.latest(size=3)
     arrival = NewArticle(title="Tout nouveau", text="Une nouvelle toute fraîche arrive ici.")
     new_id = (await store.add_articles([arrival])).ids[0]
+    clock.advance(seconds=59)
     assert (await cached.latest(size=3)).articles == first.articles  # within pages_ttl
-    fresh = ArticleService(store, summaries, pages_ttl=0)
-    assert (await fresh.latest(size=3)).articles[0].id == new_id
-
-
-def test_cache_entries_expire_and_the_oldest_go_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.services import articles as module
-
-    now = [1000.0]
-    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
-    lru: module.Lru[int, str] = module.Lru(size=2, ttl=10)
-    lru.put(1, "a")
-    lru.put(2, "b")
-    assert lru.get(1) == "a"  # 1 is now the most recently used
-    lru.put(3, "c")
-    assert (lru.get(1), lru.get(2), lru.get(3)) == ("a", None, "c")
-    now[0] += 11
-    assert lru.get(1) is None and lru.get(3) is None
+    clock.advance(seconds=2)
+    assert (await cached.latest(size=3)).articles[0].id == new_id

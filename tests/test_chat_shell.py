@@ -18,6 +18,7 @@ from bot.chat.cli import cmd_shell
 from bot.chat.shell import Screen, ShownButton, language_from_env, terminal_text
 from bot.config import Config, StoreConfig
 from tests.fakebotapi import FakeBotAPI, User
+from tests.helpers import FakeClock
 from tests.test_chat_e2e import seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def run_shell(
 ) -> str:
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     config = Config(store=StoreConfig(url=f"sqlite+aiosqlite:///{store_path}"))
-    assert asyncio.run(cmd_shell(Namespace(language=language), config)) == 0
+    assert asyncio.run(cmd_shell(Namespace(language=language), config, FakeClock())) == 0
     return capsys.readouterr().out
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ from bot.models import ClaimedDelivery, NewArticle
 from bot.store import SqlStore, open_store
 from bot.store.schema import metadata
 from tests.fakebotapi import Call, FakeBotAPI, User
+from tests.helpers import FakeClock
 from tests.test_chat_e2e import EN, FR, Bot, only, running_bot, seed, shown
 
 # Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
@@ -46,9 +47,10 @@ def news(n: int, category: str = "Économie", text: str = "") -> NewArticle:
     return NewArticle(title=f"Nouvelle {n}", text=body, category=category, language="fr")
 
 
-async def publish(url: str, *items: NewArticle) -> list[int]:
-    """Store articles as `newsbot import` does from another process: its own store."""
-    store = await open_store(url)
+async def publish(clock: FakeClock, url: str, *items: NewArticle) -> list[int]:
+    """Store articles as `newsbot import` does from another process: its own store (on the
+    test's clock: the other process lives in the same world time)."""
+    store = await open_store(url, clock=clock)
     try:
         return (await store.add_articles(items)).ids
     finally:
@@ -80,9 +82,9 @@ async def url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def bot(url: str) -> AsyncIterator[Bot]:
-    ids = await seed(url)
-    async with running_bot(url, ids, delivery=QUICK) as running:
+async def bot(url: str, clock: FakeClock) -> AsyncIterator[Bot]:
+    ids = await seed(url, clock)
+    async with running_bot(url, ids, delivery=QUICK, clock=clock) as running:
         yield running
 
 
@@ -96,14 +98,14 @@ async def test_new_articles_of_a_subscribed_category_arrive_within_seconds_once(
     assert shown(reply).startswith("✅ Abonné à Économie")
     await asyncio.sleep(0.5)
     assert pushed(bot.api) == []  # the seven articles already there are not a backlog to send
-    [new_id] = await publish(url, news(1))
+    [new_id] = await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api)) == 1)
     message = pushed(bot.api)[0]
     text = shown(message)
     assert text.startswith("🆕 Économie")
     assert f"{new_id} · Nouvelle 1" in text and text.count("• ") == 3
     assert message.labels == ["➕ Plus long", "📄 Texte intégral", "🔕 Se désabonner"]
-    await publish(url, news(2, category="Culture"))
+    await publish(bot.clock, url, news(2, category="Culture"))
     await asyncio.sleep(0.5)
     assert len(pushed(bot.api)) == 1  # not subscribed to Culture
     # The buttons work like any other: a longer summary, in place.
@@ -121,6 +123,7 @@ async def test_subscribe_arguments_filters_and_usage(bot: Bot, url: str) -> None
     ok = only(await bot.send("/subscribe économie +prix -bourse"), "sendMessage")
     assert "Filtres : +prix -bourse" in shown(ok)
     await publish(
+        bot.clock,
         url,
         news(1, text="Le prix du pain augmente. " * 5),
         news(2, text="Le prix des actions en bourse chute. " * 5),
@@ -149,7 +152,7 @@ async def test_buttons_subscribe_and_unsubscribe(bot: Bot, url: str) -> None:
     assert only(await bot.send("/unsubscribe économie"), "sendMessage").text.startswith(
         "Vous n’êtes pas abonné"
     )
-    await publish(url, news(1))
+    await publish(bot.clock, url, news(1))
     await asyncio.sleep(0.5)
     assert pushed(bot.api) == []
     english = only(await bot.send("/unsubscribe all", user=EN), "sendMessage")
@@ -166,7 +169,7 @@ async def test_in_a_group_only_admins_change_subscriptions(bot: Bot, url: str) -
     assert "• Économie" in shown(listing)  # reading is for everyone
     notice = only(await bot.press(listing, "🔕 Économie", user=MEMBER), "answerCallbackQuery")
     assert notice.params["text"] == "Seuls les administrateurs de la discussion peuvent faire cela."
-    [new_id] = await publish(url, news(1))
+    [new_id] = await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api, GROUP)) == 1)
     assert f"{new_id} · Nouvelle 1" in shown(pushed(bot.api, GROUP)[0])
 
@@ -179,7 +182,7 @@ async def test_a_channel_subscribes_by_posting_the_command(bot: Bot, url: str) -
     await until(
         lambda: any(int(c.params["chat_id"]) == channel for c in bot.api.calls_of("sendMessage"))
     )
-    await publish(url, news(1))
+    await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api, channel)) == 1)
     # Any reader can press the buttons of a channel's post: only its admins may unsubscribe.
     post = pushed(bot.api, channel)[0]
@@ -198,10 +201,10 @@ async def test_a_user_who_blocked_the_bot_is_deactivated(bot: Bot, url: str) -> 
     await bot.send("/subscribe économie", user=EN)
     bot.api.block(FR.id)
     bot.allowed_failures = 1
-    await publish(url, news(1))
+    await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api, EN.id)) == 1)
     await until(lambda: any(not c.ok for c in bot.api.calls_of("sendMessage")))
-    store = await open_store(url)
+    store = await open_store(url, clock=bot.clock)
     try:
         await until_async(lambda: _inactive(store, FR.id))
         assert (await store.stats()).chats_inactive == 1
@@ -213,7 +216,7 @@ async def test_a_user_who_blocked_the_bot_is_deactivated(bot: Bot, url: str) -> 
     # Back: unblocking and subscribing again reactivates the chat.
     bot.api.unblock(FR.id)
     await bot.send("/subscribe économie")
-    await publish(url, news(3))
+    await publish(bot.clock, url, news(3))
     await until(lambda: len(pushed(bot.api, FR.id)) == 1)
 
 
@@ -231,7 +234,7 @@ async def test_blocking_and_unblocking_the_bot_stop_and_resume_deliveries(
     ):
         await bot.api.acknowledged(update_id)
     await asyncio.wait_for(bot.application.update_queue.join(), 10)
-    store = await open_store(url)
+    store = await open_store(url, clock=bot.clock)
     try:
         await until_async(lambda: _inactive(store, FR.id))
         await until_async(lambda: _inactive(store, GROUP))
@@ -243,7 +246,7 @@ async def test_blocking_and_unblocking_the_bot_stop_and_resume_deliveries(
     update_id = bot.api.bot_membership(FR, FR.id, "kicked", "member")
     await bot.api.acknowledged(update_id)
     await asyncio.wait_for(bot.application.update_queue.join(), 10)
-    await publish(url, news(2))
+    await publish(bot.clock, url, news(2))
     await until(lambda: len(pushed(bot.api, FR.id)) == 1)
     assert pushed(bot.api, GROUP) == []
 
@@ -267,7 +270,7 @@ async def test_flood_control_waits_retry_after_then_sends_once(bot: Bot, url: st
         "sendMessage", "Too Many Requests: retry after 1", 429, parameters={"retry_after": 1}
     )
     bot.allowed_failures = 1
-    await publish(url, news(1))
+    await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api)) == 1)
     attempts = [c for c in bot.api.calls_of("sendMessage") if "Nouvelle 1" in c.text]
     assert [c.ok for c in attempts] == [False, True]
@@ -286,9 +289,9 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_its_subscriptions(bot: Bot
         chat_id=old,
     )
     bot.allowed_failures = 1
-    await publish(url, news(1))
+    await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api, new)) == 1)
-    await publish(url, news(2))
+    await publish(bot.clock, url, news(2))
     await until(lambda: len(pushed(bot.api, new)) == 2)
     assert pushed(bot.api, old) == []
 
@@ -297,7 +300,7 @@ async def test_html_refused_by_telegram_is_resent_as_plain_text(bot: Bot, url: s
     await bot.send("/subscribe économie")
     bot.api.fail_next("sendMessage", chat_id=FR.id)  # "can't parse entities"
     bot.allowed_failures = 1
-    await publish(url, news(1))
+    await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api)) == 1)
     [message] = pushed(bot.api)
     assert message.params.get("parse_mode") is None and "Nouvelle 1" in message.text
@@ -306,23 +309,16 @@ async def test_html_refused_by_telegram_is_resent_as_plain_text(bot: Bot, url: s
 # -- a sender the test drives: kill and restart, digests, quiet hours -----------------------------
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-async def quiet_bot(url: str) -> AsyncIterator[Bot]:
+async def quiet_bot(url: str, clock: FakeClock) -> AsyncIterator[Bot]:
     """The bot without its own sender: each test runs senders it controls."""
-    ids = await seed(url)
-    async with running_bot(url, ids, delivery=QUICK, deliver=False) as running:
+    ids = await seed(url, clock)
+    async with running_bot(url, ids, delivery=QUICK, deliver=False, clock=clock) as running:
         yield running
 
 
-def sender_for(bot: Bot, clock: Callable[[], datetime], **kw: object) -> Sender:
+def sender_for(bot: Bot, **kw: object) -> Sender:
+    """A sender on the bot's store and clock that the test drives (`drain`)."""
     services = bot.application.bot_data.services
     assert services is not None and services.subscriptions is not None
     outbox = TelegramOutbox(
@@ -330,7 +326,7 @@ def sender_for(bot: Bot, clock: Callable[[], datetime], **kw: object) -> Sender:
     )
     store = services.subscriptions.store
     assert isinstance(store, SqlStore)
-    return Sender(store, outbox, QUICK, clock=clock, **kw)  # type: ignore[arg-type]
+    return Sender(store, outbox, QUICK, clock=bot.clock, **kw)  # type: ignore[arg-type]
 
 
 async def drain(sender: Sender) -> None:
@@ -348,9 +344,8 @@ async def test_a_killed_sender_is_resumed_and_every_article_arrives_once(
     users = [User(id=700 + i, first_name=f"U{i}", language_code="fr") for i in range(4)]
     for user in users:
         await bot.send("/subscribe économie", user=user)
-    await publish(url, *(news(i) for i in range(1, 6)))  # 4 chats x 5 articles
-    clock = Clock(datetime.now(UTC))
-    doomed = sender_for(bot, clock, worker="doomed", lease_seconds=30)
+    await publish(bot.clock, url, *(news(i) for i in range(1, 6)))  # 4 chats x 5 articles
+    doomed = sender_for(bot, worker="doomed", lease_seconds=30)
     real_send = doomed.outbox.send_article
     sent = 0
     never = asyncio.Event()
@@ -370,10 +365,10 @@ async def test_a_killed_sender_is_resumed_and_every_article_arrives_once(
         assert task is not None
         task.cancel()  # a kill: nothing is given back to the queue
     await asyncio.sleep(0.1)
-    restarted = sender_for(bot, clock, worker="restarted", lease_seconds=30)
+    restarted = sender_for(bot, worker="restarted", lease_seconds=30)
     await drain(restarted)
     assert len(pushed(bot.api)) < 20  # the dead sender's leased rows wait for its lease
-    clock.now += timedelta(seconds=31)
+    bot.clock.advance(seconds=31)
     await drain(restarted)
     received = Counter((int(c.params["chat_id"]), shown(c).split("\n")[1]) for c in pushed(bot.api))
     assert len(received) == 20 and set(received.values()) == {1}
@@ -388,12 +383,12 @@ async def test_digest_at_its_time_with_pages(quiet_bot: Bot, url: str) -> None:
     assert "📰 Réception : une sélection par jour à 08:00 (Europe/Paris)." in shown(edited)
     assert only(await bot.send("/digest 7h30"), "sendMessage").text.startswith("📰 Réception")
     assert shown(only(await bot.send("/digest midi"), "sendMessage")).startswith("Usage : /digest")
-    clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
-    sender = sender_for(bot, clock)
-    ids = await publish(url, *(news(i) for i in range(1, 8)))
+    bot.clock.set(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    sender = sender_for(bot)
+    ids = await publish(bot.clock, url, *(news(i) for i in range(1, 8)))
     await drain(sender)
     assert pushed(bot.api) == []
-    clock.now = datetime(2026, 11, 28, 6, 30, 5, tzinfo=UTC)  # 07:30:05 in Paris
+    bot.clock.set(datetime(2026, 11, 28, 6, 30, 5, tzinfo=UTC))  # 07:30:05 in Paris
     await drain(sender)
     digests = [c for c in bot.api.calls_of("sendMessage") if shown(c).startswith("📰 Votre")]
     assert len(digests) == 1 and pushed(bot.api) == []
@@ -415,15 +410,15 @@ async def test_quiet_hours_hold_articles_until_they_end(quiet_bot: Bot, url: str
     set_quiet = only(await bot.send("/quiet 22:00-07:00"), "sendMessage")
     assert "🌙 Heures calmes : 22:00–07:00" in shown(set_quiet)
     assert "Europe/London" in shown(only(await bot.send("/timezone europe/london"), "sendMessage"))
-    clock = Clock(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))  # 23:00 in London
-    sender = sender_for(bot, clock)
-    await publish(url, news(1), news(2))
+    bot.clock.set(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))  # 23:00 in London
+    sender = sender_for(bot)
+    await publish(bot.clock, url, news(1), news(2))
     await drain(sender)
     assert pushed(bot.api) == []
-    clock.now = datetime(2026, 11, 28, 6, 59, tzinfo=UTC)
+    bot.clock.set(datetime(2026, 11, 28, 6, 59, tzinfo=UTC))
     await drain(sender)
     assert pushed(bot.api) == []
-    clock.now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    bot.clock.set(datetime(2026, 11, 28, 7, 0, tzinfo=UTC))
     await drain(sender)
     assert len(pushed(bot.api)) == 2
 
@@ -432,8 +427,8 @@ async def test_pause_and_resume(quiet_bot: Bot, url: str) -> None:
     bot = quiet_bot
     await bot.send("/subscribe économie")
     assert shown(only(await bot.send("/pause"), "sendMessage")).startswith("⏸ Réception en pause")
-    sender = sender_for(bot, lambda: datetime.now(UTC))
-    await publish(url, news(1))
+    sender = sender_for(bot)
+    await publish(bot.clock, url, news(1))
     await drain(sender)
     assert pushed(bot.api) == []
     await bot.send("/resume")
@@ -492,7 +487,7 @@ def test_two_sender_processes_on_postgresql_never_send_twice(postgres_url: str) 
 
 
 async def _reset(url: str) -> None:
-    store = await open_store(url)
+    store = await open_store(url, clock=FakeClock())
     try:
         async with store.engine.begin() as conn:
             tables = ", ".join(t.name for t in metadata.sorted_tables)
@@ -502,7 +497,7 @@ async def _reset(url: str) -> None:
 
 
 async def _subscribe(url: str, chats: list[int]) -> None:
-    store = await open_store(url)
+    store = await open_store(url, clock=FakeClock())
     try:
         await store.add_articles([news(0)])
         for chat in chats:
@@ -513,7 +508,7 @@ async def _subscribe(url: str, chats: list[int]) -> None:
 
 
 async def _publish_pg(url: str, count: int) -> None:
-    await publish(url, *(news(i) for i in range(1, count + 1)))
+    await publish(FakeClock(), url, *(news(i) for i in range(1, count + 1)))
 
 
 async def test_stats_is_for_admins_and_shows_the_queue(url: str) -> None:
@@ -525,7 +520,7 @@ async def test_stats_is_for_admins_and_shows_the_queue(url: str) -> None:
         await bot.send("/subscribe économie")
         bot.api.block(FR.id)
         bot.allowed_failures = 1
-        await publish(url, news(1))
+        await publish(bot.clock, url, news(1))
         await until(lambda: any(not c.ok for c in bot.api.calls_of("sendMessage")))
         await asyncio.sleep(0.3)
         text = shown(only(await bot.send("/stats", user=config_admin), "sendMessage"))

@@ -221,9 +221,10 @@ def test_stats_show_the_deliveries_queue_and_deactivated_chats(
 
     from bot.models import NewArticle
     from bot.store import open_store
+    from tests.helpers import FakeClock
 
     async def fill() -> None:
-        store = await open_store(f"sqlite:///{sqlite_env}")
+        store = await open_store(f"sqlite:///{sqlite_env}", clock=FakeClock())
         try:
             await store.add_articles([NewArticle(title="A", text="Premier.", category="Sport")])
             for chat in (1, 2):

@@ -20,20 +20,13 @@ from bot.services.chats import ChatService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
 from bot.store import SqlStore
+from tests.helpers import FakeClock
 
 USER = 1001
 GROUP = -2002
 FAST = DeliveryConfig(
     messages_per_second=1000, private_chat_per_second=1000, group_per_minute=60_000
 )
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class ScriptedOutbox:
@@ -84,9 +77,8 @@ async def subscribed(
             await store.update_chat_settings(chat, **settings)
 
 
-def sender(
-    store: SqlStore, outbox: ScriptedOutbox, clock: Clock | None = None, **kw: object
-) -> Sender:
+def sender(store: SqlStore, outbox: ScriptedOutbox, **kw: object) -> Sender:
+    """A sender on the store and its clock, which the test drives (`drain`)."""
     config = replace(
         FAST, **{k: v for k, v in kw.items() if k in DeliveryConfig.__dataclass_fields__}
     )
@@ -94,7 +86,7 @@ def sender(
         store,
         outbox,
         config,
-        clock=clock or (lambda: datetime.now(UTC)),
+        clock=store.clock,
         lease_seconds=float(kw.get("lease_seconds", 60.0)),  # type: ignore[arg-type]
         worker=str(kw.get("worker", "test-worker")),
     )
@@ -142,12 +134,12 @@ async def test_a_chat_never_gets_articles_older_than_its_subscription(store: Sql
     assert outbox.sent == [(USER, new[0])]
 
 
-async def test_two_senders_claim_disjoint_rows_and_chats(store: SqlStore) -> None:
+async def test_two_senders_claim_disjoint_rows_and_chats(store: SqlStore, clock: FakeClock) -> None:
     await subscribed(store, *range(1, 41))
     await store.add_articles([art(i) for i in range(1, 6)])
-    now = datetime.now(UTC)
+    clock.now()
     claims = await asyncio.gather(
-        *(store.claim_deliveries(f"w{i}", limit=60, lease_seconds=60, now=now) for i in range(4))
+        *(store.claim_deliveries(f"w{i}", limit=60, lease_seconds=60) for i in range(4))
     )
     ids = [c.id for batch in claims for c in batch]
     assert len(ids) == len(set(ids)) and ids
@@ -158,31 +150,30 @@ async def test_two_senders_claim_disjoint_rows_and_chats(store: SqlStore) -> Non
             owners.setdefault(claim.chat_id, set()).add(worker)
     assert all(len(workers) == 1 for workers in owners.values())
     # Once they are done with theirs, the rest of the queue is anyone's.
-    await store.finish_deliveries(ids, "sent", now=now)
-    while batch := await store.claim_deliveries("w9", limit=500, lease_seconds=60, now=now):
-        await store.finish_deliveries([c.id for c in batch], "sent", now=now)
+    await store.finish_deliveries(ids, "sent")
+    while batch := await store.claim_deliveries("w9", limit=500, lease_seconds=60):
+        await store.finish_deliveries([c.id for c in batch], "sent")
     assert set(await statuses(store)) == {"sent"}
 
 
-async def test_a_killed_sender_is_resumed_exactly_once(store: SqlStore) -> None:
+async def test_a_killed_sender_is_resumed_exactly_once(store: SqlStore, clock: FakeClock) -> None:
     await subscribed(store, USER, GROUP, 3003)
     await store.add_articles([art(i) for i in range(1, 5)])
-    clock = Clock(datetime.now(UTC))
     first = ScriptedOutbox()
-    dead = sender(store, first, clock, worker="dead", lease_seconds=30, batch_size=4)
+    dead = sender(store, first, worker="dead", lease_seconds=30, batch_size=4)
     # It claims a batch, sends two of it, then dies without a word to the store.
-    claimed = await store.claim_deliveries("dead", limit=4, lease_seconds=30, now=clock())
+    claimed = await store.claim_deliveries("dead", limit=4, lease_seconds=30)
     for claim in claimed[:2]:
         await first.send_article(claim.chat_id, claim.article_id, claim)
-        await store.finish_deliveries([claim.id], "sent", now=clock())
+        await store.finish_deliveries([claim.id], "sent")
     del dead
     second = ScriptedOutbox()
-    alive = sender(store, second, clock, worker="alive", lease_seconds=30)
+    alive = sender(store, second, worker="alive", lease_seconds=30)
     await drain(alive)
     # The chats with a message the dead one was sending wait for its lease to run out; the
     # one whose claimed row it had finished is free.
     assert {chat for chat, _ in second.sent} == {USER} and len(second.sent) == 3
-    clock.now += timedelta(seconds=31)
+    clock.advance(timedelta(seconds=31))
     await drain(alive)
     everything = first.sent + second.sent
     assert len(everything) == len(set(everything)) == 12
@@ -261,57 +252,58 @@ async def test_a_migrated_group_moves_with_its_queue(store: SqlStore) -> None:
     assert outbox.sent[-1] == (-100777, new[0])
 
 
-async def test_transient_errors_are_retried_with_backoff_then_failed(store: SqlStore) -> None:
+async def test_transient_errors_are_retried_with_backoff_then_failed(
+    store: SqlStore, clock: FakeClock
+) -> None:
     await subscribed(store, USER)
     await store.add_articles([art(1)])
-    clock = Clock(datetime.now(UTC))
     outbox = ScriptedOutbox([Outcome("retry", "Bad Gateway")] * 3)
-    s = sender(store, outbox, clock, max_attempts=3)
+    s = sender(store, outbox, max_attempts=3)
     await drain(s)
     assert outbox.calls == 1 and await statuses(store) == ["pending"]
     await drain(s)
     assert outbox.calls == 1  # not before its backoff
     for _ in range(2):
-        clock.now += timedelta(minutes=5)
+        clock.advance(timedelta(minutes=5))
         await drain(s)
     [delivery] = await store.list_deliveries()
     assert outbox.calls == 3 and delivery.status == "failed"
     assert delivery.last_error == "Bad Gateway" and delivery.attempts == 3
 
 
-async def test_quiet_hours_hold_then_deliver(store: SqlStore) -> None:
+async def test_quiet_hours_hold_then_deliver(store: SqlStore, clock: FakeClock) -> None:
     await subscribed(store, USER, settings={"quiet": ["22:00", "07:00"], "timezone": "UTC"})
-    clock = Clock(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))
     await store.add_articles([art(1), art(2)])
     outbox = ScriptedOutbox()
-    s = sender(store, outbox, clock)
+    s = sender(store, outbox)
     await drain(s)
     assert outbox.sent == [] and await statuses(store) == ["pending", "pending"]
-    clock.now = datetime(2026, 11, 28, 6, 59, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 28, 6, 59, tzinfo=UTC))
     assert await drain(s) == 0  # held: not even claimed
-    clock.now = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 28, 7, 0, tzinfo=UTC))
     await drain(s)
     assert len(outbox.sent) == 2
 
 
-async def test_digest_sends_one_message_at_its_time(store: SqlStore) -> None:
+async def test_digest_sends_one_message_at_its_time(store: SqlStore, clock: FakeClock) -> None:
     settings = {"delivery": "digest", "digest_time": "08:00", "timezone": "Europe/Paris"}
     await subscribed(store, USER, settings=settings)
-    clock = Clock(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
     ids = (await store.add_articles([art(i) for i in range(1, 8)])).ids
     outbox = ScriptedOutbox()
-    s = sender(store, outbox, clock)
+    s = sender(store, outbox)
     await drain(s)
     assert outbox.digests == [] and outbox.sent == []
-    clock.now = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 11, 28, 6, 0, tzinfo=UTC))
     more = (await store.add_articles([art(8)])).ids
     await drain(s)
     assert outbox.digests == []
-    clock.now = datetime(2026, 11, 28, 7, 0, 30, tzinfo=UTC)  # 08:00:30 in Paris
+    clock.set(datetime(2026, 11, 28, 7, 0, 30, tzinfo=UTC))  # 08:00:30 in Paris
     await drain(s)
     assert outbox.digests == [(USER, tuple(reversed(ids + more)))]  # newest first
     assert set(await statuses(store)) == {"sent"} and outbox.sent == []
-    clock.now += timedelta(hours=1)
+    clock.advance(timedelta(hours=1))
     await store.add_articles([art(9)])
     await drain(s)
     assert len(outbox.digests) == 1  # the next one is tomorrow
@@ -344,7 +336,14 @@ async def test_running_sender_delivers_within_seconds_and_respects_the_rate(
             times.append(loop.time())
             return await outbox.send_article(chat_id, article_id, claim)
 
-    s = Sender(store, Timed(), replace(FAST, poll_seconds=0.2), limiter=RateLimiter(50), worker="w")
+    s = Sender(
+        store,
+        Timed(),
+        replace(FAST, poll_seconds=0.2),
+        clock=store.clock,
+        limiter=RateLimiter(50, clock=store.clock.monotonic),
+        worker="w",
+    )
     s.start()
     try:
         await store.add_articles([art(1)])  # queued by "another process": found by polling
@@ -368,9 +367,9 @@ def test_config_rejects_nonsense_rates(field: str) -> None:
         _check(bad)
 
 
-async def test_an_archive_is_stored_but_not_pushed(store: SqlStore) -> None:
+async def test_an_archive_is_stored_but_not_pushed(store: SqlStore, clock: FakeClock) -> None:
     await subscribed(store, USER)
-    now = datetime.now(UTC)
+    now = clock.now()
     result = await store.add_articles(
         [
             art(1, published=now - timedelta(days=400)),  # an archive
@@ -397,13 +396,15 @@ async def test_unsubscribing_drops_what_was_queued_for_that_category(store: SqlS
     assert await store.list_deliveries(status="pending") == []
 
 
-async def test_a_settings_change_during_a_send_is_not_overwritten(store: SqlStore) -> None:
+async def test_a_settings_change_during_a_send_is_not_overwritten(
+    store: SqlStore, clock: FakeClock
+) -> None:
     """The sender decided "hold until tomorrow's digest" on the settings it claimed with; the
     user switched back to instant meanwhile: the hold it writes must not stick."""
     await subscribed(store, USER, settings={"delivery": "digest", "timezone": "UTC"})
     await store.add_articles([art(1)])
-    now = datetime.now(UTC)
-    [claim] = await store.claim_deliveries("w", limit=10, lease_seconds=60, now=now)
+    now = clock.now()
+    [claim] = await store.claim_deliveries("w", limit=10, lease_seconds=60)
     await store.update_chat_settings(USER, delivery="instant")  # clears the hold
     assert not await store.hold_chat(
         USER, now + timedelta(hours=5), release=[claim.id], version=claim.settings_version
@@ -413,10 +414,11 @@ async def test_a_settings_change_during_a_send_is_not_overwritten(store: SqlStor
     assert len(outbox.sent) == 1
 
 
-async def test_an_error_of_ours_backs_off_instead_of_spinning(store: SqlStore) -> None:
+async def test_an_error_of_ours_backs_off_instead_of_spinning(
+    store: SqlStore, clock: FakeClock
+) -> None:
     await subscribed(store, USER)
     await store.add_articles([art(1)])
-    clock = Clock(datetime.now(UTC))
 
     class Broken(ScriptedOutbox):
         async def send_article(
@@ -426,29 +428,31 @@ async def test_an_error_of_ours_backs_off_instead_of_spinning(store: SqlStore) -
             raise RuntimeError("a rendering bug")
 
     broken = Broken()
-    s = sender(store, broken, clock, max_attempts=2)
+    s = sender(store, broken, max_attempts=2)
     await drain(s)
     await drain(s)
     assert broken.calls == 1  # backed off, not retried at once
     [delivery] = await store.list_deliveries()
     assert delivery.status == "pending" and delivery.attempts == 1
-    clock.now += timedelta(minutes=1)
+    clock.advance(timedelta(minutes=1))
     await drain(s)
     [delivery] = await store.list_deliveries()
     assert broken.calls == 2 and delivery.status == "failed"
     assert "a rendering bug" in (delivery.last_error or "")
 
 
-async def test_a_chat_being_sent_by_another_sender_stays_with_it(store: SqlStore) -> None:
+async def test_a_chat_being_sent_by_another_sender_stays_with_it(
+    store: SqlStore, clock: FakeClock
+) -> None:
     await subscribed(store, USER, GROUP)
     await store.add_articles([art(1)])
-    now = datetime.now(UTC)
-    [first] = await store.claim_deliveries("a", limit=1, lease_seconds=60, now=now)
+    clock.now()
+    [first] = await store.claim_deliveries("a", limit=1, lease_seconds=60)
     await store.add_articles([art(2)])
-    second = await store.claim_deliveries("b", limit=10, lease_seconds=60, now=now)
+    second = await store.claim_deliveries("b", limit=10, lease_seconds=60)
     other = GROUP if first.chat_id == USER else USER
     assert {c.chat_id for c in second} == {other}  # the first chat's rows wait for "a"
-    again = await store.claim_deliveries("a", limit=10, lease_seconds=60, now=now)
+    again = await store.claim_deliveries("a", limit=10, lease_seconds=60)
     assert {c.chat_id for c in again} == {first.chat_id}
 
 
@@ -464,15 +468,15 @@ async def test_a_chat_that_took_the_bot_back_is_reactivated(store: SqlStore) -> 
     assert [d.status for d in await store.list_deliveries()] == ["failed", "pending"]
 
 
-async def test_a_digest_is_dated_by_its_readers_clock(store: SqlStore) -> None:
+async def test_a_digest_is_dated_by_its_readers_clock(store: SqlStore, clock: FakeClock) -> None:
     await subscribed(store, USER, settings={"timezone": "Asia/Tokyo"})
     [article_id] = (await store.add_articles([art(1)])).ids
     tokyo_morning = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)  # 08:00 on the 28th in Tokyo
-    digest_id = await store.create_digest(USER, [article_id], now=tokyo_morning)
+    clock.set(tokyo_morning)
+    digest_id = await store.create_digest(USER, [article_id])
     chats = ChatService(store, SummaryConfig())
-    service = SubscriptionService(
-        store, ArticleService(store, SummaryService(store, SummaryConfig())), chats, FAST
-    )
+    articles = ArticleService(store, SummaryService(store, SummaryConfig()), clock=clock)
+    service = SubscriptionService(store, articles, chats, FAST)
     page = await service.digest_page(digest_id, 1, await chats.preferences(USER))
     assert page.created_at.date().isoformat() == "2026-11-28"
     assert [e.article.id for e in page.entries] == [article_id]

@@ -17,12 +17,15 @@ from bot.chat.handlers import publish_commands
 from bot.chat.i18n import LANGUAGES
 from bot.config import Config, TelegramConfig, load_config
 from tests.fakebotapi import FakeBotAPI, parse_html
+from tests.helpers import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def handled_commands() -> set[str]:
-    application = create_application(Config(telegram=TelegramConfig(token="1:docs")))
+    application = create_application(
+        Config(telegram=TelegramConfig(token="1:docs")), clock=FakeClock()
+    )
     return {
         command
         for handlers in application.handlers.values()
@@ -55,7 +58,7 @@ def test_help_documents_exactly_the_handled_commands(commands: set[str], languag
 def test_the_command_menu_lists_exactly_the_handled_commands(commands: set[str]) -> None:
     with FakeBotAPI() as api:
         config = Config(telegram=TelegramConfig(token=api.token, api_base_url=api.base_url))
-        application = create_application(config, rate_limit=False)
+        application = create_application(config, clock=FakeClock(), rate_limit=False)
 
         async def publish() -> None:
             async with application:

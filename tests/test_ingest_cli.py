@@ -23,6 +23,7 @@ from bot.models import Feed
 from bot.services.feeds import FeedError, FeedService
 from bot.store import open_store
 from tests.feedserver import FeedServer
+from tests.helpers import FakeClock
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 INGEST = IngestConfig(timeout_seconds=1.0, max_failures=3, per_host_concurrency=4)
@@ -55,7 +56,7 @@ def parse(add: Any, *argv: str) -> argparse.Namespace:
 
 
 async def feeds(config: Config, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    code = await cmd_feeds(parse(add_feeds_arguments, *argv), config)
+    code = await cmd_feeds(parse(add_feeds_arguments, *argv), config, FakeClock())
     return code, capsys.readouterr().out
 
 
@@ -84,13 +85,19 @@ async def test_feeds_list_add_remove_enable(
     with pytest.raises(FeedError, match="language"):
         await feeds(config, capsys, "add", "https://ex.org/y", "X", "--language", "français!")
 
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=FakeClock())
     try:
-        from bot.models import FeedState, utcnow
+        from bot.models import FeedState
 
         await store.save_feed_state(
             3,
-            FeedState(utcnow(), utcnow(), failures=3, last_error="HTTP 410 Gone", enabled=False),
+            FeedState(
+                store.clock.now(),
+                store.clock.now(),
+                failures=3,
+                last_error="HTTP 410 Gone",
+                enabled=False,
+            ),
         )
     finally:
         await store.close()
@@ -114,14 +121,15 @@ async def test_feeds_list_add_remove_enable(
 
 
 async def test_adding_a_disabled_feed_again_re_enables_it(config: Config) -> None:
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=FakeClock())
     try:
-        service = FeedService(store, config)
+        service = FeedService(store, config, clock=store.clock)
         change = await service.add("https://ex.org/a", "A")
-        from bot.models import FeedState, utcnow
+        from bot.models import FeedState
 
         await store.save_feed_state(
-            change.feed.id, FeedState(utcnow(), utcnow(), failures=9, enabled=False)
+            change.feed.id,
+            FeedState(store.clock.now(), store.clock.now(), failures=9, enabled=False),
         )
         again = await service.add("https://ex.org/a", "A")
         assert again.action == "re-enabled" and again.feed.enabled and again.feed.failures == 0
@@ -133,7 +141,9 @@ async def test_opml_import_and_export_round_trip(
     config: Config, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code = await cmd_feeds(
-        parse(add_feeds_arguments, "import", str(FIXTURES / "subscriptions.opml")), config
+        parse(add_feeds_arguments, "import", str(FIXTURES / "subscriptions.opml")),
+        config,
+        FakeClock(),
     )
     captured = capsys.readouterr()
     assert code == 0
@@ -141,7 +151,7 @@ async def test_opml_import_and_export_round_trip(
     assert "skipped ftp://example.org/bad.xml: not an http(s) URL" in captured.err
 
     out_file = tmp_path / "feeds.opml"
-    await cmd_feeds(parse(add_feeds_arguments, "export", "-o", str(out_file)), config)
+    await cmd_feeds(parse(add_feeds_arguments, "export", "-o", str(out_file)), config, FakeClock())
     exported = {feed.url: feed for feed in parse_opml(out_file.read_bytes())}
     assert {url: (f.category, f.language) for url, f in exported.items()} == {
         "https://config.example/rss": ("Économie", "fr"),
@@ -153,7 +163,7 @@ async def test_opml_import_and_export_round_trip(
         "https://example.org/top.xml": (None, None),
     }
     # importing the export again changes nothing but says so
-    code = await cmd_feeds(parse(add_feeds_arguments, "import", str(out_file)), config)
+    code = await cmd_feeds(parse(add_feeds_arguments, "import", str(out_file)), config, FakeClock())
     captured = capsys.readouterr()
     assert captured.out.strip() == "imported 0 new feed(s), updated 5, skipped 2"
 
@@ -209,7 +219,7 @@ async def test_ingest_once_prints_what_happened_per_feed(
         config,
         feeds=(FeedConfig(site.url("/rss"), "Économie", "fr"), FeedConfig(site.url("/gone"))),
     )
-    code = await cmd_ingest(parse(add_ingest_arguments, "--once"), config)
+    code = await cmd_ingest(parse(add_ingest_arguments, "--once"), config, FakeClock())
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
     assert lines[:2] == [
@@ -224,14 +234,18 @@ async def test_ingest_once_prints_what_happened_per_feed(
     assert lines[3].endswith("): HTTP 410 Gone")
     assert lines[4].startswith("2 new article(s) from 2 feed(s) (1 failed, 0 not modified) in ")
 
-    code = await cmd_ingest(parse(add_ingest_arguments, "--once"), config)
+    code = await cmd_ingest(parse(add_ingest_arguments, "--once"), config, FakeClock())
     assert capsys.readouterr().out.strip() == "no feed is due (--all fetches every feed now)"
-    code = await cmd_ingest(parse(add_ingest_arguments, "--once", "--feed", "1"), config)
+    code = await cmd_ingest(
+        parse(add_ingest_arguments, "--once", "--feed", "1"), config, FakeClock()
+    )
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
         f"feed 1 {site.url('/rss')}: not modified, 1 page(s) failed (teaser kept, retried later)"
     )
-    code = await cmd_ingest(parse(add_ingest_arguments, "--once", "--feed", "2"), config)
+    code = await cmd_ingest(
+        parse(add_ingest_arguments, "--once", "--feed", "2"), config, FakeClock()
+    )
     assert code == 1  # every feed of the run failed
 
 
@@ -253,9 +267,9 @@ async def test_schedule_ingest_ticks_and_runs_the_pipeline(
     assert ingest_tick(config) == timedelta(minutes=1)
     quick = dataclasses.replace(config, ingest=dataclasses.replace(INGEST, interval_minutes=1))
     assert ingest_tick(quick) == timedelta(minutes=1)
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=FakeClock())
     try:
-        async with IngestPipeline(store, config) as pipeline:
+        async with IngestPipeline(store, config, clock=store.clock) as pipeline:
             queue = FakeJobQueue()
             assert schedule_ingest(queue, pipeline, config) == "job"  # type: ignore[arg-type]
             (call,) = queue.calls

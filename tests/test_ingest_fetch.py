@@ -14,6 +14,7 @@ from bot.config import IngestConfig
 from bot.ingest.errors import FetchError
 from bot.ingest.fetch import Fetcher, FetchResult
 from tests.feedserver import gzip_bomb
+from tests.helpers import FakeClock
 
 CONFIG = IngestConfig(
     timeout_seconds=2.0, max_bytes=100_000, max_redirects=3, user_agent="newsbot-test/1.0"
@@ -21,7 +22,12 @@ CONFIG = IngestConfig(
 
 
 def fetcher(handler: object, config: IngestConfig = CONFIG) -> Fetcher:
-    return Fetcher(config, transport=httpx.MockTransport(handler), trust_env=False)  # type: ignore[arg-type]
+    return Fetcher(
+        config,
+        clock=FakeClock(),
+        transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
+        trust_env=False,
+    )
 
 
 async def test_sends_user_agent_and_validators_and_reads_a_304() -> None:
@@ -68,6 +74,8 @@ def raw(status: int, body: bytes = b"", **headers: str) -> httpx.Response:
         (raw(404), "HTTP 404 Not Found", None),
         (raw(500), "HTTP 500 Internal Server Error", None),
         (raw(503, Retry_After="120"), "HTTP 503", 120.0),
+        # An HTTP date is counted from the fetcher's clock (tests.helpers.START, 12:00).
+        (raw(503, Retry_After="Fri, 27 Nov 2026 12:02:00 GMT"), "HTTP 503", 120.0),
         (raw(429, Retry_After="soon"), "HTTP 429", None),
         (raw(200, Content_Length="200000"), "larger than 100000", None),
         (raw(200, b"x" * 100_001), "larger than 100000", None),
@@ -78,6 +86,7 @@ def raw(status: int, body: bytes = b"", **headers: str) -> httpx.Response:
         "404",
         "500",
         "503-retry-after",
+        "503-retry-at-date",
         "429-bad-retry-after",
         "content-length",
         "body",

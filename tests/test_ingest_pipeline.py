@@ -31,7 +31,7 @@ from bot.ingest.pipeline import (
     IngestPipeline,
     IngestReport,
 )
-from bot.models import NewArticle, utcnow
+from bot.models import NewArticle
 from bot.store import SqlStore
 from tests.feedserver import FeedServer, gzip_bomb
 
@@ -140,8 +140,8 @@ async def pipeline(
     server: FeedServer, store: SqlStore, store_url: str
 ) -> AsyncIterator[IngestPipeline]:
     config = make_config(server, store_url, {**GOOD, **dict.fromkeys(BAD, "")})
-    fetcher = Fetcher(config.ingest, trust_env=False)
-    async with fetcher, IngestPipeline(store, config, fetcher=fetcher) as pipe:
+    fetcher = Fetcher(config.ingest, clock=store.clock, trust_env=False)
+    async with fetcher, IngestPipeline(store, config, clock=store.clock, fetcher=fetcher) as pipe:
         yield pipe
 
 
@@ -210,7 +210,7 @@ async def test_good_feeds_are_ingested_bad_ones_reported_and_backed_off(
     assert queued == {a.id for a in articles.values() if a.category == "Économie"} - {1}
 
     # Bad feeds are backed off; good ones scheduled after their interval.
-    now = utcnow()
+    now = store.clock.now()
     for row in await store.list_feeds():
         path = row.url.removeprefix(server.base)
         if path in GOOD:
@@ -295,9 +295,16 @@ async def test_a_crashing_parser_costs_its_feed_only(store: SqlStore, store_url:
         ingest=INGEST,
         feeds=(FeedConfig("http://a.test/boom", "X"), FeedConfig("http://a.test/ok", "X")),
     )
-    fetcher = Fetcher(INGEST, transport=httpx.MockTransport(transport), trust_env=False)
+    fetcher = Fetcher(
+        INGEST, clock=store.clock, transport=httpx.MockTransport(transport), trust_env=False
+    )
     pages_off = IngestPipeline(
-        store, config, fetcher=fetcher, parser=parser, summarizer=lambda *a: ("Résumé.",)
+        store,
+        config,
+        clock=store.clock,
+        fetcher=fetcher,
+        parser=parser,
+        summarizer=lambda *a: ("Résumé.",),
     )
     async with fetcher, pages_off:
         report = await pages_off.run()
@@ -314,10 +321,12 @@ async def test_two_processes_never_fetch_the_same_feed_at_once(
     """Two pipelines (as two bot processes) run together on one store: each feed is fetched
     by one of them, its articles stored once; a held lease keeps the feed from the other."""
     config = make_config(server, store_url, GOOD)
-    fetchers = [Fetcher(config.ingest, trust_env=False) for _ in range(2)]
+    fetchers = [Fetcher(config.ingest, clock=store.clock, trust_env=False) for _ in range(2)]
     async with fetchers[0], fetchers[1]:
-        one = IngestPipeline(store, config, fetcher=fetchers[0])
-        two = IngestPipeline(store, config, fetcher=fetchers[1], sync_config=False)
+        one = IngestPipeline(store, config, clock=store.clock, fetcher=fetchers[0])
+        two = IngestPipeline(
+            store, config, clock=store.clock, fetcher=fetchers[1], sync_config=False
+        )
         await one.sync_feeds()
         reports = await asyncio.gather(one.run(), two.run())
         fetched = [f.url for report in reports for f in report.feeds]
@@ -326,7 +335,7 @@ async def test_two_processes_never_fetch_the_same_feed_at_once(
             assert len(server.requests_to(path)) == 1, path
         # A lease held by a third owner keeps the feed from both.
         feeds = await store.list_feeds()
-        held = await store.lease_feeds([feeds[0].id], "elsewhere", lease_seconds=60, now=utcnow())
+        held = await store.lease_feeds([feeds[0].id], "elsewhere", lease_seconds=60)
         assert held == [feeds[0].id]
         again = await one.run(include_not_due=True)
         assert feeds[0].url not in {f.url for f in again.feeds}

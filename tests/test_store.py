@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from bot.errors import NotFound
-from bot.models import NewArticle, utcnow
+from bot.models import NewArticle
 from bot.store import (
     SqlStore,
     create_engine,
@@ -22,6 +22,7 @@ from bot.store import (
 )
 from bot.store.schema import metadata
 from bot.store.sql import BATCH_SIZE, async_url, search_terms
+from tests.helpers import FakeClock
 
 PARIS = timezone(timedelta(hours=1))
 
@@ -64,7 +65,7 @@ async def test_round_trip_keeps_every_field_in_utc(store: SqlStore) -> None:
     )
     assert got.published == published and got.published.tzinfo == UTC
     assert got.stored_at.tzinfo == UTC
-    assert abs(got.stored_at - utcnow()) < timedelta(minutes=1)
+    assert got.stored_at == store.clock.now()  # the store's clock, not the machine's
     assert len(got.content_hash) == 32
 
 
@@ -147,7 +148,7 @@ async def test_reads_run_alongside_a_write(store: SqlStore) -> None:
 
 async def test_an_in_memory_sqlite_store_works_on_its_one_connection() -> None:
     # No second engine can open the same in-memory database: it runs on the async engine.
-    store = await open_store("sqlite+aiosqlite:///:memory:")
+    store = await open_store("sqlite+aiosqlite:///:memory:", clock=FakeClock())
     try:
         (article_id,) = (await store.add_articles([art(1, text="Le pétrole monte.")])).ids
         assert [a.id for a in await store.search("petrole")] == [article_id]
@@ -158,7 +159,7 @@ async def test_an_in_memory_sqlite_store_works_on_its_one_connection() -> None:
 
 def test_a_sqlite_store_serves_one_event_loop_after_another(tmp_path: Path) -> None:
     async def write() -> SqlStore:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'loops.db'}")
+        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'loops.db'}", clock=FakeClock())
         await store.add_articles([art(1)])
         return store
 
@@ -174,7 +175,7 @@ def test_a_sqlite_store_serves_one_event_loop_after_another(tmp_path: Path) -> N
 
 
 async def test_latest_is_newest_first_with_future_dates_capped(store: SqlStore) -> None:
-    now = utcnow()
+    now = store.clock.now()
     await store.add_articles(
         [
             art(1, published=now - timedelta(days=2)),

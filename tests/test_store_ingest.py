@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import text
 
 from bot.errors import NotFound
-from bot.models import FeedSettings, FeedState, NewArticle, utcnow
+from bot.models import FeedSettings, FeedState, NewArticle
 from bot.store import SqlStore, create_engine, head_revision, upgrade
 from bot.store.sql import filters_match
 from bot.text import fold
+from tests.helpers import START, FakeClock
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
 
@@ -260,21 +261,23 @@ async def test_sync_feeds_adds_updates_claims_and_removes_config_feeds(store: Sq
     assert claimed.id not in [f.id for f in await store.list_feeds()]
 
 
-async def test_due_feeds(store: SqlStore) -> None:
+async def test_due_feeds(store: SqlStore, clock: FakeClock) -> None:
     never = await store.upsert_feed("https://ex.org/never")
     past = await store.upsert_feed("https://ex.org/past")
     future = await store.upsert_feed("https://ex.org/future")
     off = await store.upsert_feed("https://ex.org/off")
+    now = clock.now()
     for feed, when, enabled in ((past, -1, True), (future, 1, True), (off, -1, False)):
         await store.save_feed_state(
             feed.id,
-            FeedState(last_fetched=NOW, next_fetch=NOW + timedelta(hours=when), enabled=enabled),
+            FeedState(last_fetched=now, next_fetch=now + timedelta(hours=when), enabled=enabled),
         )
-    assert [f.id for f in await store.due_feeds(NOW)] == [never.id, past.id]
-    every = await store.due_feeds(NOW, include_not_due=True)
+    assert [f.id for f in await store.due_feeds()] == [never.id, past.id]
+    every = await store.due_feeds(include_not_due=True)
     assert [f.id for f in every] == [never.id, past.id, future.id]
-    assert [f.id for f in await store.due_feeds(NOW, feed_ids=[future.id, past.id])] == [past.id]
-    assert len(await store.due_feeds()) == 3  # now: everything is in the past
+    assert [f.id for f in await store.due_feeds(feed_ids=[future.id, past.id])] == [past.id]
+    clock.advance(hours=2)  # the store's clock moves: everything is in the past
+    assert len(await store.due_feeds()) == 3
 
 
 # -- migration ---------------------------------------------------------------------------------
@@ -303,7 +306,7 @@ async def test_a_0001_database_with_data_upgrades_to_head_keeping_it(empty_url: 
     engine = create_engine(empty_url)
     try:
         assert await upgrade(engine, "0001") == (None, "0001")
-        now = utcnow()
+        now = START
         if engine.dialect.name == "sqlite":
             now = now.replace(tzinfo=None)  # as UTCDateTime stores it
         async with engine.begin() as conn:
@@ -318,7 +321,7 @@ async def test_a_0001_database_with_data_upgrades_to_head_keeping_it(empty_url: 
     finally:
         await engine.dispose()
 
-    store = SqlStore(create_engine(empty_url))
+    store = SqlStore(create_engine(empty_url), FakeClock())
     try:
         article = await store.get_article(1)
         assert (article.title, article.category, article.feed_id) == ("Le pétrole", "Économie", 1)

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 
+from bot.clock import Clock
 from bot.config import Config
 from bot.errors import ConfigError, NewsbotError
 
@@ -55,7 +56,7 @@ def add_shell_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def cmd_run(args: argparse.Namespace, config: Config) -> int:
+async def cmd_run(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Serve Telegram until SIGINT/SIGTERM; ConfigError (exit 2) for a missing or refused
     token, NewsbotError (exit 1) when the Bot API cannot be reached."""
     from telegram.error import InvalidToken, NetworkError
@@ -73,7 +74,7 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     concurrency = DEFAULT_CONCURRENCY if args.concurrency is None else args.concurrency
     if concurrency < 1:
         raise ConfigError("--concurrency: expected a positive integer")
-    application = create_application(config, concurrency=concurrency)
+    application = create_application(config, clock=clock, concurrency=concurrency)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -108,7 +109,7 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-async def cmd_shell(args: argparse.Namespace, config: Config) -> int:
+async def cmd_shell(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Talk to the bot in the terminal until /quit or end of input."""
     from bot.app import create_application
     from bot.chat.application import running
@@ -125,7 +126,8 @@ async def cmd_shell(args: argparse.Namespace, config: Config) -> int:
     screen = Screen(sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     application = create_application(
         config,
-        request=ShellRequest(screen),
+        clock=clock,
+        request=ShellRequest(screen, clock),
         rate_limit=False,
         updater=False,
         jobs=(),
@@ -137,7 +139,7 @@ async def cmd_shell(args: argparse.Namespace, config: Config) -> int:
             services = application.bot_data.services
             assert services is not None
             await services.chats.set_language(SHELL_CHAT_ID, args.language)
-        await run_shell(application, screen, sys.stdin, user, interactive=interactive)
+        await run_shell(application, screen, sys.stdin, user, interactive=interactive, clock=clock)
     return 0
 
 

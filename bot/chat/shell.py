@@ -16,7 +16,6 @@ import itertools
 import json
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, TextIO
@@ -25,6 +24,7 @@ from telegram import Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.chat.context import NewsApplication
+from bot.clock import Clock
 
 SHELL_CHAT_ID = 1
 SHELL_BOT = {
@@ -163,8 +163,9 @@ def _label_key(label: str) -> str:
 class ShellRequest(BaseRequest):
     """A Bot API that lives in the terminal: answers the bot's calls locally and shows them."""
 
-    def __init__(self, screen: Screen) -> None:
+    def __init__(self, screen: Screen, clock: Clock) -> None:
         self.screen = screen
+        self.clock = clock
         self._ids = itertools.count(1)
 
     @property
@@ -198,6 +199,9 @@ class ShellRequest(BaseRequest):
             return 400, json.dumps(body).encode()
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
+    def _date(self) -> int:
+        return int(self.clock.now().timestamp())
+
     def call(self, name: str, params: dict[str, Any]) -> object:
         """The result of one Bot API call; LookupError for what the shell cannot do."""
         if name == "getMe":
@@ -209,7 +213,7 @@ class ShellRequest(BaseRequest):
         if name == "sendMessage":
             message = {
                 "message_id": next(self._ids),
-                "date": int(time.time()),
+                "date": self._date(),
                 "chat": {"id": int(params["chat_id"]), "type": "private"},
                 "from": SHELL_BOT,
                 "text": params["text"],
@@ -222,7 +226,7 @@ class ShellRequest(BaseRequest):
             old = self.screen.messages.get(int(params["message_id"]))
             if old is None:
                 raise LookupError("message to edit not found")
-            message = {**old, "edit_date": int(time.time())}
+            message = {**old, "edit_date": self._date()}
             if name == "editMessageText":
                 message["text"] = params["text"]
             message.pop("reply_markup", None)
@@ -264,11 +268,12 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def message_update(update_id: int, user: ShellUser, text: str) -> dict[str, Any]:
-    """The update Telegram sends when the user types `text` (commands marked as such)."""
+def message_update(update_id: int, user: ShellUser, text: str, date: int) -> dict[str, Any]:
+    """The update Telegram sends when the user types `text` (commands marked as such) at
+    *date* (a Unix time)."""
     message: dict[str, Any] = {
         "message_id": 1_000_000 + update_id,
-        "date": int(time.time()),
+        "date": date,
         "chat": {"id": user.id, "type": "private", "first_name": user.first_name},
         "from": user.as_json(),
         "text": text,
@@ -321,6 +326,7 @@ async def run_shell(
     user: ShellUser,
     *,
     interactive: bool,
+    clock: Clock,
 ) -> None:
     """Read lines until /quit or end of input, and hand each to the bot as an update."""
     screen.print(
@@ -349,5 +355,5 @@ async def run_shell(
         if button is not None:
             data = callback_update(update_id, user, button)
         else:
-            data = message_update(update_id, user, text)
+            data = message_update(update_id, user, text, int(clock.now().timestamp()))
         await application.process_update(Update.de_json(data, application.bot))

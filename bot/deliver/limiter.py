@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -54,9 +53,9 @@ class RateLimiter:
         self,
         per_second: float,
         *,
+        clock: Callable[[], float],
         private_interval: float = 1.0,
         group_interval: float = 3.0,
-        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         if per_second <= 0:

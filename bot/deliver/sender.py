@@ -24,15 +24,16 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.deliver.limiter import RateLimiter
 from bot.deliver.policy import Policy, decide
-from bot.models import ClaimedDelivery, utcnow
+from bot.models import ClaimedDelivery
 from bot.store.contract import ArticleStore
 from bot.store.queue import lease_owner
 
@@ -108,9 +109,9 @@ class Sender:
         outbox: Outbox,
         config: DeliveryConfig,
         *,
+        clock: Clock,
         limiter: RateLimiter | None = None,
         lease_seconds: float = 60.0,
-        clock: Callable[[], datetime] = utcnow,
         worker: str | None = None,
         in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
@@ -121,6 +122,7 @@ class Sender:
             config.messages_per_second,
             private_interval=1.0 / config.private_chat_per_second,
             group_interval=60.0 / config.group_per_minute,
+            clock=clock.monotonic,
         )
         self.lease_seconds = lease_seconds
         self.clock = clock
@@ -136,7 +138,7 @@ class Sender:
         # that, not Telegram, was the limit).
         self._in_flight = asyncio.Semaphore(in_flight)
         # Sent messages waiting for the write in progress to be marked (see `_mark_sent`).
-        self._marks: list[tuple[list[int], datetime, asyncio.Future[None]]] = []
+        self._marks: list[tuple[list[int], asyncio.Future[None]]] = []
         self._marking: asyncio.Task[None] | None = None
         self._outstanding = 0
         self._room = asyncio.Event()
@@ -192,7 +194,6 @@ class Sender:
                 [c.id for c in cut],
                 "sent",
                 error="unconfirmed: stopped while sending",
-                now=self.clock(),
             )
         done = {c.id for c in cut}
         left = [c.id for queue in self._queues.values() for c in queue if c.id not in done]
@@ -232,7 +233,7 @@ class Sender:
         if self._stopping:
             return 0
         claims = await self.store.claim_deliveries(
-            self.worker, limit=room, lease_seconds=self.lease_seconds, now=self.clock()
+            self.worker, limit=room, lease_seconds=self.lease_seconds
         )
         if not claims:
             return 0
@@ -252,13 +253,13 @@ class Sender:
         """Return claims that met an error of ours to the queue, with an attempt counted and a
         back-off, so one bad article or chat cannot spin the sender; failed after
         `max_attempts`."""
-        now = self.clock()
+        now = self.clock.now()
         attempts = max((c.attempts for c in claims), default=0) + 1
         ids = [c.id for c in claims]
         with contextlib.suppress(Exception):
             if attempts >= self.config.max_attempts:
                 self.stats.failed += len(ids)
-                await self.store.finish_deliveries(ids, "failed", error=error, now=now)
+                await self.store.finish_deliveries(ids, "failed", error=error)
             else:
                 await self.store.release_deliveries(
                     ids, error=error, attempt=True, not_before=now + _backoff(attempts)
@@ -266,7 +267,7 @@ class Sender:
 
     async def _dispatch(self, chat_id: int, rows: list[ClaimedDelivery]) -> None:
         first = rows[0]
-        now = self.clock()
+        now = self.clock.now()
         policy = Policy.of(first.settings, self.config)
         decision = decide(policy, now, first.hold_until, first.created_at)
         if decision.action == "hold":
@@ -360,7 +361,7 @@ class Sender:
         """Write down what became of *claims*: DONE, or AGAIN to send them again now (after a
         flood wait, or to the chat's new id)."""
         ids = [c.id for c in claims]
-        now = self.clock()
+        now = self.clock.now()
         kind = outcome.kind
         if kind in ("sent", "unconfirmed", "failed"):
             status = "failed" if kind == "failed" else "sent"
@@ -372,9 +373,9 @@ class Sender:
             else:
                 self.stats.sent += len(ids)
             if kind == "sent":
-                await self._mark_sent(ids, now)
+                await self._mark_sent(ids)
             else:
-                await self.store.finish_deliveries(ids, status, error=outcome.error, now=now)
+                await self.store.finish_deliveries(ids, status, error=outcome.error)
             return DONE
         if kind == "gone":
             self.stats.deactivated += 1
@@ -400,20 +401,20 @@ class Sender:
             log.warning(
                 "delivery to chat %s failed after %d attempts: %s", chat_id, attempts, outcome.error
             )
-            await self.store.finish_deliveries(ids, "failed", error=outcome.error, now=now)
+            await self.store.finish_deliveries(ids, "failed", error=outcome.error)
             return DONE
         await self.store.release_deliveries(
             ids, error=outcome.error, attempt=True, not_before=now + _backoff(attempts)
         )
         return DONE
 
-    async def _mark_sent(self, ids: list[int], now: datetime) -> None:
+    async def _mark_sent(self, ids: list[int]) -> None:
         """Mark *ids* sent, returning once that is committed, as `finish_deliveries` does.
         Messages confirmed while a mark is being written are marked together in the next
         transaction (a group commit): a transaction per message would make the store's
         threads, not Telegram, the limit of a paid broadcast."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._marks.append((ids, now, done))
+        self._marks.append((ids, done))
         if self._marking is None or self._marking.done():
             self._marking = asyncio.create_task(self._write_marks(), name="newsbot-sender-marks")
         await done
@@ -421,27 +422,27 @@ class Sender:
     async def _write_marks(self) -> None:
         while self._marks:
             batch, self._marks = self._marks, []
-            ids = [i for marked, _, _ in batch for i in marked]
+            ids = [i for marked, _ in batch for i in marked]
             try:
-                await self.store.finish_deliveries(ids, "sent", now=max(now for _, now, _ in batch))
+                await self.store.finish_deliveries(ids, "sent")
             except Exception as exc:
-                for _, _, done in batch:
+                for _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
             else:
-                for _, _, done in batch:
+                for _, done in batch:
                     if not done.done():
                         done.set_result(None)
 
     async def _digest(self, chat_id: int, rows: list[ClaimedDelivery], next_time: datetime) -> None:
         """Send one digest of everything pending for the chat, then hold it until the next."""
         more = await self.store.claim_chat_deliveries(
-            chat_id, self.worker, lease_seconds=self.lease_seconds, now=self.clock()
+            chat_id, self.worker, lease_seconds=self.lease_seconds
         )
         claims = rows + more
         article_ids = [c.article_id for c in sorted(claims, key=lambda c: c.id, reverse=True)]
         listed = article_ids[:MAX_DIGEST_ARTICLES]
-        digest_id = await self.store.create_digest(chat_id, listed, now=self.clock())
+        digest_id = await self.store.create_digest(chat_id, listed)
         await self.limiter.wait_for_chat(chat_id)
         async with self._in_flight, self.limiter.slot(chat_id):
             self._sending[chat_id] = claims
@@ -470,7 +471,7 @@ class Sender:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                await self.store.renew_leases(self.worker, self.lease_seconds, now=self.clock())
+                await self.store.renew_leases(self.worker, self.lease_seconds)
             except Exception:
                 log.exception("renewing delivery leases failed")
 

@@ -1,8 +1,8 @@
 """`newsbot ingest` and `newsbot feeds ...`: argument definitions and handlers.
 
 `bot.__main__` wires them: `add_*_arguments(parser)` fills a subcommand's parser, and
-`cmd_*(args, config)` runs it and returns the exit code. Output is plain lines on stdout; what
-goes wrong for one feed is a line of the report, never a traceback.
+`cmd_*(args, config, clock)` runs it and returns the exit code. Output is plain lines on
+stdout; what goes wrong for one feed is a line of the report, never a traceback.
 
 The pipeline, the store and the HTTP client are imported inside the handlers: building the
 parser happens on every `newsbot` call, and importing them (trafilatura, feedparser, httpx,
@@ -20,8 +20,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.clock import Clock
 from bot.config import Config
-from bot.models import Feed, utcnow
+from bot.models import Feed
 
 if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestPipeline, IngestReport
@@ -84,14 +85,14 @@ def print_report(report: IngestReport, out: TextIO) -> None:
     )
 
 
-async def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Fetch feeds into the store: once with --once, else for as long as it runs."""
     from bot.ingest.pipeline import FAILED, IngestPipeline
     from bot.store import open_store
 
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=clock)
     try:
-        async with IngestPipeline(store, config) as pipeline:
+        async with IngestPipeline(store, config, clock=clock) as pipeline:
             if args.once:
                 report = await pipeline.run(
                     include_not_due=bool(args.all or args.feed), feed_ids=args.feed
@@ -102,14 +103,14 @@ async def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
                 print_report(report, _out())
                 everything_failed = all(feed.status == FAILED for feed in report.feeds)
                 return EXIT_FAILED if everything_failed else EXIT_OK
-            await _ingest_forever(store, pipeline, args)
+            await _ingest_forever(store, pipeline, args, clock)
     finally:
         await store.close()
     return EXIT_OK  # pragma: no cover - the loop only ends by interruption
 
 
 async def _ingest_forever(
-    store: SqlStore, pipeline: IngestPipeline, args: argparse.Namespace
+    store: SqlStore, pipeline: IngestPipeline, args: argparse.Namespace, clock: Clock
 ) -> None:
     include = bool(args.all or args.feed)
     while True:
@@ -118,11 +119,11 @@ async def _ingest_forever(
         if report.feeds:
             print_report(report, _out())
             _out().flush()
-        await asyncio.sleep(await _seconds_until_due(store))
+        await asyncio.sleep(await _seconds_until_due(store, clock))
 
 
-async def _seconds_until_due(store: SqlStore) -> float:
-    now = utcnow()
+async def _seconds_until_due(store: SqlStore, clock: Clock) -> float:
+    now = clock.now()
     upcoming = [f.next_fetch for f in await store.list_feeds() if f.enabled and f.next_fetch]
     wait = min(upcoming, default=now + MAX_SLEEP) - now
     return min(max(wait, MIN_SLEEP), MAX_SLEEP).total_seconds()
@@ -195,7 +196,7 @@ def add_feeds_arguments(parser: argparse.ArgumentParser) -> None:
     exp.add_argument("-o", "--output", help="write to this file instead of stdout")
 
 
-async def cmd_feeds(args: argparse.Namespace, config: Config) -> int:
+async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Run one `newsbot feeds` action."""
     from bot.services.feeds import FeedService
     from bot.store import open_store
@@ -208,9 +209,9 @@ async def cmd_feeds(args: argparse.Namespace, config: Config) -> int:
         "import": _feeds_import,
         "export": _feeds_export,
     }
-    store = await open_store(config.store.url)
+    store = await open_store(config.store.url, clock=clock)
     try:
-        return await handlers[args.feeds_command](FeedService(store, config), args)
+        return await handlers[args.feeds_command](FeedService(store, config, clock=clock), args)
     finally:
         await store.close()
 

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot.clock import Clock
 from bot.config import IngestConfig
 from bot.ingest.errors import FetchError
 
@@ -96,10 +97,12 @@ class Fetcher:
         self,
         config: IngestConfig,
         *,
+        clock: Clock,
         transport: httpx.AsyncBaseTransport | None = None,
         trust_env: bool = True,
     ) -> None:
         self.config = config
+        self.clock = clock
         self.max_bytes = config.max_bytes
         self.timeout = config.timeout_seconds
         self._client = httpx.AsyncClient(
@@ -184,7 +187,7 @@ class Fetcher:
                 phrase = response.reason_phrase or ""
                 raise FetchError(
                     f"HTTP {response.status_code} {phrase}".strip(),
-                    retry_after=_retry_after(response.headers.get("retry-after")),
+                    retry_after=_retry_after(response.headers.get("retry-after"), self.clock.now()),
                 )
             content = await self._read_capped(response)
             return FetchResult(final, response.status_code, content, kept)
@@ -276,8 +279,8 @@ def _reason(exc: Exception) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date) at *now*."""
     if not value:
         return None
     value = value.strip()
@@ -289,4 +292,4 @@ def _retry_after(value: str | None) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - now).total_seconds())

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+from bot.clock import Clock
 from bot.config import Config
 from bot.errors import SummaryError
 from bot.ingest.decide import Decider, PageCompletion
@@ -54,7 +55,6 @@ from bot.models import (
     FeedSyncResult,
     NewArticle,
     PendingPage,
-    utcnow,
 )
 from bot.services.summaries import length_key
 from bot.store.contract import ArticleStore
@@ -274,9 +274,9 @@ class IngestPipeline:
 
     `parser`, `extractor`, `summarizer` replace the real ones (tests pass fakes); `executor`
     runs the CPU-bound steps instead of the pipeline's own single worker thread (a process
-    pool spreads them over several cores); `clock`
-    gives "now" (tests pass a fixed one); `sync_config=False` skips syncing the config's feeds;
-    `cpu_clock` is the CPU clock of the event-loop phases (`PhaseTimes`).
+    pool spreads them over several cores); `clock` gives "now" (the program's one clock; tests
+    move a fake one); `sync_config=False` skips syncing the config's feeds; `cpu_clock` is the
+    CPU clock of the event-loop phases (`PhaseTimes`).
     """
 
     def __init__(
@@ -288,8 +288,8 @@ class IngestPipeline:
         parser: Parser = parse_feed,
         extractor: Extractor = extract_page,
         summarizer: Summarizer | None = None,
+        clock: Clock,
         executor: Executor | None = None,
-        clock: Callable[[], datetime] = utcnow,
         decider: Decider | None = None,
         sync_config: bool = True,
         feed_concurrency: int = FEED_CONCURRENCY,
@@ -299,7 +299,7 @@ class IngestPipeline:
         self.store = store
         self.config = config
         self._owns_fetcher = fetcher is None
-        self.fetcher = fetcher or Fetcher(config.ingest)
+        self.fetcher = fetcher or Fetcher(config.ingest, clock=clock)
         self.parser = parser
         self.extractor = extractor
         self.summarizer: Summarizer = summarizer or functools.partial(
@@ -376,7 +376,7 @@ class IngestPipeline:
                     sync = await self.sync_feeds()
             with times.measure("select"):
                 feeds = await self.store.due_feeds(
-                    self.clock(), include_not_due=include_not_due, feed_ids=feed_ids
+                    include_not_due=include_not_due, feed_ids=feed_ids
                 )
                 # Several bot processes may share the store: each feed goes to the one that
                 # takes its lease, the others leave it alone until the lease is given back.
@@ -385,7 +385,6 @@ class IngestPipeline:
                         [feed.id for feed in feeds],
                         self.owner,
                         lease_seconds=FEED_LEASE_SECONDS,
-                        now=self.clock(),
                         due_only=not include_not_due and feed_ids is None,
                     )
                 )
@@ -424,7 +423,7 @@ class IngestPipeline:
         wrong is the feed's failure, recorded in its row and in the report."""
         claimed = set() if claimed is None else claimed
         times = times or PhaseTimes()
-        now = self.clock()
+        now = self.clock.now()
         report = FeedReport(feed.id, feed.url)
         state: FeedState
         try:
@@ -699,22 +698,3 @@ def build_completion(
     title = done.title or teaser.title
     summary = _summarize(summarizer, done.text, title, teaser.language, times)
     return done, summary, None, times
-
-
-async def ingest_due(
-    store: ArticleStore,
-    config: Config,
-    *,
-    pipeline: IngestPipeline | None = None,
-    include_not_due: bool = False,
-    feed_ids: Sequence[int] | None = None,
-) -> IngestReport:
-    """Fetch every due feed once and return what happened.
-
-    For a long-running process pass the one `pipeline` it keeps (shared HTTP client, no
-    overlapping runs, config synced once); without one a pipeline is made for this call.
-    """
-    if pipeline is not None:
-        return await pipeline.run(include_not_due=include_not_due, feed_ids=feed_ids)
-    async with IngestPipeline(store, config) as own:
-        return await own.run(include_not_due=include_not_due, feed_ids=feed_ids)

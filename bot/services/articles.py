@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
+from cachetools import TTLCache
+
+from bot.clock import Clock
 from bot.errors import NotFound
 from bot.models import Article, Category
 from bot.services.summaries import SummaryService, length_key
 from bot.store.contract import ArticleStore
 from bot.summarize import split_sentences, supported_languages
 from bot.text import fold
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 DEFAULT_PAGE_SIZE = 5
 MAX_PAGE_SIZE = 20
@@ -91,37 +88,6 @@ class TextPage:
     count: int
 
 
-class Lru(Generic[K, V]):
-    """A bounded mapping whose entries expire `ttl` seconds after they were put, and which
-    forgets the least recently used entry first when full."""
-
-    def __init__(self, size: int, ttl: float) -> None:
-        self.size = size
-        self.ttl = ttl
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        entry = self._items.get(key)
-        if entry is None:
-            return None
-        if time.monotonic() - entry[0] > self.ttl:
-            del self._items[key]
-            return None
-        self._items.move_to_end(key)
-        return entry[1]
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = (time.monotonic(), value)
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def drop(self, matches: Callable[[K], bool]) -> None:
-        """Forget the entries whose key *matches*."""
-        for key in [k for k in self._items if matches(k)]:
-            del self._items[key]
-
-
 class ArticleService:
     """Reader operations over the store and the summary cache.
 
@@ -140,6 +106,7 @@ class ArticleService:
         store: ArticleStore,
         summaries: SummaryService,
         *,
+        clock: Clock,
         counts_ttl: float = 30.0,
         pages_ttl: float = 5.0,
         articles_ttl: float = 60.0,
@@ -150,9 +117,17 @@ class ArticleService:
         self.store = store
         self.summaries = summaries
         self.counts_ttl = counts_ttl
-        self._pages: Lru[tuple[str | None, int, int], list[Article]] = Lru(cached_pages, pages_ttl)
-        self._articles: Lru[int, Article] = Lru(cached_articles, articles_ttl)
-        self._summaries: Lru[tuple[int, str, int], list[str]] = Lru(cached_summaries, articles_ttl)
+        self.clock = clock
+        timer = clock.monotonic
+        self._pages: TTLCache[tuple[str | None, int, int], list[Article]] = TTLCache(
+            cached_pages, pages_ttl, timer=timer
+        )
+        self._articles: TTLCache[int, Article] = TTLCache(
+            cached_articles, articles_ttl, timer=timer
+        )
+        self._summaries: TTLCache[tuple[int, str, int], list[str]] = TTLCache(
+            cached_summaries, articles_ttl, timer=timer
+        )
         self._categories: dict[str, Category] = {}  # by key (folded name)
         self._categories_at = -math.inf
         self._total: int | None = None
@@ -201,9 +176,9 @@ class ArticleService:
         if cached is not None:
             return cached
         rows = await self.store.latest(limit, category=category, offset=offset)
-        self._pages.put(key, rows)
+        self._pages[key] = rows
         for article in rows:
-            self._articles.put(article.id, article)
+            self._articles[article.id] = article
         return rows
 
     async def search(
@@ -224,7 +199,7 @@ class ArticleService:
         """Every category with its article count, largest first (always fresh)."""
         found = await self.store.categories()
         self._categories = {c.key: c for c in found}
-        self._categories_at = time.monotonic()
+        self._categories_at = self.clock.monotonic()
         return found
 
     async def category(self, category_id: int) -> Category:
@@ -249,14 +224,14 @@ class ArticleService:
         return None
 
     async def _known_categories(self, *, refresh: bool) -> dict[str, Category]:
-        if refresh or time.monotonic() - self._categories_at > self.counts_ttl:
+        if refresh or self.clock.monotonic() - self._categories_at > self.counts_ttl:
             await self.categories()
         return self._categories
 
     async def _count(self) -> int:
-        if self._total is None or time.monotonic() - self._total_at > self.counts_ttl:
+        if self._total is None or self.clock.monotonic() - self._total_at > self.counts_ttl:
             self._total = await self.store.count_articles()
-            self._total_at = time.monotonic()
+            self._total_at = self.clock.monotonic()
         return self._total
 
     async def article(self, article_id: int) -> Article:
@@ -267,7 +242,7 @@ class ArticleService:
         if cached is not None:
             return cached
         article = await self.store.get_article(article_id)
-        self._articles.put(article_id, article)
+        self._articles[article_id] = article
         return article
 
     def updated(self, article: Article) -> None:
@@ -275,8 +250,9 @@ class ArticleService:
         link fetched again), forget it and its summaries so readers see the new text now."""
         cached = self._articles.get(article.id)
         if cached is not None and cached.content_hash != article.content_hash:
-            self._summaries.drop(lambda key: key[0] == article.id)
-        self._articles.put(article.id, article)
+            for key in [k for k in self._summaries if k[0] == article.id]:
+                self._summaries.pop(key, None)
+        self._articles[article.id] = article
 
     async def summary(self, article_id: int, *, sentences: int, algorithm: str) -> Summary:
         """The article's summary in `sentences` sentences (from the caches when possible).
@@ -296,7 +272,7 @@ class ArticleService:
         )
         if result is None:  # the store's cache was just read: compute without reading it again
             result = await self.summaries.compute(article, sentences=sentences, algorithm=algorithm)
-        self._summaries.put(key, result)
+        self._summaries[key] = result
         return Summary(article, result, sentences, algorithm)
 
     async def full_text(

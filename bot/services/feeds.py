@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import urlsplit
 
+from bot.clock import Clock
 from bot.config import Config
 from bot.errors import NewsbotError
 from bot.ingest.opml import parse_opml, render_opml
 from bot.ingest.pipeline import config_feeds
-from bot.models import Feed, FeedSyncResult, utcnow
+from bot.models import Feed, FeedSyncResult
 from bot.store.contract import ArticleStore
 from bot.text import clean_line
 
@@ -70,9 +70,10 @@ def check_feed_url(url: str) -> str:
 class FeedService:
     """Feed management over the store, with the config's feeds kept in step."""
 
-    def __init__(self, store: ArticleStore, config: Config) -> None:
+    def __init__(self, store: ArticleStore, config: Config, *, clock: Clock) -> None:
         self.store = store
         self.config = config
+        self.clock = clock
         self._synced = False
 
     async def sync(self) -> FeedSyncResult:
@@ -159,14 +160,11 @@ class FeedService:
 
     async def export_opml(self) -> str:
         """Every feed as an OPML 2.0 document, grouped by category."""
-        return render_opml(await self.feeds(), title=f"newsbot feeds, {_today()}")
+        today = self.clock.now().strftime("%Y-%m-%d")
+        return render_opml(await self.feeds(), title=f"newsbot feeds, {today}")
 
     def _managed(self, feed: Feed) -> str:
         return (
             f"feed {feed.id} ({feed.url}) comes from the config ({self.config.source}); "
             "change or remove it there"
         )
-
-
-def _today(now: datetime | None = None) -> str:
-    return (now or utcnow()).strftime("%Y-%m-%d")

@@ -15,17 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from cachetools import TTLCache
+
+from bot.clock import Clock
 from bot.config import LinksConfig
 from bot.errors import NewsbotError
 from bot.ingest.extract import PageContent, decode_html, extract_page
 from bot.ingest.safefetch import LinkError, Page, SafeFetcher
-from bot.models import Article, NewArticle, utcnow
+from bot.models import Article, NewArticle
 from bot.store.contract import ArticleStore
 from bot.summarize import supported_languages
 from bot.text import clean_line, content_hash, normalize_body
@@ -77,9 +79,8 @@ def find_url(text: str, candidates: Iterable[str] = ()) -> str | None:
 class RateLimiter:
     """At most `limit` events per `window` seconds per key (a sliding window)."""
 
-    def __init__(
-        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
+        """`clock` is a monotonic clock (`Clock.monotonic`)."""
         self.limit = limit
         self.window = window
         self.clock = clock
@@ -108,17 +109,19 @@ class LinkService:
         config: LinksConfig,
         fetcher: SafeFetcher,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock,
     ) -> None:
         self.store = store
         self.config = config
         self.fetcher = fetcher
-        self.limiter = RateLimiter(config.per_user_per_minute, 60.0, clock)
+        self.limiter = RateLimiter(config.per_user_per_minute, 60.0, clock.monotonic)
         self.fresh_for = timedelta(hours=config.refetch_after_hours)
         self.clock = clock
-        # URL as sent (normalized) -> (when, article id): a URL that redirects is stored under
-        # its final URL, and must not be fetched again for that either.
-        self._recent: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        # URL as sent (normalized) -> article id, for `refetch_after_hours`: a URL that
+        # redirects is stored under its final URL, and must not be fetched again for that either.
+        self._recent: TTLCache[str, int] = TTLCache(
+            MAX_REMEMBERED, self.fresh_for.total_seconds(), timer=clock.monotonic
+        )
         # One lock per URL being fetched, with how many requests hold or wait for it.
         self._inflight: dict[str, tuple[asyncio.Lock, int]] = {}
 
@@ -159,10 +162,7 @@ class LinkService:
                 del self._inflight[key]
 
     def _remember(self, key: str, article_id: int) -> None:
-        self._recent[key] = (self.clock(), article_id)
-        self._recent.move_to_end(key)
-        while len(self._recent) > MAX_REMEMBERED:
-            self._recent.popitem(last=False)
+        self._recent[key] = article_id
 
     async def _known(self, key: str, url: str) -> Article | None:
         """The article stored for this URL (or for the URL it redirected to lately), if any.
@@ -173,16 +173,12 @@ class LinkService:
         """
         found = await self.store.find_article_by_url(url)
         remembered = self._recent.get(key)
-        if (
-            found is None
-            and remembered is not None
-            and self.clock() - remembered[0] < self.fresh_for.total_seconds()
-        ):
+        if found is None and remembered is not None:
             try:
-                found = await self.store.get_article(remembered[1])
+                found = await self.store.get_article(remembered)
             except NewsbotError:
-                del self._recent[key]
-        if found is None or utcnow() - found.stored_at < self.fresh_for:
+                self._recent.pop(key, None)
+        if found is None or self.clock.now() - found.stored_at < self.fresh_for:
             return found
         try:
             return await self._refresh(found)

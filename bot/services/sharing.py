@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from cachetools import TTLCache
+
+from bot.clock import Clock
 from bot.errors import NotFound, SummaryError
 from bot.models import Article
-from bot.services.articles import ArticlePage, ArticleService, Lru
+from bot.services.articles import ArticlePage, ArticleService
 
 # Results per page: Telegram takes 50, but a reader scrolls a few; 20 keeps a page one query.
 PAGE_SIZE = 20
@@ -54,6 +57,7 @@ class SharingService:
         self,
         articles: ArticleService,
         *,
+        clock: Clock,
         algorithm: str,
         sentences: int = 3,
         ttl: float = 30.0,
@@ -64,7 +68,9 @@ class SharingService:
         self.sentences = sentences
         self.ttl = ttl
         self.page_size = page_size
-        self._pages: Lru[tuple[str, int], SharePage] = Lru(_CACHED_PAGES, ttl)
+        self._pages: TTLCache[tuple[str, int], SharePage] = TTLCache(
+            _CACHED_PAGES, ttl, timer=clock.monotonic
+        )
 
     async def page(self, query: str, offset: str = "") -> SharePage:
         """The articles matching `query` (the latest ones when it is blank), from `offset`."""
@@ -75,7 +81,7 @@ class SharingService:
         if cached is not None:
             return cached
         found = SharePage((), "") if start >= MAX_OFFSET else await self._page(words, start)
-        self._pages.put(key, found)
+        self._pages[key] = found
         return found
 
     async def _page(self, words: str, start: int) -> SharePage:

@@ -1,12 +1,13 @@
 """The article store: one contract (`ArticleStore`), SQLite and PostgreSQL behind it.
 
-store = await open_store("sqlite+aiosqlite:///newsbot.db")
+store = await open_store("sqlite+aiosqlite:///newsbot.db", clock=SystemClock())
 await store.add_articles([...])
 await store.latest(10, category="economie")
 """
 
 from __future__ import annotations
 
+from bot.clock import Clock
 from bot.store.contract import AddResult, ArticleStore
 from bot.store.migrate import current_revision, head_revision, upgrade
 from bot.store.sql import SqlStore, async_url, create_engine, redact
@@ -24,10 +25,11 @@ __all__ = [
 ]
 
 
-async def open_store(url: str, *, migrate: bool = True) -> SqlStore:
-    """Connect to the store at *url*; with *migrate*, bring its schema up to date first
-    (a fresh database is created, an older one upgraded keeping its data)."""
+async def open_store(url: str, *, clock: Clock, migrate: bool = True) -> SqlStore:
+    """Connect to the store at *url*, stamping what it writes with *clock*; with *migrate*,
+    bring its schema up to date first (a fresh database is created, an older one upgraded
+    keeping its data)."""
     engine = create_engine(url)
     if migrate:
         await upgrade(engine)
-    return SqlStore(engine)
+    return SqlStore(engine, clock)

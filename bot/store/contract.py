@@ -3,6 +3,9 @@
 Invariants every method keeps:
 
 - Datetimes in and out are aware UTC (`bot.models.as_utc`); naive input is taken as UTC.
+- "Now" is the store's `bot.clock.Clock`, given when it is opened: every timestamp it writes
+  (stored_at, created_at, sent_at, leases) comes from that clock, never from the database's
+  `now()` nor the machine's clock, so a test moving the clock moves the whole store.
 - Article ids are small positive integers, assigned in storage order and never reused; they are
   what users type (`/summary 42`).
 - Categories are matched case- and accent-insensitively through `bot.text.fold`: "economie"
@@ -211,12 +214,11 @@ class ArticleStore(Protocol):
 
     async def due_feeds(
         self,
-        now: datetime | None = None,
         *,
         include_not_due: bool = False,
         feed_ids: Sequence[int] | None = None,
     ) -> list[Feed]:
-        """Enabled feeds whose `next_fetch` is unset or not after `now` (default: now), in id
+        """Enabled feeds whose `next_fetch` is unset or not after now, in id
         order; every enabled feed with `include_not_due`; only `feed_ids` when given."""
 
     async def save_feed_state(self, feed_id: int, state: FeedState) -> None:
@@ -256,7 +258,7 @@ class ArticleStore(Protocol):
         """Queued deliveries in queue (id) order, optionally of one status and/or chat."""
 
     async def claim_deliveries(
-        self, worker: str, *, limit: int, lease_seconds: float, now: datetime
+        self, worker: str, *, limit: int, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         """Lease up to *limit* deliveries to *worker*, oldest first: "pending" ones that are
         due (no retry time, or it has passed) and "sending" ones whose lease ran out (their
@@ -264,17 +266,17 @@ class ArticleStore(Protocol):
         "sending" until `lease_until`; two workers never get the same row."""
 
     async def claim_chat_deliveries(
-        self, chat_id: int, worker: str, *, lease_seconds: float, now: datetime
+        self, chat_id: int, worker: str, *, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         """Like `claim_deliveries` for one chat, whatever its hold (its digest is due)."""
 
-    async def renew_leases(self, worker: str, lease_seconds: float, *, now: datetime) -> int:
+    async def renew_leases(self, worker: str, lease_seconds: float) -> int:
         """Extend the leases of the rows *worker* is sending; how many."""
 
     async def finish_deliveries(
-        self, ids: Sequence[int], status: str, *, error: str | None = None, now: datetime
+        self, ids: Sequence[int], status: str, *, error: str | None = None
     ) -> None:
-        """Mark claimed deliveries "sent" (at *now*) or "failed", with *error*."""
+        """Mark claimed deliveries "sent" (now) or "failed", with *error*."""
 
     async def release_deliveries(
         self,
@@ -309,9 +311,7 @@ class ArticleStore(Protocol):
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """Move a chat (settings, subscriptions, queue, digests) to a new id."""
 
-    async def create_digest(
-        self, chat_id: int, article_ids: Sequence[int], *, now: datetime
-    ) -> int:
+    async def create_digest(self, chat_id: int, article_ids: Sequence[int]) -> int:
         """Keep the article list of a digest message; its id."""
 
     async def get_digest(self, digest_id: int) -> Digest:
@@ -326,7 +326,6 @@ class ArticleStore(Protocol):
         owner: str,
         *,
         lease_seconds: float,
-        now: datetime,
         due_only: bool = False,
     ) -> list[int]:
         """Take the ingestion lease of the feeds no other owner holds (with `due_only`, of

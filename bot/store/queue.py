@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, or_, select, true, update
 from sqlalchemy.engine import Connection
 
+from bot.clock import Clock
 from bot.errors import NotFound
 from bot.models import ClaimedDelivery, Digest
 from bot.store.schema import chats, deliveries, digests, feeds, subscriptions
@@ -39,6 +40,7 @@ def lease_owner() -> str:
 
 class QueueMixin:
     dialect: str
+    clock: Clock
     _read: Callable[..., Awaitable[Any]]
     _write: Callable[..., Awaitable[Any]]
 
@@ -142,9 +144,10 @@ class QueueMixin:
         ]
 
     async def claim_deliveries(
-        self, worker: str, *, limit: int, lease_seconds: float, now: datetime
+        self, worker: str, *, limit: int, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         """Lease up to *limit* due deliveries of active chats that are not held, oldest first."""
+        now = self.clock.now()
 
         def claim(conn: Connection) -> list[ClaimedDelivery]:
             where = and_(
@@ -163,9 +166,10 @@ class QueueMixin:
         return result
 
     async def claim_chat_deliveries(
-        self, chat_id: int, worker: str, *, lease_seconds: float, now: datetime
+        self, chat_id: int, worker: str, *, lease_seconds: float
     ) -> list[ClaimedDelivery]:
         """Lease every claimable delivery of one chat, whatever its hold (for its digest)."""
+        now = self.clock.now()
 
         def claim(conn: Connection) -> list[ClaimedDelivery]:
             where = and_(deliveries.c.chat_id == chat_id, self._claimable(now))
@@ -175,8 +179,9 @@ class QueueMixin:
         result: list[ClaimedDelivery] = await self._write(claim)
         return result
 
-    async def renew_leases(self, worker: str, lease_seconds: float, *, now: datetime) -> int:
+    async def renew_leases(self, worker: str, lease_seconds: float) -> int:
         """Extend the leases of what *worker* is sending; how many rows."""
+        now = self.clock.now()
         statement = (
             update(deliveries)
             .where(deliveries.c.worker == worker, deliveries.c.status == SENDING)
@@ -188,9 +193,10 @@ class QueueMixin:
     # -- outcomes ----------------------------------------------------------------------------
 
     async def finish_deliveries(
-        self, ids: Sequence[int], status: str, *, error: str | None = None, now: datetime
+        self, ids: Sequence[int], status: str, *, error: str | None = None
     ) -> None:
-        """Mark claimed deliveries "sent" or "failed" (with the reason)."""
+        """Mark claimed deliveries "sent" (now) or "failed" (with the reason)."""
+        now = self.clock.now()
         if status not in (SENT, FAILED):
             raise ValueError(f"a delivery finishes sent or failed, not {status!r}")
         statement = (
@@ -358,10 +364,9 @@ class QueueMixin:
 
     # -- digests -----------------------------------------------------------------------------
 
-    async def create_digest(
-        self, chat_id: int, article_ids: Sequence[int], *, now: datetime
-    ) -> int:
+    async def create_digest(self, chat_id: int, article_ids: Sequence[int]) -> int:
         """Keep the list of one digest message; its id."""
+        now = self.clock.now()
         statement = (
             digests.insert()
             .values(chat_id=chat_id, article_ids=list(article_ids), created_at=now)
@@ -410,7 +415,6 @@ class QueueMixin:
         owner: str,
         *,
         lease_seconds: float,
-        now: datetime,
         due_only: bool = False,
     ) -> list[int]:
         """Take the ingestion lease of each feed of *feed_ids* that no other process holds
@@ -418,6 +422,7 @@ class QueueMixin:
         the caller listed it); the ids leased to *owner*."""
         if not feed_ids:
             return []
+        now = self.clock.now()
         due = or_(feeds.c.next_fetch.is_(None), feeds.c.next_fetch <= now) if due_only else true()
         statement = (
             update(feeds)

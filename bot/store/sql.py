@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.clock import Clock
 from bot.errors import NotFound, StoreError
 from bot.models import (
     Article,
@@ -42,7 +43,6 @@ from bot.models import (
     StoreStats,
     Subscription,
     as_utc,
-    utcnow,
 )
 from bot.store.contract import DEFAULT_SUMMARY_KEY, AddResult
 from bot.store.queue import QueueMixin
@@ -291,8 +291,10 @@ class SqlStore(QueueMixin):
     a second engine could not share) it runs on the async engine through `run_sync`.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self.engine = engine
+        # Every row this store writes is stamped with this clock, never the database's now().
+        self.clock = clock
         self.dialect = engine.dialect.name
         # fold(name) -> (id, display name). Categories are never renamed or deleted by the bot,
         # so a cached hit stays true; misses always go to the database.
@@ -391,7 +393,7 @@ class SqlStore(QueueMixin):
         result: AddResult,
         summary_key: tuple[str, str],
     ) -> None:
-        now = utcnow()
+        now = self.clock.now()
         rows: list[dict[str, Any]] = []
         # content hash -> the item: what RETURNING rows are matched back to (the hash is the
         # one key every row has and the unique indexes guarantee is not shared).
@@ -648,7 +650,7 @@ class SqlStore(QueueMixin):
             # Summaries of the teaser no longer describe the article: drop them all, write the
             # default one of the full text.
             conn.execute(summaries.delete().where(summaries.c.article_id == article_id))
-            now = utcnow()
+            now = self.clock.now()
             if summary:
                 conn.execute(
                     self._insert(summaries), [_summary_row(article_id, summary_key, summary, now)]
@@ -686,7 +688,7 @@ class SqlStore(QueueMixin):
                 "title": title,
                 "text": text,
                 "content_hash": digest,
-                "stored_at": utcnow(),
+                "stored_at": self.clock.now(),
             }
             if author:
                 values["author"] = author
@@ -880,7 +882,7 @@ class SqlStore(QueueMixin):
             "interval_minutes": interval_minutes,
         }
         statement = self._insert(feeds).values(
-            url=url, enabled=True, failures=0, created_at=utcnow(), **settings
+            url=url, enabled=True, failures=0, created_at=self.clock.now(), **settings
         )
         statement = statement.on_conflict_do_update(index_elements=["url"], set_=settings)
 
@@ -931,7 +933,7 @@ class SqlStore(QueueMixin):
         by_url: dict[str, FeedSettings] = {}
         for settings in wanted:
             by_url.setdefault(settings.url, settings)  # the first entry of a URL wins
-        now = utcnow()
+        now = self.clock.now()
 
         def run(conn: Connection) -> FeedSyncResult:
             result = FeedSyncResult()
@@ -978,16 +980,14 @@ class SqlStore(QueueMixin):
 
     async def due_feeds(
         self,
-        now: datetime | None = None,
         *,
         include_not_due: bool = False,
         feed_ids: Sequence[int] | None = None,
     ) -> list[Feed]:
         query = select(feeds).where(feeds.c.enabled.is_(True)).order_by(feeds.c.id)
         if not include_not_due:
-            query = query.where(
-                or_(feeds.c.next_fetch.is_(None), feeds.c.next_fetch <= as_utc(now or utcnow()))
-            )
+            now = self.clock.now()
+            query = query.where(or_(feeds.c.next_fetch.is_(None), feeds.c.next_fetch <= now))
         if feed_ids is not None:
             query = query.where(feeds.c.id.in_(list(feed_ids)))
         rows = await self._read(_all, query)
@@ -1015,7 +1015,7 @@ class SqlStore(QueueMixin):
             "language": language or "fr",
             "settings": {},
             "active": True,
-            "created_at": utcnow(),
+            "created_at": self.clock.now(),
         }
         statement = self._insert(chats).values(**values)
         if language:
@@ -1058,7 +1058,7 @@ class SqlStore(QueueMixin):
     async def subscribe(
         self, chat_id: int, category: str, filters: Sequence[str] = ()
     ) -> Subscription:
-        now = utcnow()
+        now = self.clock.now()
 
         def run(conn: Connection) -> tuple[Row[Any], int, str]:
             found = self._lookup_category(conn, fold(category))
@@ -1173,7 +1173,7 @@ class SqlStore(QueueMixin):
 
     async def put_summaries(self, items: Iterable[tuple[int, str, str, Sequence[str]]]) -> None:
         """Cache many summaries in one transaction (import computes them in batches)."""
-        now = utcnow()
+        now = self.clock.now()
         rows = [
             _summary_row(article_id, (algorithm, length), sentences, now)
             for article_id, algorithm, length, sentences in items
