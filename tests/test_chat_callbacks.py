@@ -25,6 +25,7 @@ from bot.chat.callbacks import (
     encode,
     truncate_utf8,
 )
+from bot.errors import StaleButton
 
 BIG = 999_999_999_999  # the largest id a payload carries (12 digits)
 
@@ -102,6 +103,8 @@ def test_truncate_utf8() -> None:
         "f:1:2:3",
         "o:z:1",
         "o:n",
+        "o:n:abc",
+        "o:n:-1",
         "v:nope",
         "q:1:5",
         "n:",
@@ -114,8 +117,10 @@ def test_truncate_utf8() -> None:
         "d:z:1",
     ],
 )
-def test_foreign_or_old_payloads_decode_to_none(data: str | None) -> None:
-    assert decode(data) is None
+def test_foreign_or_old_payloads_are_stale_buttons(data: str | None) -> None:
+    with pytest.raises(StaleButton) as caught:
+        decode(data)
+    assert caught.value.data == data
 
 
 def test_a_payload_that_cannot_fit_is_a_bug() -> None:

@@ -700,6 +700,76 @@ async def test_an_error_is_logged_and_the_user_told_and_the_bot_goes_on(
     assert shown(only(await bot.send("/help"), "sendMessage")).startswith("Commandes")
 
 
+OOPS = "⚠️ Oups, quelque chose s’est mal passé de notre côté. Réessayez dans un instant."
+
+
+def plant_bug(bot: Bot, monkeypatch: pytest.MonkeyPatch, service: str, method: str) -> None:
+    """Make `services.<service>.<method>` fail as a bug in it would: a ValueError."""
+    services = bot.application.bot_data.services
+    assert services is not None
+
+    async def bug(*_: Any, **__: Any) -> None:
+        raise ValueError("a deliberate bug")
+
+    monkeypatch.setattr(getattr(services, service), method, bug)
+
+
+@pytest.mark.parametrize(
+    ("command", "service", "method", "answered_before"),
+    [
+        # What each command answered, when any ValueError meant "the user typed it wrong".
+        ("/digest 08:00", "subscriptions", "set_digest_time", "Usage : /digest"),
+        ("/quiet 22:00-07:00", "subscriptions", "set_quiet", "Usage : /quiet"),
+        ("/timezone Europe/Paris", "subscriptions", "set_timezone", "Fuseau horaire inconnu"),
+        ("/subscribe économie +bourse", "subscriptions", "subscribe", "10 filtres au plus"),
+    ],
+)
+async def test_a_value_error_from_a_command_is_a_bug_not_a_usage_line(
+    bot: Bot,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    service: str,
+    method: str,
+    answered_before: str,
+) -> None:
+    plant_bug(bot, monkeypatch, service, method)
+    with caplog.at_level(logging.ERROR):
+        reply = shown(only(await bot.send(command), "sendMessage"))
+    assert reply == OOPS, f"{command} answered {reply!r} (before: {answered_before!r}...)"
+    assert any(
+        r.exc_info and str(r.exc_info[1]) == "a deliberate bug" and command in r.getMessage()
+        for r in caplog.records
+    ), "the bug is not logged with its update"
+
+
+@pytest.mark.parametrize(
+    ("data", "service", "method"),
+    [
+        ("o:n:3", "chats", "set_sentences"),
+        ("o:l:en", "chats", "set_language"),
+        ("d:m:digest", "subscriptions", "set_mode"),
+        ("l:0:5:", "articles", "latest"),
+        ("S:1", "articles", "summary"),
+    ],
+)
+async def test_a_value_error_behind_a_button_is_a_bug_not_an_expired_button(
+    bot: Bot,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    data: str,
+    service: str,
+    method: str,
+) -> None:
+    settings = only(await bot.send("/settings"), "sendMessage")
+    plant_bug(bot, monkeypatch, service, method)
+    with caplog.at_level(logging.ERROR):
+        notice = answer(await bot.press_data(settings, data)).params
+    # Before, any ValueError here read "Ce bouton n’est plus valable. Relancez la commande."
+    assert notice["text"] == "Oups, une erreur. Réessayez dans un instant.", data
+    assert any(r.exc_info and str(r.exc_info[1]) == "a deliberate bug" for r in caplog.records)
+
+
 async def test_every_message_fits_and_every_button_fits(bot: Bot) -> None:
     await bot.send("/latest 20")
     await bot.send(f"/summary {bot.ids['long']} 20")

@@ -18,7 +18,8 @@ from typing import ClassVar
 import pytest
 
 from bot.config import LinksConfig
-from bot.services.links import RateLimited, RateLimiter, find_url
+from bot.errors import LinksDisabled, RateLimited
+from bot.services.links import RateLimiter, find_url
 from bot.services.sharing import parse_offset
 from tests.fakebotapi import Call
 from tests.feedserver import FeedServer
@@ -287,6 +288,18 @@ async def test_links_can_be_turned_off(tmp_path: Path, server: FeedServer) -> No
         off = "Les résumés de pages web sont désactivés sur ce bot."
         assert reply_to(await bot.send(f"/summarize {article_url(server)}")) == off
         assert reply_to(await bot.send(article_url(server))) == off
+        calls = await bot.send(f"/summarize {article_url(server)}", user=EN)
+        assert reply_to(calls) == "Web page summaries are turned off on this bot."
+        assert [c.method for c in calls] == ["sendMessage"]  # no "typing…" for a refusal
+    assert server.requests_to("/port.html") == []
+
+
+async def test_the_link_service_refuses_when_turned_off(tmp_path: Path, server: FeedServer) -> None:
+    async with await start(tmp_path, server, enabled=False) as bot:
+        services = bot.application.bot_data.services
+        assert services is not None and services.links is not None
+        with pytest.raises(LinksDisabled):
+            await services.links.article(article_url(server), 501)
     assert server.requests_to("/port.html") == []
 
 

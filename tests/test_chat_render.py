@@ -12,7 +12,7 @@ from bot.chat import render
 from bot.chat.callbacks import OpenCategory, ShowFullText, ShowLatest
 from bot.chat.i18n import format_date, format_number, format_size
 from bot.config import LinksConfig
-from bot.ingest.safefetch import REASONS
+from bot.errors import LINK_REASONS
 from bot.models import Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage, split_pages
 from bot.services.chats import Preferences
@@ -246,7 +246,7 @@ def test_full_text_view_fits_with_a_long_title_and_has_paging() -> None:
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
-@pytest.mark.parametrize("reason", REASONS)
+@pytest.mark.parametrize("reason", LINK_REASONS)
 def test_every_link_refusal_has_a_line_without_internals(language: str, reason: str) -> None:
     config = LinksConfig()
     view = render.link_error(language, reason, config, status=503 if reason == "status" else None)

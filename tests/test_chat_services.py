@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import SummaryConfig
-from bot.errors import NotFound
+from bot.errors import BadArgument, NotFound, UnknownCategory
 from bot.models import NewArticle
-from bot.services.articles import ArticleService, UnknownCategory
+from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, language_for
 from bot.services.summaries import SummaryService
 from bot.store import SqlStore
@@ -58,7 +58,7 @@ async def test_unknown_categories(store: SqlStore) -> None:
     assert [c.name for c in caught.value.suggestions] == ["Économie"]
     with pytest.raises(NotFound):
         await articles.latest(category_id=987654)
-    with pytest.raises(ValueError):
+    with pytest.raises(BadArgument):
         await articles.latest(size=21)
 
 
@@ -84,7 +84,7 @@ async def test_summary_in_n_sentences(store: SqlStore) -> None:
     articles = service(store)
     result = await articles.summary(ids[0], sentences=1, algorithm="lead")
     assert len(result.sentences) == 1 and result.length == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(BadArgument):
         await articles.summary(ids[0], sentences=0, algorithm="lead")
 
 
@@ -124,7 +124,7 @@ async def test_bad_values_are_refused_and_bad_rows_fall_back(store: SqlStore) ->
         chats.set_algorithm(12, "gpt"),
         chats.set_language(12, "de"),
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises(BadArgument):
             await call
     await store.update_chat_settings(12, sentences="many", algorithm="gpt")
     prefs = await ChatService(store, SummaryConfig(sentences=3)).preferences(12)

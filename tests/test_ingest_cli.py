@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from bot.config import Config, FeedConfig, IngestConfig, StoreConfig
-from bot.errors import ImportFormatError, NotFound
+from bot.errors import FeedError, ImportFormatError, NotFound
 from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.ingest.opml import OpmlFeed, parse_opml, render_opml
 from bot.ingest.pipeline import IngestPipeline
 from bot.ingest.schedule import JOB_NAME, ingest_tick, schedule_ingest
 from bot.models import Feed
-from bot.services.feeds import FeedError, FeedService
+from bot.services.feeds import FeedService
 from bot.store import open_store
 from tests.feedserver import FeedServer
 from tests.helpers import FakeClock

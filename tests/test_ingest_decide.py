@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+from bot.errors import FeedParseError, FetchError, IngestError
 from bot.ingest.decide import MAX_BACKOFF, MAX_RETRY_AFTER, Decider
-from bot.ingest.errors import FeedParseError, FetchError, IngestError
 from bot.ingest.extract import PageContent
 from bot.ingest.parse import FeedEntry
 from bot.models import Feed, PendingPage

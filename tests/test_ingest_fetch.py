@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.config import IngestConfig
-from bot.ingest.errors import FetchError
+from bot.errors import FetchError
 from bot.ingest.fetch import Fetcher, FetchResult
 from tests.feedserver import gzip_bomb
 from tests.helpers import FakeClock

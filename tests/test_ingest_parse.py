@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.ingest.errors import FeedParseError
+from bot.errors import FeedParseError
 from bot.ingest.extract import clean_body, extract_page
 from bot.ingest.parse import entry_guid, html_to_text, is_teaser, parse_feed
 

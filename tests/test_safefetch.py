@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from bot.config import LinksConfig
-from bot.ingest.safefetch import LinkError, Policy, SafeFetcher, refusal
+from bot.errors import LinkError
+from bot.ingest.safefetch import Policy, SafeFetcher, refusal
 from tests.feedserver import FeedServer, gzip_bomb
 
 PAGE = (

@@ -19,7 +19,8 @@ summary length), so the conversation does not fill with copies:
 
 Ids are the article and category ids; a query is the last field so it may contain ":" and is
 cut by UTF-8 bytes, at a character boundary, to fit. Data that does not parse (a button from an
-older version of the bot) decodes to None, and the bot says the button has expired.
+older version of the bot, or forged) raises `StaleButton`, and the bot says the button has
+expired.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+
+from bot.errors import StaleButton
 
 MAX_BYTES = 64
 _HHMM = re.compile(r"\d\d:\d\d")
@@ -214,75 +217,80 @@ def encode(action: Action) -> str:
     return data
 
 
-def _nat(text: str) -> int:
-    """A non-negative decimal integer; ValueError otherwise (no sign, no spaces, no "²")."""
+def _nat(text: str, data: str) -> int:
+    """A non-negative decimal integer; StaleButton otherwise (no sign, no spaces, no "²")."""
     if not text.isascii() or not text.isdigit() or len(text) > 12:
-        raise ValueError(text)
+        raise StaleButton(data)
     return int(text)
 
 
-def decode(data: str | None) -> Action | None:
-    """The action of a button's data, or None if it is not one we produce."""
+def _fields(rest: str, count: int, data: str) -> list[str]:
+    """`rest` split at ":" into exactly `count` fields (the last one keeps any further ":");
+    StaleButton for fewer."""
+    fields = rest.split(":", count - 1)
+    if len(fields) != count:
+        raise StaleButton(data)
+    return fields
+
+
+def decode(data: str | None) -> Action:
+    """The action of a button's data; StaleButton if it is not one this version produces."""
     if not data:
-        return None
+        raise StaleButton(data)
     kind, _, rest = data.partition(":")
-    try:
-        match kind:
-            case "l":
-                offset, size, category = rest.split(":")
-                return ShowLatest(_nat(offset), _nat(size), _nat(category) if category else None)
-            case "c":
-                return OpenCategory(_nat(rest))
-            case "q":
-                offset, size, query = rest.split(":", 2)
-                return ShowSearch(query, _nat(offset), _nat(size))
-            case "S":
-                return OpenSummary(_nat(rest))
-            case "s":
-                article, sentences = rest.split(":")
-                return ShowSummary(_nat(article), _nat(sentences))
-            case "F":
-                return OpenFullText(_nat(rest))
-            case "f":
-                article, page = rest.split(":")
-                return ShowFullText(_nat(article), _nat(page))
-            case "o":
-                setting, value = rest.split(":", 1)
-                if setting == "n":
-                    return SetOption("n", value)
-                if setting == "a":
-                    return SetOption("a", value)
-                if setting == "l":
-                    return SetOption("l", value)
-                return None
-            case "L":
-                return SetLanguage(rest)
-            case "v":
-                if rest == "latest":
-                    return OpenView("latest")
-                if rest == "categories":
-                    return OpenView("categories")
-                if rest == "settings":
-                    return OpenView("settings")
-                return None
-            case "n":
-                return Subscribe(_nat(rest))
-            case "x":
-                return Unsubscribe(_nat(rest))
-            case "g":
-                digest, page = rest.split(":")
-                return ShowDigest(_nat(digest), _nat(page))
-            case "d":
-                setting, value = rest.split(":", 1)
-                if setting == "m" and value in ("instant", "digest"):
-                    return SetDelivery("m", value)
-                if setting == "t" and _HHMM.fullmatch(value):
-                    return SetDelivery("t", value)
-                if setting == "q" and (value == "" or _QUIET.fullmatch(value)):
-                    return SetDelivery("q", value)
-                if setting == "p" and value in ("0", "1"):
-                    return SetDelivery("p", value)
-                return None
-    except ValueError:
-        return None
-    return None
+    match kind:
+        case "l":
+            offset, size, category = _fields(rest, 3, data)
+            return ShowLatest(
+                _nat(offset, data), _nat(size, data), _nat(category, data) if category else None
+            )
+        case "c":
+            return OpenCategory(_nat(rest, data))
+        case "q":
+            offset, size, query = _fields(rest, 3, data)
+            return ShowSearch(query, _nat(offset, data), _nat(size, data))
+        case "S":
+            return OpenSummary(_nat(rest, data))
+        case "s":
+            article, sentences = _fields(rest, 2, data)
+            return ShowSummary(_nat(article, data), _nat(sentences, data))
+        case "F":
+            return OpenFullText(_nat(rest, data))
+        case "f":
+            article, page = _fields(rest, 2, data)
+            return ShowFullText(_nat(article, data), _nat(page, data))
+        case "o":
+            setting, value = _fields(rest, 2, data)
+            if setting == "n":
+                return SetOption("n", str(_nat(value, data)))
+            if setting == "a":
+                return SetOption("a", value)
+            if setting == "l":
+                return SetOption("l", value)
+        case "L":
+            return SetLanguage(rest)
+        case "v":
+            if rest == "latest":
+                return OpenView("latest")
+            if rest == "categories":
+                return OpenView("categories")
+            if rest == "settings":
+                return OpenView("settings")
+        case "n":
+            return Subscribe(_nat(rest, data))
+        case "x":
+            return Unsubscribe(_nat(rest, data))
+        case "g":
+            digest, page = _fields(rest, 2, data)
+            return ShowDigest(_nat(digest, data), _nat(page, data))
+        case "d":
+            setting, value = _fields(rest, 2, data)
+            if setting == "m" and value in ("instant", "digest"):
+                return SetDelivery("m", value)
+            if setting == "t" and _HHMM.fullmatch(value):
+                return SetDelivery("t", value)
+            if setting == "q" and (value == "" or _QUIET.fullmatch(value)):
+                return SetDelivery("q", value)
+            if setting == "p" and value in ("0", "1"):
+                return SetDelivery("p", value)
+    raise StaleButton(data)

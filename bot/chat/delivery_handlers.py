@@ -23,14 +23,9 @@ from bot.chat.context import NewsContext
 from bot.chat.i18n import plain, t
 from bot.chat.render import View, unknown_category
 from bot.chat.replies import edit, send
+from bot.errors import BadArgument, BadFilter, TooManyFilters, UnknownCategory
 from bot.services.chats import Preferences
-from bot.services.subscriptions import (
-    MAX_FILTERS,
-    BadFilter,
-    DeliverySettings,
-    SubscriptionService,
-    UnknownCategory,
-)
+from bot.services.subscriptions import DeliverySettings, SubscriptionService
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +116,8 @@ async def subscribe(update: Update, context: NewsContext) -> None:
     except BadFilter as exc:
         await _reply(update, context, View(t(lang, "bad_filter", word=exc.word)))
         return
-    except ValueError:
-        await _reply(update, context, View(t(lang, "too_many_filters", count=MAX_FILTERS)))
+    except TooManyFilters as exc:
+        await _reply(update, context, View(t(lang, "too_many_filters", count=exc.limit)))
         return
     await _reply(update, context, views.subscribed(lang, sub))
 
@@ -204,7 +199,7 @@ async def _change_delivery(
         return
     try:
         settings = await change(_service(context), prefs.chat_id, " ".join(args))
-    except ValueError:
+    except BadArgument:
         await _reply(update, context, View(t(prefs.language, usage)))
         return
     await _reply(update, context, View(views.delivery_summary(prefs.language, settings)))
@@ -222,7 +217,7 @@ async def timezone(update: Update, context: NewsContext) -> None:
         return
     try:
         settings = await _service(context).set_timezone(prefs.chat_id, args[0])
-    except ValueError:
+    except BadArgument:
         await _reply(update, context, View(t(lang, "unknown_timezone", zone=args[0][:64])))
         return
     await _reply(update, context, View(t(lang, "timezone_set", zone=settings.timezone)))
@@ -297,7 +292,7 @@ COMMAND_HANDLERS = {
 async def act(
     context: NewsContext, query: CallbackQuery, prefs: Preferences, action: Action
 ) -> str | None:
-    """Do what a subscription button says; the notice to show. NotFound / ValueError as the
+    """Do what a subscription button says; the notice to show. NotFound / BadArgument as the
     other buttons (`bot.chat.handlers.button` answers them)."""
     lang = prefs.language
     service = _service(context)

@@ -59,16 +59,19 @@ from bot.chat.i18n import COMMANDS, plain
 from bot.chat.keyboards import markup
 from bot.chat.render import View
 from bot.chat.replies import NO_PREVIEW, edit, send
-from bot.errors import NotFound, SummaryError
-from bot.ingest.safefetch import LinkError
-from bot.services.articles import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    MAX_SUMMARY_SENTENCES,
+from bot.errors import (
+    LinkError,
+    LinksDisabled,
+    NotFound,
+    RateLimited,
+    StaleButton,
+    SummaryError,
     UnknownCategory,
+    UserInputError,
 )
+from bot.services.articles import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SUMMARY_SENTENCES
 from bot.services.chats import LANGUAGES, Preferences, language_for
-from bot.services.links import RateLimited, find_url
+from bot.services.links import find_url
 from bot.summarize import ALGORITHMS
 
 log = logging.getLogger(__name__)
@@ -219,17 +222,19 @@ async def _link_summary(
     """The summary of the page at `url`, or a line saying why there is none."""
     lang = prefs.language
     links = context.services.links
-    if links is None or not links.enabled:
+    if links is None:
         return render.message(lang, "links_disabled")
     user = update.effective_user
     chat = update.effective_chat
     requester = user.id if user else chat.id if chat else 0
-    if chat is not None:
+    if chat is not None and links.enabled:  # no page to wait for when links are off
         with contextlib.suppress(TelegramError):  # only a courtesy while the page loads
             await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
     try:
         article = await links.article(url, requester)
         context.services.articles.updated(article)
+    except LinksDisabled:
+        return render.message(lang, "links_disabled")
     except RateLimited as exc:
         return render.message(lang, "link_rate_limited", seconds=exc.retry_after)
     except LinkError as exc:
@@ -324,8 +329,9 @@ async def button(update: Update, context: NewsContext) -> None:
     query = update.callback_query
     assert query is not None
     prefs = await context.preferences(update)
-    action = decode(query.data)
-    if action is None:
+    try:
+        action = decode(query.data)
+    except StaleButton:
         await query.answer(plain(prefs.language, "notice_expired"), show_alert=True)
         return
     try:
@@ -335,7 +341,7 @@ async def button(update: Update, context: NewsContext) -> None:
         key = "notice_category_gone" if about_category else "notice_gone"
         await query.answer(plain(prefs.language, key), show_alert=True)
         return
-    except ValueError:
+    except UserInputError:  # a value this version no longer offers: a page size, a length...
         await query.answer(plain(prefs.language, "notice_expired"), show_alert=True)
         return
     await query.answer(notice)

@@ -492,7 +492,7 @@ def message(language: str, key: str, /, **values: object) -> View:
 
 def link_error(language: str, reason: str, config: LinksConfig, status: int | None = None) -> View:
     """Why a link was not summarized, in a line, without any address (see
-    `bot.ingest.safefetch.REASONS`)."""
+    `bot.errors.LINK_REASONS`)."""
     if reason == "port":
         ports = " / ".join(str(p) for p in sorted(config.allowed_ports))
         return message(language, "link_port", ports=ports)

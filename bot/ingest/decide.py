@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.ingest.errors import FetchError, IngestError
+from bot.errors import FetchError, IngestError
 from bot.ingest.extract import PageContent
 from bot.ingest.parse import FeedEntry
 from bot.models import Feed, FeedState, NewArticle, PendingPage

@@ -14,7 +14,7 @@ or the whole life of the bot. Every request is bounded:
 
 It sends the configured User-Agent and conditional-GET validators (If-None-Match,
 If-Modified-Since), so an unchanged feed costs a 304 and no body. Failures raise
-`bot.ingest.errors.FetchError` with a one-line reason; nothing else escapes.
+`bot.errors.FetchError` with a one-line reason; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import httpx
 
 from bot.clock import Clock
 from bot.config import IngestConfig
-from bot.ingest.errors import FetchError
+from bot.errors import FetchError
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, "

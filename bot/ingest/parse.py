@@ -32,7 +32,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from bot.ingest.errors import FeedParseError
+from bot.errors import FeedParseError
 from bot.text import clean_line, normalize_body, remove_repeats
 from bot.urls import normalize_url
 

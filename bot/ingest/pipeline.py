@@ -42,9 +42,8 @@ from typing import Any, Protocol, TypeVar
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import SummaryError
+from bot.errors import IngestError, SummaryError
 from bot.ingest.decide import Decider, PageCompletion
-from bot.ingest.errors import IngestError
 from bot.ingest.extract import PageContent, extract_page
 from bot.ingest.fetch import PAGE_ACCEPT, Fetcher, FetchResult
 from bot.ingest.parse import FeedEntry, ParsedFeed, parse_feed

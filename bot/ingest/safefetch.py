@@ -23,8 +23,8 @@ that changes between the check and the connection. `SafeFetcher.fetch` closes ea
   `links.max_bytes` are read once decoded (gzip bombs included), and only HTML and plain text
   are accepted.
 
-A refusal or failure raises `LinkError`, whose `reason` (one of `REASONS`) is what the user is
-told; its message, with addresses, is for the logs only.
+A refusal or failure raises `bot.errors.LinkError`, whose `reason` (one of `LINK_REASONS`) is
+what the user is told; its message, with addresses, is for the logs only.
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.config import LinksConfig
-from bot.errors import NewsbotError
-from bot.ingest.errors import FetchError
+from bot.errors import FetchError, LinkError
 from bot.ingest.fetch import PAGE_ACCEPT, charset_of, read_capped
 
 log = logging.getLogger(__name__)
@@ -51,37 +50,10 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # host, port -> the addresses (as text) the host resolves to.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
 
-REASONS = (
-    "not_http",  # not an http(s) URL at all
-    "credentials",  # user:password@ in the URL
-    "port",  # a port that is not allowed
-    "address",  # resolves to a loopback, private, link-local, reserved... address
-    "resolve",  # the name does not resolve
-    "connect",  # nobody answers
-    "timeout",  # the fetch took longer than allowed
-    "too_large",  # more bytes than allowed
-    "content_type",  # not HTML or text
-    "status",  # an HTTP error status (`status` says which)
-    "redirects",  # too many redirects
-    "bad_response",  # a broken answer: redirect without Location, corrupt compression...
-    "no_article",  # fetched, but no article text in it (raised by the caller that extracts)
-)
-
 CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Addresses of one name tried in turn when a connection is refused (all of them are checked).
 _MAX_ADDRESSES_TRIED = 4
-
-
-class LinkError(NewsbotError):
-    """A page that is refused or could not be fetched. `reason` is one of `REASONS` and is all
-    a user may learn; the message (which may name addresses) is for the logs."""
-
-    def __init__(self, reason: str, detail: str = "", *, status: int | None = None) -> None:
-        assert reason in REASONS, reason
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.status = status
 
 
 def _networks(*cidrs: str) -> tuple[Network, ...]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cachetools import TTLCache
 
 from bot.clock import Clock
-from bot.errors import NotFound
+from bot.errors import BadArgument, NotFound, UnknownCategory
 from bot.models import Article, Category
 from bot.services.summaries import SummaryService, length_key
 from bot.store.contract import ArticleStore
@@ -30,15 +30,6 @@ MAX_SUMMARY_SENTENCES = 20
 # Ids are 64-bit in the store; a larger number typed by a user cannot exist, and must not reach
 # the database driver (which would fail on it rather than find nothing).
 MAX_ARTICLE_ID = 2**63 - 1
-
-
-class UnknownCategory(NotFound):
-    """A category name that matches none; `suggestions` are the closest existing ones."""
-
-    def __init__(self, name: str, suggestions: list[Category]) -> None:
-        super().__init__(f"no category {name!r}")
-        self.name = name
-        self.suggestions = suggestions
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +134,9 @@ class ArticleService:
     ) -> ArticlePage:
         """A page of the newest articles, overall or in a category given by name or id.
 
-        Raises UnknownCategory (with suggestions) for a name that matches no category, and
-        NotFound for an id that does not exist (a button from before a database reset).
+        Raises UnknownCategory (with suggestions) for a name that matches no category,
+        NotFound for an id that does not exist (a button from before a database reset), and
+        BadArgument for a size outside 1..MAX_PAGE_SIZE.
         """
         size = _check_size(size)
         offset = max(0, offset)
@@ -257,10 +249,11 @@ class ArticleService:
     async def summary(self, article_id: int, *, sentences: int, algorithm: str) -> Summary:
         """The article's summary in `sentences` sentences (from the caches when possible).
 
-        Raises NotFound for a missing article, SummaryError when it has no summarizable text.
+        Raises NotFound for a missing article, SummaryError when it has no summarizable text,
+        BadArgument for a length outside 1..MAX_SUMMARY_SENTENCES.
         """
         if not 1 <= sentences <= MAX_SUMMARY_SENTENCES:
-            raise ValueError(f"sentences must be from 1 to {MAX_SUMMARY_SENTENCES}")
+            raise BadArgument(f"sentences must be from 1 to {MAX_SUMMARY_SENTENCES}")
         key = (article_id, algorithm, sentences)
         result = self._summaries.get(key)
         if result is not None:
@@ -297,7 +290,7 @@ class ArticleService:
 
 def _check_size(size: int) -> int:
     if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page size must be from 1 to {MAX_PAGE_SIZE}")
+        raise BadArgument(f"page size must be from 1 to {MAX_PAGE_SIZE}")
     return size
 
 

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from bot.config import SummaryConfig
+from bot.errors import BadArgument
 from bot.models import Chat
 from bot.store.contract import ArticleStore
 from bot.summarize import ALGORITHMS
@@ -64,22 +65,22 @@ class ChatService:
         return self._remember(chat)
 
     async def set_language(self, chat_id: int, language: str) -> Preferences:
-        """Switch the interface language; ValueError for one we do not speak."""
+        """Switch the interface language; BadArgument for one we do not speak."""
         if language not in LANGUAGES:
-            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+            raise BadArgument(f"language must be one of {', '.join(LANGUAGES)}")
         return self._remember(await self.store.upsert_chat(chat_id, language=language))
 
     async def set_sentences(self, chat_id: int, sentences: int) -> Preferences:
-        """Set the default summary length; ValueError outside 1..20."""
+        """Set the default summary length; BadArgument outside 1..20."""
         if not 1 <= sentences <= MAX_SENTENCES:
-            raise ValueError(f"sentences must be from 1 to {MAX_SENTENCES}")
+            raise BadArgument(f"sentences must be from 1 to {MAX_SENTENCES}")
         await self.preferences(chat_id)
         return self._remember(await self.store.update_chat_settings(chat_id, sentences=sentences))
 
     async def set_algorithm(self, chat_id: int, algorithm: str) -> Preferences:
-        """Set the summary algorithm; ValueError for one the summarizer does not have."""
+        """Set the summary algorithm; BadArgument for one the summarizer does not have."""
         if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}")
+            raise BadArgument(f"algorithm must be one of {', '.join(ALGORITHMS)}")
         await self.preferences(chat_id)
         return self._remember(await self.store.update_chat_settings(chat_id, algorithm=algorithm))
 

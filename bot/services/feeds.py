@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import NewsbotError
+from bot.errors import FeedError
 from bot.ingest.opml import parse_opml, render_opml
 from bot.ingest.pipeline import config_feeds
 from bot.models import Feed, FeedSyncResult
@@ -26,10 +26,6 @@ from bot.text import clean_line
 
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 _MAX_CATEGORY = 200
-
-
-class FeedError(NewsbotError):
-    """A feed request an admin can fix: a bad URL or language, a feed the config manages."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,9 @@ from cachetools import TTLCache
 
 from bot.clock import Clock
 from bot.config import LinksConfig
-from bot.errors import NewsbotError
+from bot.errors import LinkError, LinksDisabled, NewsbotError, RateLimited
 from bot.ingest.extract import PageContent, decode_html, extract_page
-from bot.ingest.safefetch import LinkError, Page, SafeFetcher
+from bot.ingest.safefetch import Page, SafeFetcher
 from bot.models import Article, NewArticle
 from bot.store.contract import ArticleStore
 from bot.summarize import supported_languages
@@ -43,19 +43,6 @@ MAX_URL = 2048
 MAX_TITLE = 300
 # URLs as sent remembered with their article (see `LinkService._recent`).
 MAX_REMEMBERED = 4096
-
-
-class LinksDisabled(NewsbotError):
-    """The operator turned link summaries off (`links.enabled = false`)."""
-
-
-class RateLimited(NewsbotError):
-    """Too many URLs from one user this minute; `retry_after` seconds until the next is
-    accepted."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"rate limited for {retry_after}s")
-        self.retry_after = retry_after
 
 
 def find_url(text: str, candidates: Iterable[str] = ()) -> str | None:

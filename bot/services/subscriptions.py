@@ -26,9 +26,16 @@ from bot.deliver.policy import (
     parse_hhmm,
     parse_quiet,
 )
-from bot.errors import NotFound, SummaryError
+from bot.errors import (
+    BadArgument,
+    BadFilter,
+    NotFound,
+    SummaryError,
+    TooManyFilters,
+    UnknownCategory,
+)
 from bot.models import Article, Category, Subscription
-from bot.services.articles import ArticleService, UnknownCategory
+from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
 from bot.store.contract import ArticleStore
 
@@ -42,17 +49,9 @@ DIGEST_PAGE_SIZE = 5
 DIGEST_SENTENCES = 2
 
 
-class BadFilter(ValueError):
-    """A filter word that is not a plain word; `word` is what the user typed."""
-
-    def __init__(self, word: str) -> None:
-        super().__init__(f"not a plain word: {word!r}")
-        self.word = word
-
-
 def parse_filters(words: Sequence[str]) -> tuple[str, ...]:
     """ "+word", "-word" or "word" (same as "+word") → ("+word", "-word", ...); BadFilter for
-    anything else (patterns, punctuation, too long), ValueError for too many."""
+    anything else (patterns, punctuation, too long), TooManyFilters for too many."""
     filters: list[str] = []
     for raw in words:
         match = _FILTER.fullmatch(raw.strip())
@@ -62,7 +61,7 @@ def parse_filters(words: Sequence[str]) -> tuple[str, ...]:
         if item not in filters:
             filters.append(item)
     if len(filters) > MAX_FILTERS:
-        raise ValueError(f"at most {MAX_FILTERS} filters")
+        raise TooManyFilters(MAX_FILTERS)
     return tuple(filters)
 
 
@@ -121,7 +120,7 @@ class SubscriptionService:
         self, chat_id: int, category: str, words: Sequence[str] = ()
     ) -> Subscription:
         """Subscribe to a category (matched case- and accent-insensitively); UnknownCategory
-        with suggestions, BadFilter / ValueError for filters. Subscribing again replaces the
+        with suggestions, BadFilter / TooManyFilters for filters. Subscribing again replaces the
         filters. Only articles stored from now on are delivered."""
         filters = parse_filters(words)
         found = await self.category(category)
@@ -181,29 +180,29 @@ class SubscriptionService:
 
     async def set_mode(self, chat_id: int, mode: str) -> DeliverySettings:
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+            raise BadArgument(f"mode must be one of {', '.join(MODES)}")
         return await self._update(chat_id, delivery=mode)
 
     async def set_digest_time(self, chat_id: int, text: str) -> DeliverySettings:
-        """Switch to digest mode at *text* ("08:00"); ValueError if it is not a time."""
+        """Switch to digest mode at *text* ("08:00"); BadArgument if it is not a time."""
         value = parse_hhmm(text)
         if value is None:
-            raise ValueError("expected a time like 08:00")
+            raise BadArgument("expected a time like 08:00")
         return await self._update(chat_id, delivery=DIGEST, digest_time=format_hhmm(value))
 
     async def set_timezone(self, chat_id: int, name: str) -> DeliverySettings:
         zone = find_timezone(name)
         if zone is None:
-            raise ValueError(f"unknown time zone {name!r}")
+            raise BadArgument(f"unknown time zone {name!r}")
         return await self._update(chat_id, timezone=zone)
 
     async def set_quiet(self, chat_id: int, text: str | None) -> DeliverySettings:
-        """Quiet hours "22:00-07:00", or None to turn them off; ValueError if not a range."""
+        """Quiet hours "22:00-07:00", or None to turn them off; BadArgument if not a range."""
         if text is None:
             return await self._update(chat_id, quiet=None)
         found = parse_quiet(text)
         if found is None:
-            raise ValueError("expected a range like 22:00-07:00")
+            raise BadArgument("expected a range like 22:00-07:00")
         return await self._update(chat_id, quiet=[format_hhmm(found[0]), format_hhmm(found[1])])
 
     async def set_paused(self, chat_id: int, paused: bool) -> DeliverySettings:
@@ -248,10 +247,8 @@ class SubscriptionService:
 __all__ = [
     "DIGEST",
     "INSTANT",
-    "BadFilter",
     "DeliverySettings",
     "DigestPage",
     "SubscriptionService",
-    "UnknownCategory",
     "parse_filters",
 ]
