@@ -699,22 +699,3 @@ def build_completion(
     title = done.title or teaser.title
     summary = _summarize(summarizer, done.text, title, teaser.language, times)
     return done, summary, None, times
-
-
-async def ingest_due(
-    store: ArticleStore,
-    config: Config,
-    *,
-    pipeline: IngestPipeline | None = None,
-    include_not_due: bool = False,
-    feed_ids: Sequence[int] | None = None,
-) -> IngestReport:
-    """Fetch every due feed once and return what happened.
-
-    For a long-running process pass the one `pipeline` it keeps (shared HTTP client, no
-    overlapping runs, config synced once); without one a pipeline is made for this call.
-    """
-    if pipeline is not None:
-        return await pipeline.run(include_not_due=include_not_due, feed_ids=feed_ids)
-    async with IngestPipeline(store, config) as own:
-        return await own.run(include_not_due=include_not_due, feed_ids=feed_ids)
