@@ -61,13 +61,14 @@ from bot.chat.render import View
 from bot.chat.replies import NO_PREVIEW, edit, send
 from bot.errors import NotFound, SummaryError
 from bot.ingest.safefetch import LinkError
+from bot.models import INTERFACE_LANGUAGES
 from bot.services.articles import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     MAX_SUMMARY_SENTENCES,
     UnknownCategory,
 )
-from bot.services.chats import LANGUAGES, Preferences, language_for
+from bot.services.chats import Preferences, language_for
 from bot.services.links import RateLimited, find_url
 from bot.summarize import ALGORITHMS
 
@@ -299,7 +300,7 @@ async def language(update: Update, context: NewsContext) -> None:
         await _reply(update, context, render.language_choice(prefs.language))
         return
     choice = args[0].lower()
-    if len(args) > 1 or choice not in LANGUAGES:
+    if len(args) > 1 or choice not in INTERFACE_LANGUAGES:
         await _reply(update, context, render.message(prefs.language, "usage_language"))
         return
     prefs = await context.services.chats.set_language(prefs.chat_id, choice)

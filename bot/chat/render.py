@@ -31,7 +31,6 @@ from bot.chat.callbacks import (
 from bot.chat.i18n import (
     COMMANDS,
     LANGUAGE_NAMES,
-    LANGUAGES,
     MESSAGES,
     Html,
     escape,
@@ -44,7 +43,7 @@ from bot.chat.i18n import (
     t,
 )
 from bot.config import LinksConfig
-from bot.models import Article, Category
+from bot.models import INTERFACE_LANGUAGES, Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage
 from bot.services.chats import SUMMARY_LENGTHS, Preferences
 from bot.services.sharing import SharedArticle
@@ -464,7 +463,7 @@ def settings(language: str, prefs: Preferences, algorithms: Sequence[str]) -> Vi
     method_rows = tuple(tuple(methods[i : i + 3]) for i in range(0, len(methods), 3))
     languages = tuple(
         Button(tick(LANGUAGE_NAMES[code], code == prefs.language), SetOption("l", code))
-        for code in LANGUAGES
+        for code in INTERFACE_LANGUAGES
     )
     return View(Html(text), (lengths, *method_rows, languages))
 
@@ -476,7 +475,7 @@ def language_choice(language: str) -> View:
         (
             tuple(
                 Button(("✓ " if code == language else "") + LANGUAGE_NAMES[code], SetLanguage(code))
-                for code in LANGUAGES
+                for code in INTERFACE_LANGUAGES
             ),
         ),
     )
