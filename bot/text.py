@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import unicodedata
+from collections.abc import Mapping
+from html.parser import HTMLParser
 
 _SPACES = re.compile(r"\s+")
 
@@ -88,6 +91,87 @@ def normalize_body(text: str) -> str:
         lines.append(line)
         blank = False
     return "\n".join(lines)
+
+
+# -- HTML to text ------------------------------------------------------------------------------
+
+_BLOCKS = frozenset(
+    {
+        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+        "tr", "table", "section", "article", "header", "footer", "figure", "figcaption", "pre",
+        "hr", "dd", "dt", "dl",
+    }
+)  # fmt: skip
+_SKIPPED = frozenset({"script", "style", "template", "noscript"})
+
+
+class _TextOf(HTMLParser):
+    """The text of an HTML fragment, see `html_to_text`.
+
+    The standard library's tolerant parser is enough for feed descriptions (small, already
+    sanitized by feedparser) and for Telegram's few tags, and keeps this module free of lxml.
+    """
+
+    def __init__(self, links: str | None, marks: Mapping[str, tuple[str, str]]) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._links = links
+        self._marks = marks
+        self._open: list[tuple[str, int]] = []  # (href, where its text starts) of each <a>
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED:
+            self._skipping += 1
+        elif tag in _BLOCKS:
+            self.parts.append("\n\n")
+        elif tag == "a":
+            self._open.append((dict(attrs).get("href") or "", len(self.parts)))
+        elif tag in self._marks:
+            self.parts.append(self._marks[tag][0])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in _BLOCKS:
+            self.parts.append("\n\n")
+        elif tag == "a" and self._open:
+            href, start = self._open.pop()
+            # A link whose text is its address ("https://e.org") is not shown twice.
+            if href and self._links and not "".join(self.parts[start:]).endswith(href):
+                self.parts.append(self._links.format(href=href))
+        elif tag in self._marks:
+            self.parts.append(self._marks[tag][1])
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(
+    markup: str,
+    *,
+    links: str | None = None,
+    marks: Mapping[str, tuple[str, str]] | None = None,
+) -> str:
+    """The text of an HTML fragment (or of plain text): tags dropped, entities decoded.
+
+    The one converter for every kind of HTML the bot reads: feed titles and descriptions,
+    and its own Telegram messages (plain-text fallback, terminal shell). Block elements
+    (p, div, br, li, ...) become paragraph breaks; scripts and styles are dropped with their
+    content; other whitespace is kept as it is, because in a Telegram message it is the layout.
+    Callers that store the text normalize it (`normalize_body`, `clean_line`).
+
+    `links` is how a link's address follows its text, a format with `{href}` (" ({href})");
+    None keeps the text only. `marks` puts strings around the text of some tags (the
+    terminal's ANSI styles for <b>, <i> ...).
+    """
+    if "<" not in markup:
+        return html.unescape(markup)
+    parser = _TextOf(links, marks or {})
+    parser.feed(markup)
+    parser.close()
+    return "".join(parser.parts)
 
 
 # Sentence boundary for repeat detection: sentence-final punctuation, optionally followed by a

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from html.parser import HTMLParser
 
 from bot.chat.callbacks import (
     Action,
@@ -555,37 +554,3 @@ def inline_article(language: str, item: SharedArticle, bot_username: str | None)
         text=Html("\n\n".join(parts)),
         rows=(tuple(buttons),) if buttons else (),
     )
-
-
-# -- plain text -------------------------------------------------------------------------------
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.links.append(dict(attrs).get("href") or "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self.links:
-            href = self.links.pop()
-            if href and not "".join(self.parts).endswith(href):
-                self.parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(text: str) -> str:
-    """Telegram HTML as plain text: tags dropped, entities decoded, link targets kept.
-
-    Used when Telegram refuses a message's entities, so the reader still gets the answer.
-    """
-    parser = _TextExtractor()
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.parts) if parser.parts else html.unescape(text)
