@@ -12,7 +12,6 @@ from bot.text import (
     html_to_text,
     normalize_body,
     remove_repeats,
-    split_sentences,
 )
 
 # Sentences long enough (>= 8 words) to be unmistakable when repeated.
@@ -63,14 +62,11 @@ def test_normalize_body_keeps_single_line_breaks_and_is_idempotent() -> None:
     assert normalize_body(once) == once
 
 
-def test_split_sentences_handles_french_quotes() -> None:
-    line = "Il a dit : « Nous partons. » Le train est arrivé. « Enfin ! » Fin."
-    assert split_sentences(line) == [
-        "Il a dit : « Nous partons. »",
-        "Le train est arrivé.",
-        "« Enfin ! »",
-        "Fin.",
-    ]
+def test_remove_repeats_drops_a_quoted_sentence_with_its_quotes() -> None:
+    # French closing quotes stay with their sentence: "fin. » Suite" is cut after the quote.
+    text = f"{B} « {C} » {D} « {C} » Fin."
+    assert remove_repeats(text) == f"{B} « {C} » {D} Fin."
+    assert remove_repeats(f"{A} “{C}” {B} “{C}” Fin.") == f"{A} “{C}” {B} Fin."
 
 
 def test_remove_repeats_drops_a_paragraph_repeated_on_one_line() -> None:
