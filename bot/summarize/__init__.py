@@ -124,7 +124,7 @@ def summarize_or_none(
     has none.
 
     Where `summarize` raises SummaryError, this falls back instead: an article whose declared
-    language we lack (a feed that says "ru", a record that says "pt") is summarized in the
+    language we lack (a feed that says "ru", a record that says "ja") is summarized in the
     language detected from its text, and one that still cannot be summarized (too short, not
     text) has no summary, which readers are told. Module-level, so a process pool can pickle it.
     """
