@@ -153,6 +153,12 @@ class PendingPage:
     last_error: str | None = None
 
 
+# The languages the bot speaks to users: the messages exist in each, `/language` and
+# `newsbot shell --language` offer them, and `Chat.language` is one of them. Here, at the
+# bottom of the layers, so that the services, the chat package and the command line share it.
+INTERFACE_LANGUAGES: tuple[str, ...] = ("fr", "en")
+
+
 @dataclass(frozen=True, slots=True)
 class Chat:
     """A Telegram chat the bot talks to, with its preferences."""

@@ -7,7 +7,8 @@ import string
 
 import pytest
 
-from bot.chat.i18n import COMMANDS, LANGUAGES, MESSAGES, plain, plural, t
+from bot.chat.i18n import COMMANDS, MESSAGES, plain, plural, t
+from bot.models import INTERFACE_LANGUAGES
 from tests.fakebotapi import parse_html
 
 # Keys used where Telegram takes no HTML: callback notices and button labels.
@@ -19,15 +20,15 @@ def placeholders(template: str) -> set[str]:
 
 
 def test_every_key_exists_in_every_language() -> None:
-    assert set(MESSAGES) == set(LANGUAGES)
-    keys = {language: set(MESSAGES[language]) for language in LANGUAGES}
+    assert set(MESSAGES) == set(INTERFACE_LANGUAGES)
+    keys = {language: set(MESSAGES[language]) for language in INTERFACE_LANGUAGES}
     assert keys["fr"] == keys["en"]
 
 
 @pytest.mark.parametrize("key", sorted(MESSAGES["fr"]))
 def test_same_placeholders_and_valid_html(key: str) -> None:
     assert placeholders(MESSAGES["fr"][key]) == placeholders(MESSAGES["en"][key])
-    for language in LANGUAGES:
+    for language in INTERFACE_LANGUAGES:
         template = MESSAGES[language][key]
         values = {name: "<x & y>" for name in placeholders(template)}
         if key.startswith(PLAIN_PREFIXES):
@@ -40,9 +41,9 @@ def test_same_placeholders_and_valid_html(key: str) -> None:
 
 
 def test_commands_are_documented_alike_in_both_languages() -> None:
-    names = {language: [doc.name for doc in COMMANDS[language]] for language in LANGUAGES}
+    names = {language: [doc.name for doc in COMMANDS[language]] for language in INTERFACE_LANGUAGES}
     assert names["fr"] == names["en"]
-    for language in LANGUAGES:
+    for language in INTERFACE_LANGUAGES:
         for doc in COMMANDS[language]:
             assert re.fullmatch(r"[a-z0-9_]{1,32}", doc.name)
             assert 3 <= len(doc.menu) <= 256

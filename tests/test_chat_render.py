@@ -182,11 +182,6 @@ def test_byline_falls_back_to_storage_time_and_skips_unknowns() -> None:
     assert render.byline(bare, "en") == "26 November 2025"
 
 
-def test_html_to_text_for_the_fallback() -> None:
-    text = '<b>Titre</b> &amp; <i>x</i> &lt;ok&gt; <a href="https://e.org">site</a>'
-    assert render.html_to_text(text) == "Titre & x <ok> site (https://e.org)"
-
-
 # -- full text pages ----------------------------------------------------------------------------
 
 

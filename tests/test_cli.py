@@ -128,9 +128,14 @@ def test_import_precomputes_default_summaries(
     long_text = " ".join(
         f"Phrase numéro {i} sur la réforme des retraites et le budget de l'État." for i in range(12)
     )
-    path = write_jsonl(tmp_path / "a.jsonl", [{"title": "Retraites", "text": long_text}])
+    records = [
+        {"title": "Retraites", "text": long_text},
+        # A language the summarizer lacks: summarized in the one detected, as ingest does.
+        {"title": "Budget", "text": long_text.replace("Phrase", "Ligne"), "language": "ru"},
+    ]
+    path = write_jsonl(tmp_path / "a.jsonl", records)
     code, out, _ = run(capsys, "import", str(path))
-    assert code == 0 and out.strip().endswith("; 1 summaries computed")
+    assert code == 0 and out.strip().endswith("; 2 summaries computed")
 
 
 def test_export_round_trips_into_another_store(

@@ -14,8 +14,8 @@ from telegram.ext import CommandHandler
 from bot.app import create_application
 from bot.chat import render
 from bot.chat.handlers import publish_commands
-from bot.chat.i18n import LANGUAGES
 from bot.config import Config, TelegramConfig, load_config
+from bot.models import INTERFACE_LANGUAGES
 from tests.fakebotapi import FakeBotAPI, parse_html
 from tests.helpers import FakeClock
 
@@ -47,7 +47,7 @@ def commands() -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", INTERFACE_LANGUAGES)
 def test_help_documents_exactly_the_handled_commands(commands: set[str], language: str) -> None:
     help_text = parse_html(render.help_view(language).text)
     assert mentioned(help_text) == commands
@@ -65,7 +65,7 @@ def test_the_command_menu_lists_exactly_the_handled_commands(commands: set[str])
                 await publish_commands(application)
 
         asyncio.run(publish())
-    for language in ("", *LANGUAGES):
+    for language in ("", *INTERFACE_LANGUAGES):
         if language == "en":
             continue  # English is the default menu ("")
         assert {c["command"] for c in api.commands[language]} == commands, language

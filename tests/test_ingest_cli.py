@@ -1,5 +1,5 @@
 """`newsbot feeds ...` and `newsbot ingest` (bot.ingest.cli), the feed service behind them
-(bot.services.feeds), OPML (bot.ingest.opml) and the JobQueue wiring (bot.ingest.schedule)."""
+(bot.services.feeds) and OPML (bot.ingest.opml)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import argparse
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,6 @@ from bot.config import Config, FeedConfig, IngestConfig, StoreConfig
 from bot.errors import FeedError, ImportFormatError, NotFound
 from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.ingest.opml import OpmlFeed, parse_opml, render_opml
-from bot.ingest.pipeline import IngestPipeline
-from bot.ingest.schedule import JOB_NAME, ingest_tick, schedule_ingest
 from bot.models import Feed
 from bot.services.feeds import FeedService
 from bot.store import open_store
@@ -247,38 +244,3 @@ async def test_ingest_once_prints_what_happened_per_feed(
         parse(add_ingest_arguments, "--once", "--feed", "2"), config, FakeClock()
     )
     assert code == 1  # every feed of the run failed
-
-
-class FakeJobQueue:
-    """Records run_repeating calls like PTB's JobQueue would receive them."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def run_repeating(self, callback: Any, **kwargs: Any) -> str:
-        self.calls.append({"callback": callback, **kwargs})
-        return "job"
-
-
-async def test_schedule_ingest_ticks_and_runs_the_pipeline(
-    config: Config, site: FeedServer
-) -> None:
-    config = dataclasses.replace(config, feeds=(FeedConfig(site.url("/rss"), "Économie"),))
-    assert ingest_tick(config) == timedelta(minutes=1)
-    quick = dataclasses.replace(config, ingest=dataclasses.replace(INGEST, interval_minutes=1))
-    assert ingest_tick(quick) == timedelta(minutes=1)
-    store = await open_store(config.store.url, clock=FakeClock())
-    try:
-        async with IngestPipeline(store, config, clock=store.clock) as pipeline:
-            queue = FakeJobQueue()
-            assert schedule_ingest(queue, pipeline, config) == "job"  # type: ignore[arg-type]
-            (call,) = queue.calls
-            assert (call["name"], call["interval"], call["first"]) == (
-                JOB_NAME,
-                timedelta(minutes=1),
-                timedelta(seconds=5),
-            )
-            await call["callback"](None)
-        assert await store.count_articles() == 2
-    finally:
-        await store.close()

@@ -63,12 +63,6 @@ def test_back_off_is_capped_and_honours_retry_after() -> None:
     assert capped.next_fetch == NOW + MAX_RETRY_AFTER
 
 
-def test_is_due() -> None:
-    assert DECIDER.is_due(FEED, NOW)
-    assert not DECIDER.is_due(dataclasses.replace(FEED, next_fetch=NOW + timedelta(1)), NOW)
-    assert not DECIDER.is_due(dataclasses.replace(FEED, enabled=False), NOW)
-
-
 def entry(n: int, **kw: object) -> FeedEntry:
     fields: dict[str, object] = {
         "title": f"Titre {n}",

@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import FeedParseError
 from bot.ingest.extract import clean_body, extract_page
-from bot.ingest.parse import entry_guid, html_to_text, is_teaser, parse_feed
+from bot.ingest.parse import entry_guid, is_teaser, parse_feed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
 BASE = "http://127.0.0.1:8000"
@@ -137,14 +137,6 @@ def test_entry_guid_and_teaser_rules() -> None:
     assert not is_teaser("mot " * 200)
     assert is_teaser("mot " * 200 + "[…]")
     assert is_teaser("mot " * 200 + "Lire la suite")
-
-
-def test_html_to_text() -> None:
-    assert html_to_text("<p>Le café &amp; <b>la</b> crème</p><p>Deux<br>trois</p>") == (
-        "Le café & la crème\n\nDeux\n\ntrois"
-    )
-    assert html_to_text("<script>alert(1)</script>Texte &eacute;crit") == "Texte écrit"
-    assert html_to_text("Sans balise &amp; avec entité") == "Sans balise & avec entité"
 
 
 # -- article pages ---------------------------------------------------------------------------

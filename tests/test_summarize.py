@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SummaryError
-from bot.summarize import ALGORITHMS, DEFAULT_ALGORITHM, split_sentences, summarize
+from bot.summarize import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    split_sentences,
+    summarize,
+    summarize_or_none,
+)
 from bot.summarize._clean import prepare, split_header
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,6 +183,22 @@ def test_unknown_algorithm_lists_the_valid_names(algorithm: str) -> None:
 def test_unsupported_language_is_an_error() -> None:
     with pytest.raises(SummaryError, match="unsupported language 'xx'"):
         summarize(ARTICLE_FR, language="xx")
+
+
+def test_summarize_or_none_is_the_summary_or_none() -> None:
+    """What ingest and import store ahead of readers."""
+    expected = summarize(ARTICLE_FR, title=TITLE_FR, language="fr")
+    assert summarize_or_none(ARTICLE_FR, TITLE_FR, "fr") == tuple(expected)
+    assert summarize_or_none("123 456 789. 10 11 12.", "Titre", "fr") is None
+    assert summarize_or_none("", "Titre", None) is None
+    assert summarize_or_none(ARTICLE_FR, TITLE_FR, "fr", algorithm="nope") is None
+
+
+def test_summarize_or_none_detects_a_declared_language_it_lacks() -> None:
+    expected = summarize(ARTICLE_EN, title=TITLE_EN, algorithm="lead", sentences=2)
+    assert summarize_or_none(ARTICLE_EN, TITLE_EN, "xx", algorithm="lead", sentences=2) == tuple(
+        expected
+    )
 
 
 def test_language_is_detected_when_not_given() -> None:

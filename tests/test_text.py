@@ -9,9 +9,9 @@ from bot.text import (
     clean_line,
     content_hash,
     fold,
+    html_to_text,
     normalize_body,
     remove_repeats,
-    split_sentences,
 )
 
 # Sentences long enough (>= 8 words) to be unmistakable when repeated.
@@ -62,14 +62,11 @@ def test_normalize_body_keeps_single_line_breaks_and_is_idempotent() -> None:
     assert normalize_body(once) == once
 
 
-def test_split_sentences_handles_french_quotes() -> None:
-    line = "Il a dit : « Nous partons. » Le train est arrivé. « Enfin ! » Fin."
-    assert split_sentences(line) == [
-        "Il a dit : « Nous partons. »",
-        "Le train est arrivé.",
-        "« Enfin ! »",
-        "Fin.",
-    ]
+def test_remove_repeats_drops_a_quoted_sentence_with_its_quotes() -> None:
+    # French closing quotes stay with their sentence: "fin. » Suite" is cut after the quote.
+    text = f"{B} « {C} » {D} « {C} » Fin."
+    assert remove_repeats(text) == f"{B} « {C} » {D} Fin."
+    assert remove_repeats(f"{A} “{C}” {B} “{C}” Fin.") == f"{A} “{C}” {B} Fin."
 
 
 def test_remove_repeats_drops_a_paragraph_repeated_on_one_line() -> None:
@@ -115,3 +112,31 @@ def test_remove_repeats_returns_text_without_repeats_unchanged() -> None:
     text = f"{A}\n{B}\n\n{C}"
     assert remove_repeats(text) is text
     assert remove_repeats("") == ""
+
+
+# -- HTML to text -------------------------------------------------------------------------------
+
+
+def test_html_to_text_of_a_feed_fragment() -> None:
+    fragment = "<p>Le café &amp; <b>la</b> crème</p><p>Deux<br>trois</p>"
+    assert normalize_body(html_to_text(fragment)) == "Le café & la crème\n\nDeux\n\ntrois"
+    assert html_to_text("<script>alert(1)</script>Texte &eacute;crit<style>p {}</style>") == (
+        "Texte écrit"
+    )
+    assert html_to_text("Sans balise &amp; avec entité") == "Sans balise & avec entité"
+    assert html_to_text("un <3 deux, a < b") == "un <3 deux, a < b"
+    assert html_to_text("<b></b>") == ""
+
+
+def test_html_to_text_of_a_telegram_message() -> None:
+    text = '<b>Titre</b> &amp; <i>x</i> &lt;ok&gt;\n\n  <a href="https://e.org">site</a>'
+    assert html_to_text(text, links=" ({href})") == "Titre & x <ok>\n\n  site (https://e.org)"
+    assert html_to_text(text) == "Titre & x <ok>\n\n  site"  # the layout is kept
+    bare = '<a href="https://e.org/x">https://e.org/x</a>'
+    assert html_to_text(bare, links=" ({href})") == "https://e.org/x"  # not shown twice
+
+
+def test_html_to_text_marks_tags() -> None:
+    marks = {"b": ("**", "**"), "i": ("_", "_")}
+    text = "<b>Titre</b> <i>sous-titre</i> <u>souligné</u>"
+    assert html_to_text(text, marks=marks) == "**Titre** _sous-titre_ souligné"

@@ -17,6 +17,7 @@ import sys
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import ConfigError, NewsbotError
+from bot.models import INTERFACE_LANGUAGES
 
 RUN_HELP = (
     "Run the bot: long polling by default, a webhook when [telegram.webhook] is configured. "
@@ -51,7 +52,7 @@ def add_shell_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `newsbot shell`."""
     parser.add_argument(
         "--language",
-        choices=("fr", "en"),
+        choices=INTERFACE_LANGUAGES,
         help="interface language (default: the chat's, else from $LANG)",
     )
 

@@ -69,8 +69,9 @@ from bot.errors import (
     UnknownCategory,
     UserInputError,
 )
+from bot.models import INTERFACE_LANGUAGES
 from bot.services.articles import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SUMMARY_SENTENCES
-from bot.services.chats import LANGUAGES, Preferences, language_for
+from bot.services.chats import Preferences, language_for
 from bot.services.links import find_url
 from bot.summarize import ALGORITHMS
 
@@ -304,7 +305,7 @@ async def language(update: Update, context: NewsContext) -> None:
         await _reply(update, context, render.language_choice(prefs.language))
         return
     choice = args[0].lower()
-    if len(args) > 1 or choice not in LANGUAGES:
+    if len(args) > 1 or choice not in INTERFACE_LANGUAGES:
         await _reply(update, context, render.message(prefs.language, "usage_language"))
         return
     prefs = await context.services.chats.set_language(prefs.chat_id, choice)

@@ -11,7 +11,6 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
-LANGUAGES: tuple[str, ...] = ("fr", "en")
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
 
 

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from html.parser import HTMLParser
 
 from bot.chat.callbacks import (
     Action,
@@ -31,7 +30,6 @@ from bot.chat.callbacks import (
 from bot.chat.i18n import (
     COMMANDS,
     LANGUAGE_NAMES,
-    LANGUAGES,
     MESSAGES,
     Html,
     escape,
@@ -44,7 +42,7 @@ from bot.chat.i18n import (
     t,
 )
 from bot.config import LinksConfig
-from bot.models import Article, Category
+from bot.models import INTERFACE_LANGUAGES, Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage
 from bot.services.chats import SUMMARY_LENGTHS, Preferences
 from bot.services.sharing import SharedArticle
@@ -464,7 +462,7 @@ def settings(language: str, prefs: Preferences, algorithms: Sequence[str]) -> Vi
     method_rows = tuple(tuple(methods[i : i + 3]) for i in range(0, len(methods), 3))
     languages = tuple(
         Button(tick(LANGUAGE_NAMES[code], code == prefs.language), SetOption("l", code))
-        for code in LANGUAGES
+        for code in INTERFACE_LANGUAGES
     )
     return View(Html(text), (lengths, *method_rows, languages))
 
@@ -476,7 +474,7 @@ def language_choice(language: str) -> View:
         (
             tuple(
                 Button(("✓ " if code == language else "") + LANGUAGE_NAMES[code], SetLanguage(code))
-                for code in LANGUAGES
+                for code in INTERFACE_LANGUAGES
             ),
         ),
     )
@@ -556,37 +554,3 @@ def inline_article(language: str, item: SharedArticle, bot_username: str | None)
         text=Html("\n\n".join(parts)),
         rows=(tuple(buttons),) if buttons else (),
     )
-
-
-# -- plain text -------------------------------------------------------------------------------
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.links.append(dict(attrs).get("href") or "")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self.links:
-            href = self.links.pop()
-            if href and not "".join(self.parts).endswith(href):
-                self.parts.append(f" ({href})")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(text: str) -> str:
-    """Telegram HTML as plain text: tags dropped, entities decoded, link targets kept.
-
-    Used when Telegram refuses a message's entities, so the reader still gets the answer.
-    """
-    parser = _TextExtractor()
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.parts) if parser.parts else html.unescape(text)

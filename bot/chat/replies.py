@@ -23,11 +23,14 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.chat.keyboards import markup
-from bot.chat.render import View, html_to_text
+from bot.chat.render import View
+from bot.text import html_to_text
 
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# In the plain-text fallback a link keeps its address, after its text.
+PLAIN_LINK = " ({href})"
 
 
 def _bad_entities(exc: BadRequest) -> bool:
@@ -55,7 +58,7 @@ async def send(bot: Bot, chat_id: int, view: View) -> Message:
         log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
         return await bot.send_message(
             chat_id,
-            html_to_text(view.text),
+            html_to_text(view.text, links=PLAIN_LINK),
             parse_mode=None,
             reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
@@ -79,7 +82,7 @@ async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
         if _bad_entities(exc):
             log.warning("Telegram refused the HTML (%s); editing as plain text", exc.message)
             try:
-                await _edit(bot, message, html_to_text(view.text), None, keyboard)
+                await _edit(bot, message, html_to_text(view.text, links=PLAIN_LINK), None, keyboard)
             except BadRequest as again:
                 if not _not_modified(again):
                     raise

@@ -17,7 +17,6 @@ import json
 import os
 import threading
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any, TextIO
 
 from telegram import Update
@@ -25,6 +24,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.chat.context import NewsApplication
 from bot.clock import Clock
+from bot.text import html_to_text
 
 SHELL_CHAT_ID = 1
 SHELL_BOT = {
@@ -51,45 +51,15 @@ def language_from_env(env: dict[str, str] | None = None) -> str:
 
 # ANSI styles for Telegram's formatting tags when the terminal shows colors.
 _STYLES = {"b": "1", "strong": "1", "i": "3", "em": "3", "u": "4", "ins": "4", "code": "2"}
-
-
-class _TerminalText(HTMLParser):
-    """Telegram HTML to terminal text: bold/italic as ANSI styles (or nothing), links as
-    "text <url>"."""
-
-    def __init__(self, color: bool) -> None:
-        super().__init__(convert_charrefs=True)
-        self.color = color
-        self.parts: list[str] = []
-        self.links: list[tuple[str, int]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self.links.append((dict(attrs).get("href") or "", len(self.parts)))
-        elif self.color and tag in _STYLES:
-            self.parts.append(f"\033[{_STYLES[tag]}m")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self.links:
-            href, start = self.links.pop()
-            label = "".join(self.parts[start:])
-            if href and href != label:
-                self.parts.append(f" <{href}>")
-        elif self.color and tag in _STYLES:
-            self.parts.append("\033[0m")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+_MARKS = {tag: (f"\033[{code}m", "\033[0m") for tag, code in _STYLES.items()}
 
 
 def terminal_text(text: str, parse_mode: str | None, color: bool = False) -> str:
-    """A message's text as the terminal shows it."""
+    """A message's text as the terminal shows it: bold/italic as ANSI styles (or nothing),
+    links as "text <url>"."""
     if parse_mode != "HTML":
         return text
-    parser = _TerminalText(color)
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.parts)
+    return html_to_text(text, links=" <{href}>", marks=_MARKS if color else None)
 
 
 @dataclass(slots=True)

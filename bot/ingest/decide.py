@@ -49,10 +49,6 @@ class Decider:
         """How often *feed* is fetched when all is well."""
         return timedelta(minutes=feed.interval_minutes or self.default_interval_minutes)
 
-    def is_due(self, feed: Feed, now: datetime) -> bool:
-        """Whether *feed* should be fetched at *now*."""
-        return feed.enabled and (feed.next_fetch is None or feed.next_fetch <= now)
-
     def after_success(
         self,
         feed: Feed,

@@ -20,20 +20,18 @@ The same story in two feeds of one site is then still caught by its URL.
 
 from __future__ import annotations
 
-import html
 import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 
 from bot.errors import FeedParseError
-from bot.text import clean_line, normalize_body, remove_repeats
+from bot.text import clean_line, html_to_text, normalize_body, remove_repeats
 from bot.urls import normalize_url
 
 # A feed text shorter than this many words is a teaser: the article page is fetched for the
@@ -182,8 +180,10 @@ def _not_a_feed_reason(content: bytes, content_type: str, problem: str | None) -
 
 def _entry(raw: Any, feed_url: str, base: str) -> FeedEntry | None:
     title = clean_line(html_to_text(raw.get("title") or ""))
-    texts = [html_to_text(part.get("value") or "") for part in raw.get("content") or []]
-    texts.append(html_to_text(raw.get("summary") or ""))
+    texts = [
+        normalize_body(html_to_text(part.get("value") or "")) for part in raw.get("content") or []
+    ]
+    texts.append(normalize_body(html_to_text(raw.get("summary") or "")))
     text = remove_repeats(max(texts, key=len))
     if not title and not text:
         return None
@@ -241,54 +241,3 @@ def _tags(tags: Sequence[Any]) -> tuple[str, ...]:
         if term and term not in found:
             found.append(term)
     return tuple(found)
-
-
-# -- HTML fragments to text -----------------------------------------------------------------
-
-_BLOCKS = frozenset(
-    {
-        "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-        "tr", "table", "section", "article", "header", "footer", "figure", "figcaption", "pre",
-        "hr", "dd", "dt", "dl",
-    }
-)  # fmt: skip
-_SKIPPED = frozenset({"script", "style", "template", "noscript"})
-
-
-class _TextCollector(HTMLParser):
-    """Text of an HTML fragment with block elements as paragraph breaks.
-
-    Feed descriptions are small fragments (already sanitized by feedparser); the standard
-    library's tolerant parser is enough and keeps this module free of lxml's untyped API.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
-            self._skipping += 1
-        elif tag in _BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in _BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(fragment: str) -> str:
-    """Plain text of an HTML fragment (or of plain text), paragraphs kept, spaces collapsed."""
-    if "<" not in fragment:
-        return normalize_body(html.unescape(fragment))
-    collector = _TextCollector()
-    collector.feed(fragment)
-    collector.close()
-    return normalize_body("".join(collector.parts))

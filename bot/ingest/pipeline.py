@@ -42,7 +42,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import IngestError, SummaryError
+from bot.errors import IngestError
 from bot.ingest.decide import Decider, PageCompletion
 from bot.ingest.extract import PageContent, extract_page
 from bot.ingest.fetch import PAGE_ACCEPT, Fetcher, FetchResult
@@ -58,7 +58,7 @@ from bot.models import (
 from bot.services.summaries import length_key
 from bot.store.contract import ArticleStore
 from bot.store.queue import lease_owner
-from bot.summarize import summarize
+from bot.summarize import summarize_or_none
 
 log = logging.getLogger(__name__)
 
@@ -105,40 +105,6 @@ class Extractor(Protocol):
 
 Summarizer = Callable[[str, str, str | None], tuple[str, ...] | None]
 """(text, title, language) -> the default summary, None when the text has none."""
-
-
-def summarize_default(
-    text: str,
-    title: str,
-    language: str | None,
-    *,
-    algorithm: str,
-    sentences: int,
-    default_language: str,
-) -> tuple[str, ...] | None:
-    """The configured default summary; module-level so a process pool can pickle it."""
-    try:
-        return tuple(
-            summarize(
-                text,
-                title=title,
-                language=language,
-                algorithm=algorithm,
-                sentences=sentences,
-                default_language=default_language,
-            )
-        )
-    except SummaryError:
-        if language:  # a language the summarizer lacks: let it detect one it has
-            return summarize_default(
-                text,
-                title,
-                None,
-                algorithm=algorithm,
-                sentences=sentences,
-                default_language=default_language,
-            )
-        return None
 
 
 def config_feeds(config: Config) -> list[FeedSettings]:
@@ -302,7 +268,7 @@ class IngestPipeline:
         self.parser = parser
         self.extractor = extractor
         self.summarizer: Summarizer = summarizer or functools.partial(
-            summarize_default,
+            summarize_or_none,
             algorithm=config.summary.algorithm,
             sentences=config.summary.sentences,
             default_language=config.summary.language,

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from bot.config import SummaryConfig
 from bot.errors import BadArgument
-from bot.models import Chat
+from bot.models import INTERFACE_LANGUAGES, Chat
 from bot.store.contract import ArticleStore
 from bot.summarize import ALGORITHMS
 
-LANGUAGES: tuple[str, ...] = ("fr", "en")
 SUMMARY_LENGTHS: tuple[int, ...] = (1, 3, 5)
 MAX_SENTENCES = 20
 
@@ -66,8 +65,8 @@ class ChatService:
 
     async def set_language(self, chat_id: int, language: str) -> Preferences:
         """Switch the interface language; BadArgument for one we do not speak."""
-        if language not in LANGUAGES:
-            raise BadArgument(f"language must be one of {', '.join(LANGUAGES)}")
+        if language not in INTERFACE_LANGUAGES:
+            raise BadArgument(f"language must be one of {', '.join(INTERFACE_LANGUAGES)}")
         return self._remember(await self.store.upsert_chat(chat_id, language=language))
 
     async def set_sentences(self, chat_id: int, sentences: int) -> Preferences:
@@ -110,5 +109,7 @@ class ChatService:
         algorithm = chat.settings.get("algorithm")
         if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
             algorithm = self.defaults.algorithm
-        language = chat.language if chat.language in LANGUAGES else language_for(chat.language)
+        language = (
+            chat.language if chat.language in INTERFACE_LANGUAGES else language_for(chat.language)
+        )
         return Preferences(chat.id, language, sentences, algorithm)

@@ -4,17 +4,14 @@ on a miss, and computed ahead of time for new articles so a reader's request is 
 from __future__ import annotations
 
 import asyncio
-import logging
+import functools
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
 from bot.config import SummaryConfig
-from bot.errors import SummaryError
 from bot.models import Article
 from bot.store import SqlStore
-from bot.summarize import summarize
-
-log = logging.getLogger(__name__)
+from bot.summarize import summarize, summarize_or_none
 
 # How many articles to summarize per round trip to the store when precomputing.
 PRECOMPUTE_BATCH = 64
@@ -25,31 +22,6 @@ def length_key(sentences: int | None, ratio: float | None) -> str:
     if ratio is not None:
         return f"{round(ratio * 100, 2):g}%"
     return str(sentences)
-
-
-def _summarize_article(
-    text: str,
-    title: str,
-    language: str | None,
-    algorithm: str,
-    sentences: int,
-    ratio: float | None,
-    default_language: str,
-) -> list[str] | None:
-    """Top-level (picklable) so a process pool can run it; None when the text has no summary."""
-    try:
-        return summarize(
-            text,
-            title=title,
-            language=language,
-            algorithm=algorithm,
-            sentences=sentences,
-            ratio=ratio,
-            default_language=default_language,
-        )
-    except SummaryError as exc:
-        log.debug("no summary: %s", exc)
-        return None
 
 
 class SummaryService:
@@ -105,21 +77,19 @@ class SummaryService:
         loop = asyncio.get_running_loop()
         algorithm, sentences = self.config.algorithm, self.config.sentences
         key = length_key(sentences, None)
+        summarizer = functools.partial(
+            summarize_or_none,
+            algorithm=algorithm,
+            sentences=sentences,
+            default_language=self.config.language,
+        )
         done = 0
         for start in range(0, len(article_ids), PRECOMPUTE_BATCH):
             batch = await self.store.get_articles(article_ids[start : start + PRECOMPUTE_BATCH])
             results = await asyncio.gather(
                 *(
                     loop.run_in_executor(
-                        executor,
-                        _summarize_article,
-                        article.text,
-                        article.title,
-                        article.language,
-                        algorithm,
-                        sentences,
-                        None,
-                        self.config.language,
+                        executor, summarizer, article.text, article.title, article.language
                     )
                     for article in batch
                 )

@@ -1,6 +1,7 @@
 """Offline extractive summaries: text in, a few of its own sentences out.
 
     summarize(text, title=..., algorithm="default", sentences=3)  -> ["...", "...", "..."]
+    summarize_or_none(text, title, language, ...)                 -> ("...", ...) or None
 
 The pipeline is the same for every algorithm:
 
@@ -34,6 +35,7 @@ __all__ = [
     "detect_language",
     "split_sentences",
     "summarize",
+    "summarize_or_none",
     "supported_languages",
 ]
 
@@ -107,6 +109,47 @@ def summarize(
     ranking = chosen.rank(prepared, code, count)
     texts = [c.text for c in prepared.candidates]
     return _select(texts, ranking, count, max_chars)
+
+
+def summarize_or_none(
+    text: str,
+    title: str,
+    language: str | None,
+    *,
+    algorithm: str = DEFAULT_ALGORITHM,
+    sentences: int = 3,
+    default_language: str = "fr",
+) -> tuple[str, ...] | None:
+    """An article's summary computed ahead of readers (ingest, import), or None when its text
+    has none.
+
+    Where `summarize` raises SummaryError, this falls back instead: an article whose declared
+    language we lack (a feed that says "ru", a record that says "ja") is summarized in the
+    language detected from its text, and one that still cannot be summarized (too short, not
+    text) has no summary, which readers are told. Module-level, so a process pool can pickle it.
+    """
+    try:
+        return tuple(
+            summarize(
+                text,
+                title=title,
+                language=language,
+                algorithm=algorithm,
+                sentences=sentences,
+                default_language=default_language,
+            )
+        )
+    except SummaryError:
+        if language:
+            return summarize_or_none(
+                text,
+                title,
+                None,
+                algorithm=algorithm,
+                sentences=sentences,
+                default_language=default_language,
+            )
+        return None
 
 
 def _resolve_language(text: str, language: str | None, default_language: str) -> str:
