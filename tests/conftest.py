@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -24,6 +26,22 @@ from bot.store.schema import metadata
 from tests.helpers import FakeClock
 
 PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
+
+
+def _select_sleep(seconds: float) -> None:
+    """`time.sleep` on select's relative timeout. CI runs the suite a second time under
+    libfaketime (`.ci/run`), whose clock_nanosleep wrapper answers EINVAL to the absolute
+    monotonic sleep Python 3.11's `time.sleep` makes, so every sleep in the test process (the
+    feed server's slow responses, `subprocess` waits, polling loops) would fail there."""
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        select.select([], [], [], left)
+
+
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    time.sleep = _select_sleep
 
 
 @pytest.fixture(autouse=True)
