@@ -43,6 +43,7 @@ from bot.models import (
     NewArticle,
     PendingPage,
     StoreStats,
+    Subscriber,
     Subscription,
 )
 
@@ -59,6 +60,28 @@ class AddResult:
     ids: list[int] = field(default_factory=list)
     duplicates: int = 0
     queued: int = 0
+
+
+class Audience(Protocol):
+    """Who is pushed a new article: the rules the store is given when it is opened
+    (`bot.deliver.rules.PushRules`), so that it queues deliveries in the transaction that
+    stores the article without deciding anything itself."""
+
+    def is_news(self, published: datetime | None, arrived: datetime) -> bool:
+        """Whether an article published then was still news when it arrived (stored): when
+        not, it is pushed to nobody, and the store need not look up its subscribers."""
+
+    def recipients(
+        self,
+        *,
+        title: str,
+        text: str,
+        published: datetime | None,
+        arrived: datetime,
+        subscribers: Sequence[Subscriber],
+    ) -> list[int]:
+        """The chat ids, among the active subscribers of the article's category (in their
+        order), that it is pushed to."""
 
 
 class ArticleStore(Protocol):
@@ -80,10 +103,8 @@ class ArticleStore(Protocol):
 
         - its `summary`, when given, is cached under `summary_key` (algorithm, length);
         - a "pending" delivery is queued for every active subscription of an active chat to
-          the article's category whose filters it passes (`bot.store.sql.filters_match`:
-          "+word"/"word" must appear, "-word" must not, in the folded title and text),
-          unless it was published more than two days before now (an archive being imported
-          is not news to push);
+          the article's category that the store's `Audience` chooses (filters, age at
+          arrival, subscribed before: `bot.deliver.rules`);
         - an article with `page_error` is marked as a teaser whose page is still to be
           fetched (see `pending_pages`).
         """
@@ -114,7 +135,8 @@ class ArticleStore(Protocol):
     ) -> bool:
         """Replace a pending teaser with its page's full text (and title, author, date when
         given) and clear the mark; cached summaries are replaced by `summary`. A category is
-        only set on an article that had none, and then its deliveries are queued. The content
+        only set on an article that had none, and then its deliveries are queued as they
+        would have been on its arrival (the `Audience` decides, as of `stored_at`). The content
         hash stays the one first stored (it is the arrival's de-duplication key). False when
         the article is gone or not pending."""
 

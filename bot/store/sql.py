@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -41,10 +41,11 @@ from bot.models import (
     NewArticle,
     PendingPage,
     StoreStats,
+    Subscriber,
     Subscription,
     as_utc,
 )
-from bot.store.contract import DEFAULT_SUMMARY_KEY, AddResult
+from bot.store.contract import DEFAULT_SUMMARY_KEY, AddResult, Audience
 from bot.store.queue import QueueMixin
 from bot.store.schema import (
     articles,
@@ -60,8 +61,6 @@ from bot.urls import normalize_url
 
 # Rows per INSERT: 500 x 16 columns stays well under SQLite's and asyncpg's bind-parameter limits.
 BATCH_SIZE = 500
-# Articles published longer than this before they are stored are not queued for delivery.
-PUSH_MAX_AGE = timedelta(days=2)
 PAGE_PENDING, PAGE_FAILED = "pending", "failed"
 ORIGIN_CONFIG = "config"
 _WORDS = re.compile(r"\w+")
@@ -240,36 +239,16 @@ def _summary_row(
     }
 
 
-@functools.lru_cache(maxsize=1024)
-def _filter_patterns(
-    filters: tuple[str, ...],
-) -> tuple[list[re.Pattern[str]], list[re.Pattern[str]]]:
-    required: list[re.Pattern[str]] = []
-    excluded: list[re.Pattern[str]] = []
-    for raw in filters:
-        term = raw.strip()
-        sign = term[:1]
-        word = fold(term[1:] if sign in "+-" else term)
-        if not word:
-            continue
-        # At a word start, like search: "+élection" matches "élections", not "réélection".
-        pattern = re.compile(r"(?<!\w)" + re.escape(word))
-        (excluded if sign == "-" else required).append(pattern)
-    return required, excluded
+@dataclass(frozen=True, slots=True)
+class _Arrival:
+    """A stored article, as the push rules see it."""
 
-
-def filters_match(filters: Sequence[str], folded_text: str) -> bool:
-    """Whether a text passes a subscription's word filters.
-
-    `folded_text` is `fold(title + "\n" + text)`. Each "+word" (or plain "word") must occur and
-    each "-word" must not, matched case- and accent-insensitively at the start of a word, so
-    "+élection" also matches "élections". A filter may hold several words ("+donald trump"):
-    they must then appear in that order. No filters: everything passes.
-    """
-    required, excluded = _filter_patterns(tuple(filters))
-    return all(p.search(folded_text) for p in required) and not any(
-        p.search(folded_text) for p in excluded
-    )
+    article_id: int
+    category_id: int | None
+    title: str
+    text: str
+    published: datetime | None
+    arrived: datetime
 
 
 def search_terms(query: str) -> list[str]:
@@ -291,10 +270,13 @@ class SqlStore(QueueMixin):
     a second engine could not share) it runs on the async engine through `run_sync`.
     """
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Clock, rules: Audience) -> None:
         self.engine = engine
         # Every row this store writes is stamped with this clock, never the database's now().
         self.clock = clock
+        # Who gets a new article is decided there (`bot.deliver.rules`), not here: the store
+        # only hands it the facts, inside the transaction that stores the article.
+        self.rules = rules
         self.dialect = engine.dialect.name
         # fold(name) -> (id, display name). Categories are never renamed or deleted by the bot,
         # so a cached hit stays true; misses always go to the database.
@@ -473,67 +455,76 @@ class SqlStore(QueueMixin):
         ]
         if summary_rows:
             conn.execute(self._insert(summaries).on_conflict_do_nothing(), summary_rows)
-        # An article published long before it arrives (an archive being imported) is stored
-        # for reading and search but pushed to nobody: subscribers want news, not a backlog.
-        fresh_after = now - PUSH_MAX_AGE
         result.queued += self._enqueue(
             conn,
             [
-                (article_id, cid, item.title, item.text)
+                _Arrival(
+                    article_id,
+                    cid,
+                    item.title,
+                    item.text,
+                    as_utc(item.published) if item.published else None,
+                    now,
+                )
                 for article_id, cid, item in stored
-                if item.published is None or as_utc(item.published) >= fresh_after
             ],
             now,
         )
 
-    def _enqueue(
-        self,
-        conn: Connection,
-        stored: Sequence[tuple[int, int | None, str, str]],
-        now: datetime,
-    ) -> int:
-        """Queue a pending delivery of each (article id, category id, title, text) for every
-        active subscription of its category whose filters it passes; how many were queued.
+    def _enqueue(self, conn: Connection, stored: Sequence[_Arrival], now: datetime) -> int:
+        """Queue a pending delivery of each stored article for the active subscribers of its
+        category the rules (`self.rules`) choose; how many were queued.
 
         Runs inside the caller's transaction, so an article is never stored without its
         deliveries, and the unique (chat, article) index makes a second queueing a no-op.
         """
-        wanted = {category_id for _, category_id, _, _ in stored if category_id is not None}
-        if not wanted:
+        # Asking the rules first spares the subscriptions query for an archive's old articles.
+        stored = [
+            a
+            for a in stored
+            if a.category_id is not None and self.rules.is_news(a.published, a.arrived)
+        ]
+        if not stored:
             return 0
         query = (
-            select(subscriptions.c.chat_id, subscriptions.c.category_id, subscriptions.c.filters)
+            select(
+                subscriptions.c.chat_id,
+                subscriptions.c.category_id,
+                subscriptions.c.filters,
+                subscriptions.c.created_at,
+            )
             .join(chats, chats.c.id == subscriptions.c.chat_id)
             .where(
-                subscriptions.c.category_id.in_(wanted),
+                subscriptions.c.category_id.in_({a.category_id for a in stored}),
                 subscriptions.c.active.is_(True),
                 chats.c.active.is_(True),
             )
             .order_by(subscriptions.c.chat_id)
         )
-        by_category: dict[int, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
+        by_category: dict[int, list[Subscriber]] = defaultdict(list)
         for row in conn.execute(query).all():
-            by_category[row.category_id].append((row.chat_id, tuple(row.filters or ())))
+            by_category[row.category_id].append(
+                Subscriber(row.chat_id, tuple(row.filters or ()), row.created_at)
+            )
         if not by_category:
             return 0
-        rows: list[dict[str, Any]] = []
-        for article_id, category_id, title, body in stored:
-            folded: str | None = None
-            for chat_id, filters in by_category.get(category_id or 0, ()):
-                if filters:
-                    if folded is None:  # folding a whole body costs: only when filtered
-                        folded = fold(f"{title}\n{body}")
-                    if not filters_match(filters, folded):
-                        continue
-                rows.append(
-                    {
-                        "chat_id": chat_id,
-                        "article_id": article_id,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                    }
-                )
+        rows = [
+            {
+                "chat_id": chat_id,
+                "article_id": a.article_id,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for a in stored
+            for chat_id in self.rules.recipients(
+                title=a.title,
+                text=a.text,
+                published=a.published,
+                arrived=a.arrived,
+                subscribers=by_category.get(a.category_id or 0, ()),
+            )
+        ]
         if not rows:
             return 0
         done = conn.execute(
@@ -622,6 +613,7 @@ class SqlStore(QueueMixin):
             row = conn.execute(
                 select(
                     articles.c.title,
+                    articles.c.published,
                     articles.c.category_id,
                     articles.c.stored_at,
                     articles.c.page_status,
@@ -661,7 +653,17 @@ class SqlStore(QueueMixin):
                     .where(categories.c.id == new_category)
                     .values(article_count=categories.c.article_count + 1)
                 )
-                self._enqueue(conn, [(article_id, new_category, title or row.title, text)], now)
+                # The same rules as on arrival, as of its arrival: a subscription made since the
+                # teaser was stored does not get it, nor does anyone an archive's old article.
+                arrival = _Arrival(
+                    article_id,
+                    new_category,
+                    title or row.title,
+                    text,
+                    values.get("published", row.published),
+                    row.stored_at,
+                )
+                self._enqueue(conn, [arrival], now)
             return True
 
         return await self._write(run)
