@@ -21,8 +21,9 @@ from bot.store import (
     open_store,
     upgrade,
 )
+from bot.store.articles import search_terms
+from bot.store.base import BATCH_SIZE, async_url
 from bot.store.schema import metadata
-from bot.store.sql import BATCH_SIZE, async_url, search_terms
 from tests.helpers import FakeClock
 
 PARIS = timezone(timedelta(hours=1))

@@ -34,8 +34,8 @@ from bot.config import DeliveryConfig
 from bot.deliver.limiter import RateLimiter
 from bot.deliver.policy import Policy, decide
 from bot.models import ClaimedDelivery
+from bot.store import lease_owner
 from bot.store.contract import ArticleStore
-from bot.store.queue import lease_owner
 
 log = logging.getLogger(__name__)
 

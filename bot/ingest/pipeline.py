@@ -56,8 +56,8 @@ from bot.models import (
     PendingPage,
 )
 from bot.services.summaries import length_key
+from bot.store import lease_owner
 from bot.store.contract import ArticleStore
-from bot.store.queue import lease_owner
 from bot.summarize import summarize
 
 log = logging.getLogger(__name__)
