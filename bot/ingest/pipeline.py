@@ -57,7 +57,7 @@ from bot.models import (
 )
 from bot.services.summaries import length_key
 from bot.store import lease_owner
-from bot.store.contract import ArticleStore
+from bot.store.contract import IngestStore
 from bot.summarize import summarize
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ class IngestPipeline:
 
     def __init__(
         self,
-        store: ArticleStore,
+        store: IngestStore,
         config: Config,
         *,
         fetcher: Fetcher | None = None,

@@ -13,6 +13,7 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.config import DeliveryConfig
 from bot.deliver.policy import (
@@ -35,11 +36,16 @@ from bot.errors import (
 from bot.models import Article, Category, Subscription
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
-from bot.store.contract import ArticleStore
+from bot.store.contract import ArticleReader, ChatStore, DeliveryQueue
 
 DIGEST_PAGE_SIZE = 5
 # Sentences of each article's summary in a digest: a digest is a list to skim.
 DIGEST_SENTENCES = 2
+
+
+class SubscriptionStore(ChatStore, ArticleReader, DeliveryQueue, Protocol):
+    """What the subscription service needs: chats and subscriptions, categories and articles,
+    digests, and deactivating a chat that removed the bot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +80,7 @@ class DigestPage:
 class SubscriptionService:
     def __init__(
         self,
-        store: ArticleStore,
+        store: SubscriptionStore,
         articles: ArticleService,
         chats: ChatService,
         defaults: DeliveryConfig,

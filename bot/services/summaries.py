@@ -11,7 +11,7 @@ from concurrent.futures import Executor
 from bot.config import SummaryConfig
 from bot.errors import SummaryError
 from bot.models import Article
-from bot.store import SqlStore
+from bot.store.contract import SummaryCache
 from bot.summarize import summarize
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def _summarize_article(
 class SummaryService:
     """Cached summaries of stored articles."""
 
-    def __init__(self, store: SqlStore, config: SummaryConfig) -> None:
+    def __init__(self, store: SummaryCache, config: SummaryConfig) -> None:
         self.store = store
         self.config = config
 
