@@ -16,6 +16,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from cachetools import LRUCache
 from sqlalchemy import (
     Row,
     event,
@@ -41,6 +42,8 @@ _P = ParamSpec("_P")
 # Threads running SQLite work: WAL lets readers run beside the one writer, and a few threads
 # are enough for that on a bot whose handlers are bounded to a handful at once.
 SQLITE_THREADS = 4
+# Category ids kept by a store: far more than any real deployment has.
+CACHED_CATEGORIES = 10_000
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
@@ -143,9 +146,12 @@ class StoreBase:
         # only hands it the facts, inside the transaction that stores the article.
         self.rules = rules
         self.dialect = engine.dialect.name
-        # fold(name) -> (id, display name). Categories are never renamed or deleted by the bot,
-        # so a cached hit stays true; misses always go to the database.
-        self._category_ids: dict[str, tuple[int, str]] = {}
+        # fold(name) -> (id, display name), for the write path (every stored article, every
+        # subscribe) and the category filters of queries. Correctness-neutral: categories are
+        # never renamed or deleted by the bot, so a hit stays true, and a miss always goes to
+        # the database. Readers who want counts use the services' read cache
+        # (`ArticleService`), which has a TTL; this one has none and needs none.
+        self._category_ids: LRUCache[str, tuple[int, str]] = LRUCache(CACHED_CATEGORIES)
         self._sync_engine: Engine | None = None
         self._executor: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite" and _is_file_database(engine.url):
