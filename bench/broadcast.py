@@ -69,6 +69,7 @@ from bot.config import (  # noqa: E402
     SummaryConfig,
     TelegramConfig,
 )
+from bot.deliver.rules import PushRules  # noqa: E402
 from bot.deliver.sender import MAX_IN_FLIGHT, Sender  # noqa: E402
 from bot.models import NewArticle  # noqa: E402
 from bot.services.summaries import SummaryService  # noqa: E402
@@ -375,7 +376,7 @@ class Run:
 async def build_template(path: Path, chats: int) -> tuple[float, int]:
     """A store with `chats` chats subscribed to CATEGORY, through the store's API; the time it
     took, and the id of the seed article that created the category."""
-    store = await open_store(f"sqlite+aiosqlite:///{path}", clock=CLOCK)
+    store = await open_store(f"sqlite+aiosqlite:///{path}", clock=CLOCK, rules=PushRules())
     t0 = time.perf_counter()
     try:
         seed = await store.add_articles(
@@ -491,7 +492,7 @@ async def run_once(
 
 
 async def _counts(url: str) -> dict[str, int]:
-    store = await open_store(url, clock=CLOCK)
+    store = await open_store(url, clock=CLOCK, rules=PushRules())
     try:
         return await store.queue_counts()
     finally:

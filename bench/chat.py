@@ -68,6 +68,7 @@ from bot.chat.application import (  # noqa: E402
 )
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Config, StoreConfig, SummaryConfig, TelegramConfig  # noqa: E402
+from bot.deliver.rules import PushRules  # noqa: E402
 from bot.ingest.importer import import_files  # noqa: E402
 from bot.services.summaries import SummaryService  # noqa: E402
 from bot.store import open_store  # noqa: E402
@@ -306,7 +307,7 @@ async def run_echo(
 
 async def cold_summaries(url: str, ids: list[int]) -> list[float]:
     """Milliseconds per summary computed on request (what a cache miss costs a reader)."""
-    store = await open_store(url, clock=CLOCK)
+    store = await open_store(url, clock=CLOCK, rules=PushRules())
     try:
         service = SummaryService(store, SummaryConfig())
         samples = []
@@ -378,7 +379,7 @@ async def main() -> None:
         jsonl = Path(tmp) / "articles.jsonl"
         store_bench.build_jsonl(jsonl, args.articles)
         url = f"sqlite+aiosqlite:///{tmp}/chat.db"
-        store = await open_store(url, clock=CLOCK)
+        store = await open_store(url, clock=CLOCK, rules=PushRules())
         try:
             t0 = time.perf_counter()
             report = await import_files(store, [jsonl], lambda m: print(m, file=sys.stderr))

@@ -54,6 +54,7 @@ if str(ROOT) not in sys.path:
 
 from bot.clock import SystemClock  # noqa: E402
 from bot.config import Config, FeedConfig, IngestConfig, StoreConfig  # noqa: E402
+from bot.deliver.rules import PushRules  # noqa: E402
 from bot.ingest.pipeline import IngestPipeline  # noqa: E402
 from bot.models import NewArticle  # noqa: E402
 from bot.store import SqlStore, open_store  # noqa: E402
@@ -234,7 +235,7 @@ def bench_config(base: str, store_url: str, feeds: range) -> Config:
 
 async def open_subscribed_store(store_url: str, data: Path) -> tuple[SqlStore, int]:
     """The store with 20 chats subscribed to every category; and how many seed articles."""
-    store = await open_store(store_url, clock=CLOCK)
+    store = await open_store(store_url, clock=CLOCK, rules=PushRules())
     sections = sorted({r["section"] or "France" for r in load_data(data)[0]})
     await store.add_articles(
         [NewArticle(title=f"Seed {s}", text=f"Seed {s}.", category=s) for s in sections]

@@ -138,12 +138,15 @@ def main(argv: list[str] | None = None) -> int:
 async def cached_lookup(text: str, runs: int) -> tuple[float, float]:
     """What a reader's /summary costs once the summary is cached: the service's store lookup."""
     from bot.config import SummaryConfig
+    from bot.deliver.rules import PushRules
     from bot.models import NewArticle
     from bot.services.summaries import SummaryService
     from bot.store import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp}/speed.db", clock=CLOCK)
+        store = await open_store(
+            f"sqlite+aiosqlite:///{tmp}/speed.db", clock=CLOCK, rules=PushRules()
+        )
         try:
             (article_id,) = (await store.add_articles([NewArticle("Titre", text)])).ids
             article = await store.get_article(article_id)

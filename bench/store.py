@@ -33,6 +33,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.clock import SystemClock  # noqa: E402
+from bot.deliver.rules import PushRules  # noqa: E402
 from bot.ingest.importer import import_files  # noqa: E402
 from bot.store import async_url, create_engine, open_store  # noqa: E402
 
@@ -90,7 +91,7 @@ async def timed(runs: int, make: Callable[[int], Awaitable[Any]]) -> tuple[float
 
 
 async def bench(url: str, jsonl: Path, words: list[str], count: int, runs: int) -> dict[str, Any]:
-    store = await open_store(url, clock=CLOCK)
+    store = await open_store(url, clock=CLOCK, rules=PushRules())
     try:
         t0 = time.perf_counter()
         report = await import_files(store, [jsonl], lambda msg: print(msg, file=sys.stderr))

@@ -71,11 +71,12 @@ async def cmd_db_upgrade(args: argparse.Namespace, config: Config, clock: Clock)
 
 async def cmd_import(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Import JSON Lines and plain-text pages."""
+    from bot.deliver.rules import PushRules
     from bot.ingest.importer import import_files
     from bot.services.summaries import SummaryService
     from bot.store import open_store
 
-    store = await open_store(config.store.url, clock=clock)
+    store = await open_store(config.store.url, clock=clock, rules=PushRules())
     try:
         report = await import_files(store, [Path(p) for p in args.files], _err)
         summarized = 0
@@ -100,10 +101,11 @@ async def cmd_import(args: argparse.Namespace, config: Config, clock: Clock) -> 
 
 async def cmd_export(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Write articles as JSON Lines."""
+    from bot.deliver.rules import PushRules
     from bot.ingest.files import article_to_record
     from bot.store import open_store
 
-    store = await open_store(config.store.url, clock=clock)
+    store = await open_store(config.store.url, clock=clock, rules=PushRules())
     out = _out() if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     count = 0
     try:
@@ -123,9 +125,10 @@ async def cmd_export(args: argparse.Namespace, config: Config, clock: Clock) -> 
 
 async def cmd_stats(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Print counts of the store."""
+    from bot.deliver.rules import PushRules
     from bot.store import open_store, redact
 
-    store = await open_store(config.store.url, clock=clock)
+    store = await open_store(config.store.url, clock=clock, rules=PushRules())
     try:
         stats = await store.stats()
         feeds = await store.list_feeds()

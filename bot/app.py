@@ -31,6 +31,7 @@ from bot.chat.handlers import publish_commands, register
 from bot.chat.outbox import TelegramOutbox, open_outbox
 from bot.clock import Clock
 from bot.config import Config
+from bot.deliver.rules import PushRules
 from bot.deliver.sender import Sender
 from bot.ingest.pipeline import IngestPipeline
 from bot.ingest.safefetch import Resolver, SafeFetcher
@@ -75,7 +76,7 @@ class Runtime:
     async def open(self) -> Services:
         """Open (and migrate) the store and build the services the handlers use."""
         clock = self.clock
-        self._store = await open_store(self.config.store.url, clock=clock)
+        self._store = await open_store(self.config.store.url, clock=clock, rules=PushRules())
         articles = ArticleService(
             self._store, SummaryService(self._store, self.config.summary), clock=clock
         )

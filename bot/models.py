@@ -184,6 +184,16 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class Subscriber:
+    """What the push rules know of one active subscription: whose it is, its filters, and
+    since when it exists (`bot.deliver.rules`)."""
+
+    chat_id: int
+    filters: tuple[str, ...]
+    subscribed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One (chat, article) pair in the deliveries queue."""
 

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bot.deliver.rules import PushRules
 from bot.store import SqlStore, async_url, create_engine, upgrade
 from bot.store.schema import metadata
 from tests.helpers import FakeClock
@@ -142,10 +143,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def store(store_url: str, clock: FakeClock) -> AsyncIterator[SqlStore]:
-    """An open, migrated, empty store on each backend, on the test's clock."""
+def rules() -> PushRules:
+    """The push rules of the `store` fixture; a test parametrizes `rules` for others."""
+    return PushRules()
+
+
+@pytest.fixture
+async def store(store_url: str, clock: FakeClock, rules: PushRules) -> AsyncIterator[SqlStore]:
+    """An open, migrated, empty store on each backend, on the test's clock and rules."""
     engine = create_engine(store_url)
     await upgrade(engine)
-    store = SqlStore(engine, clock)
+    store = SqlStore(engine, clock, rules)
     yield store
     await store.close()

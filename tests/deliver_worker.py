@@ -14,6 +14,7 @@ from telegram import Bot
 from bot.chat.outbox import TelegramOutbox
 from bot.clock import SystemClock
 from bot.config import DeliveryConfig, SummaryConfig
+from bot.deliver.rules import PushRules
 from bot.deliver.sender import Sender
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
@@ -29,7 +30,7 @@ CONFIG = DeliveryConfig(
 
 async def main(url: str, api_base: str, token: str) -> None:
     clock = SystemClock()  # a process of its own: the machine's clock, as `newsbot run`
-    store = await open_store(url, clock=clock)
+    store = await open_store(url, clock=clock, rules=PushRules())
     bot = Bot(token, base_url=api_base)
     await bot.initialize()
     summaries = SummaryService(store, SummaryConfig())

@@ -35,6 +35,7 @@ from bot.config import (
     TelegramConfig,
     WebhookConfig,
 )
+from bot.deliver.rules import PushRules
 from bot.errors import ConfigError
 from bot.ingest.safefetch import Resolver
 from bot.models import NewArticle
@@ -135,7 +136,7 @@ def seed_articles() -> dict[str, NewArticle]:
 
 async def seed(url: str, clock: Clock | None = None) -> dict[str, int]:
     """Store the seed articles (at *clock*'s now); their ids by name."""
-    store = await open_store(url, clock=clock or FakeClock())
+    store = await open_store(url, clock=clock or FakeClock(), rules=PushRules())
     try:
         items = seed_articles()
         result = await store.add_articles(items.values())

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.config import LinksConfig
+from bot.deliver.rules import PushRules
 from bot.models import NewArticle
 from bot.store import open_store
 from tests.fakebotapi import FakeBotAPI, parse_html, utf16_len
@@ -25,7 +26,7 @@ EXTRA = 25  # wire stories on top of the 11 seed articles: two pages of latest
 
 async def seed_more(url: str) -> dict[str, int]:
     ids = await seed(url)
-    store = await open_store(url, clock=FakeClock())
+    store = await open_store(url, clock=FakeClock(), rules=PushRules())
     try:
         day = datetime(2025, 11, 27, 8, 0, tzinfo=UTC)
         result = await store.add_articles(

@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from bot.chat.outbox import TelegramOutbox
 from bot.config import DeliveryConfig
+from bot.deliver.rules import PushRules
 from bot.deliver.sender import Outcome, Sender
 from bot.models import ClaimedDelivery, NewArticle
 from bot.store import SqlStore, open_store
@@ -50,7 +51,7 @@ def news(n: int, category: str = "Économie", text: str = "") -> NewArticle:
 async def publish(clock: FakeClock, url: str, *items: NewArticle) -> list[int]:
     """Store articles as `newsbot import` does from another process: its own store (on the
     test's clock: the other process lives in the same world time)."""
-    store = await open_store(url, clock=clock)
+    store = await open_store(url, clock=clock, rules=PushRules())
     try:
         return (await store.add_articles(items)).ids
     finally:
@@ -204,7 +205,7 @@ async def test_a_user_who_blocked_the_bot_is_deactivated(bot: Bot, url: str) -> 
     await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api, EN.id)) == 1)
     await until(lambda: any(not c.ok for c in bot.api.calls_of("sendMessage")))
-    store = await open_store(url, clock=bot.clock)
+    store = await open_store(url, clock=bot.clock, rules=PushRules())
     try:
         await until_async(lambda: _inactive(store, FR.id))
         assert (await store.stats()).chats_inactive == 1
@@ -234,7 +235,7 @@ async def test_blocking_and_unblocking_the_bot_stop_and_resume_deliveries(
     ):
         await bot.api.acknowledged(update_id)
     await asyncio.wait_for(bot.application.update_queue.join(), 10)
-    store = await open_store(url, clock=bot.clock)
+    store = await open_store(url, clock=bot.clock, rules=PushRules())
     try:
         await until_async(lambda: _inactive(store, FR.id))
         await until_async(lambda: _inactive(store, GROUP))
@@ -487,7 +488,7 @@ def test_two_sender_processes_on_postgresql_never_send_twice(postgres_url: str) 
 
 
 async def _reset(url: str) -> None:
-    store = await open_store(url, clock=FakeClock())
+    store = await open_store(url, clock=FakeClock(), rules=PushRules())
     try:
         async with store.engine.begin() as conn:
             tables = ", ".join(t.name for t in metadata.sorted_tables)
@@ -497,7 +498,7 @@ async def _reset(url: str) -> None:
 
 
 async def _subscribe(url: str, chats: list[int]) -> None:
-    store = await open_store(url, clock=FakeClock())
+    store = await open_store(url, clock=FakeClock(), rules=PushRules())
     try:
         await store.add_articles([news(0)])
         for chat in chats:

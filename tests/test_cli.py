@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import build_parser, main
+from bot.deliver.rules import PushRules
 from bot.store import head_revision
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
@@ -229,7 +230,7 @@ def test_stats_show_the_deliveries_queue_and_deactivated_chats(
     from tests.helpers import FakeClock
 
     async def fill() -> None:
-        store = await open_store(f"sqlite:///{sqlite_env}", clock=FakeClock())
+        store = await open_store(f"sqlite:///{sqlite_env}", clock=FakeClock(), rules=PushRules())
         try:
             await store.add_articles([NewArticle(title="A", text="Premier.", category="Sport")])
             for chat in (1, 2):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config, FeedConfig, IngestConfig, StoreConfig
+from bot.deliver.rules import PushRules
 from bot.errors import FeedError, ImportFormatError, NotFound
 from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.ingest.opml import OpmlFeed, parse_opml, render_opml
@@ -82,7 +83,7 @@ async def test_feeds_list_add_remove_enable(
     with pytest.raises(FeedError, match="language"):
         await feeds(config, capsys, "add", "https://ex.org/y", "X", "--language", "français!")
 
-    store = await open_store(config.store.url, clock=FakeClock())
+    store = await open_store(config.store.url, clock=FakeClock(), rules=PushRules())
     try:
         from bot.models import FeedState
 
@@ -118,7 +119,7 @@ async def test_feeds_list_add_remove_enable(
 
 
 async def test_adding_a_disabled_feed_again_re_enables_it(config: Config) -> None:
-    store = await open_store(config.store.url, clock=FakeClock())
+    store = await open_store(config.store.url, clock=FakeClock(), rules=PushRules())
     try:
         service = FeedService(store, config, clock=store.clock)
         change = await service.add("https://ex.org/a", "A")

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-import bot.store.sql
 from bot.config import Config, FeedConfig, IngestConfig, StoreConfig
+from bot.deliver.rules import PushRules
 from bot.ingest.fetch import Fetcher
 from bot.ingest.parse import ParsedFeed, parse_feed
 from bot.ingest.pipeline import (
@@ -153,11 +153,11 @@ def by_path(server: FeedServer, report: IngestReport) -> dict[str, FeedReport]:
     return found
 
 
+# The fixtures are dated 2025: let them count as news, so they are queued for delivery.
+@pytest.mark.parametrize("rules", [PushRules(push_max_age=timedelta(days=100_000))], ids=["news"])
 async def test_good_feeds_are_ingested_bad_ones_reported_and_backed_off(
-    server: FeedServer, store: SqlStore, pipeline: IngestPipeline, monkeypatch: pytest.MonkeyPatch
+    server: FeedServer, store: SqlStore, pipeline: IngestPipeline
 ) -> None:
-    # The fixtures are dated 2025: let them count as news, so they are queued for delivery.
-    monkeypatch.setattr(bot.store.sql, "PUSH_MAX_AGE", timedelta(days=100_000))
     await store.add_articles([NewArticle(title="Seed", text="Seed.", category="Économie")])
     await store.upsert_chat(42)
     await store.subscribe(42, "economie")

@@ -10,6 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from bot.deliver.rules import PushRules
 from bot.errors import NotFound
 from bot.models import NewArticle
 from bot.store import (
@@ -20,8 +21,9 @@ from bot.store import (
     open_store,
     upgrade,
 )
+from bot.store.articles import search_terms
+from bot.store.base import BATCH_SIZE, async_url
 from bot.store.schema import metadata
-from bot.store.sql import BATCH_SIZE, async_url, search_terms
 from tests.helpers import FakeClock
 
 PARIS = timezone(timedelta(hours=1))
@@ -148,7 +150,7 @@ async def test_reads_run_alongside_a_write(store: SqlStore) -> None:
 
 async def test_an_in_memory_sqlite_store_works_on_its_one_connection() -> None:
     # No second engine can open the same in-memory database: it runs on the async engine.
-    store = await open_store("sqlite+aiosqlite:///:memory:", clock=FakeClock())
+    store = await open_store("sqlite+aiosqlite:///:memory:", clock=FakeClock(), rules=PushRules())
     try:
         (article_id,) = (await store.add_articles([art(1, text="Le pétrole monte.")])).ids
         assert [a.id for a in await store.search("petrole")] == [article_id]
@@ -159,7 +161,9 @@ async def test_an_in_memory_sqlite_store_works_on_its_one_connection() -> None:
 
 def test_a_sqlite_store_serves_one_event_loop_after_another(tmp_path: Path) -> None:
     async def write() -> SqlStore:
-        store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'loops.db'}", clock=FakeClock())
+        store = await open_store(
+            f"sqlite+aiosqlite:///{tmp_path / 'loops.db'}", clock=FakeClock(), rules=PushRules()
+        )
         await store.add_articles([art(1)])
         return store
 

@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from bot.deliver.rules import PushRules
 from bot.errors import NotFound
 from bot.models import FeedSettings, FeedState, NewArticle
 from bot.store import SqlStore, create_engine, head_revision, upgrade
-from bot.store.sql import filters_match
-from bot.text import fold
 from tests.helpers import START, FakeClock
 
 NOW = datetime(2025, 6, 10, 12, 0, tzinfo=UTC)
@@ -79,26 +78,6 @@ async def test_duplicates_and_racing_writers_are_queued_once(store: SqlStore) ->
     assert sum(r.queued for r in results) == 29
 
 
-@pytest.mark.parametrize(
-    ("filters", "expected"),
-    [
-        ((), True),
-        (("+petrole",), True),  # accents folded
-        (("pétrole",), True),  # no sign means "+"
-        (("+élection",), True),  # word prefix: élections
-        (("+lection",), False),  # not inside a word
-        (("-BOURSE",), False),
-        (("+pétrole", "-gaz"), True),
-        (("+pétrole", "+gaz"), False),
-        (("+prix du",), True),  # several words: in that order
-        (("+", "-"), True),  # empty filters are ignored
-    ],
-)
-def test_filters_match(filters: tuple[str, ...], expected: bool) -> None:
-    folded = fold("Le pétrole et les élections\nLa Bourse s'inquiète des prix du baril.")
-    assert filters_match(filters, folded) is expected
-
-
 # -- entries already stored -------------------------------------------------------------------
 
 
@@ -145,7 +124,7 @@ async def test_teaser_pages_are_pending_then_failed_or_completed(store: SqlStore
         ids[0],
         text=full,
         title="Titre de la page",
-        published=NOW,
+        published=START - timedelta(hours=1),  # news when it arrived: pushed
         category="Sport",
         summary=["Phrase du texte intégral."],
     )
@@ -154,7 +133,7 @@ async def test_teaser_pages_are_pending_then_failed_or_completed(store: SqlStore
     assert (article.text, article.title, article.published, article.category) == (
         full,
         "Titre de la page",
-        NOW,
+        START - timedelta(hours=1),
         "Sport",
     )
     assert await store.get_summary(ids[0], "default", "3") == ["Phrase du texte intégral."]
@@ -164,6 +143,34 @@ async def test_teaser_pages_are_pending_then_failed_or_completed(store: SqlStore
     assert (await store.find_category("sport")) is not None
     assert await store.complete_page(ids[0], text="again") is False  # no longer pending
     assert await store.complete_page(ids[2], text="not a teaser") is False
+
+
+async def test_a_completed_teaser_goes_to_subscriptions_older_than_its_arrival_only(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    for chat in (1, 2):
+        await store.upsert_chat(chat)
+    await store.add_articles([art(0, category="Sport")])
+    await store.subscribe(1, "sport")
+    clock.advance(minutes=1)
+    (teaser,) = (await store.add_articles([art(1, url="https://ex.org/1", page_error="503")])).ids
+    clock.advance(minutes=1)
+    await store.subscribe(2, "sport")  # after the teaser arrived: not for this subscription
+    clock.advance(hours=1)
+    assert await store.complete_page(teaser, text="La page entière.", category="Sport")
+    assert [(d.chat_id, d.article_id) for d in await store.list_deliveries()] == [(1, teaser)]
+
+
+async def test_a_completed_teaser_of_an_old_article_is_not_pushed(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    await store.upsert_chat(1)
+    await store.add_articles([art(0, category="Sport")])
+    await store.subscribe(1, "sport")
+    (teaser,) = (await store.add_articles([art(1, url="https://ex.org/1", page_error="503")])).ids
+    old = clock.now() - timedelta(days=3)
+    assert await store.complete_page(teaser, text="Archive.", category="Sport", published=old)
+    assert await store.list_deliveries() == []
 
 
 # -- feeds ---------------------------------------------------------------------------------------
@@ -321,7 +328,7 @@ async def test_a_0001_database_with_data_upgrades_to_head_keeping_it(empty_url: 
     finally:
         await engine.dispose()
 
-    store = SqlStore(create_engine(empty_url), FakeClock())
+    store = SqlStore(create_engine(empty_url), FakeClock(), PushRules())
     try:
         article = await store.get_article(1)
         assert (article.title, article.category, article.feed_id) == ("Le pétrole", "Économie", 1)

@@ -57,9 +57,6 @@ class TelegramOutbox:
         self.articles = articles
         self.chats = chats
         self.subscriptions = subscriptions
-        # Category name -> id. Categories are never renamed or deleted, so a hit stays true;
-        # a miss reads the list again (a new category). Not one store read per message.
-        self._category_ids: dict[str, int] = {}
         # Delivery id -> its message, rendered before its send slot (`prepare_article`).
         self._prepared: dict[int, View | Outcome] = {}
 
@@ -102,10 +99,9 @@ class TelegramOutbox:
         """The id of a category for its Unsubscribe button (the category list is cached)."""
         if not name:
             return None
-        if name not in self._category_ids:
-            for category in await self.articles.categories():
-                self._category_ids[category.name] = category.id
-        return self._category_ids.get(name)
+        # The service's category cache: not one store read per message.
+        found = await self.articles.find_category(name)
+        return found.id if found else None
 
     async def _send(self, chat_id: int, view: View) -> Outcome:
         try:

@@ -34,8 +34,8 @@ from bot.config import DeliveryConfig
 from bot.deliver.limiter import RateLimiter
 from bot.deliver.policy import Policy, decide
 from bot.models import ClaimedDelivery
-from bot.store.contract import ArticleStore
-from bot.store.queue import lease_owner
+from bot.store import lease_owner
+from bot.store.contract import DeliveryQueue
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class SenderStats:
 class Sender:
     def __init__(
         self,
-        store: ArticleStore,
+        store: DeliveryQueue,
         outbox: Outbox,
         config: DeliveryConfig,
         *,

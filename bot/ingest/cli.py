@@ -87,10 +87,11 @@ def print_report(report: IngestReport, out: TextIO) -> None:
 
 async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Fetch feeds into the store: once with --once, else for as long as it runs."""
+    from bot.deliver.rules import PushRules
     from bot.ingest.pipeline import FAILED, IngestPipeline
     from bot.store import open_store
 
-    store = await open_store(config.store.url, clock=clock)
+    store = await open_store(config.store.url, clock=clock, rules=PushRules())
     try:
         async with IngestPipeline(store, config, clock=clock) as pipeline:
             if args.once:
@@ -198,6 +199,7 @@ def add_feeds_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Run one `newsbot feeds` action."""
+    from bot.deliver.rules import PushRules
     from bot.services.feeds import FeedService
     from bot.store import open_store
 
@@ -209,7 +211,7 @@ async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> i
         "import": _feeds_import,
         "export": _feeds_export,
     }
-    store = await open_store(config.store.url, clock=clock)
+    store = await open_store(config.store.url, clock=clock, rules=PushRules())
     try:
         return await handlers[args.feeds_command](FeedService(store, config, clock=clock), args)
     finally:

@@ -21,7 +21,7 @@ from typing import Any
 from bot.errors import ImportFormatError
 from bot.ingest.files import ImportItem, iter_import_file
 from bot.models import NewArticle
-from bot.store import SqlStore
+from bot.store.contract import ArticleWriter
 from bot.text import content_hash
 
 # Records handed to the store at a time: large enough for batched inserts, small enough that
@@ -123,7 +123,7 @@ async def _from_process(path: Path) -> AsyncIterator[_Message]:
 
 
 async def import_files(
-    store: SqlStore,
+    store: ArticleWriter,
     paths: Sequence[Path],
     report_problem: Callable[[str], None],
     *,

@@ -56,8 +56,8 @@ from bot.models import (
     PendingPage,
 )
 from bot.services.summaries import length_key
-from bot.store.contract import ArticleStore
-from bot.store.queue import lease_owner
+from bot.store import lease_owner
+from bot.store.contract import IngestStore
 from bot.summarize import summarize_or_none
 
 log = logging.getLogger(__name__)
@@ -246,7 +246,7 @@ class IngestPipeline:
 
     def __init__(
         self,
-        store: ArticleStore,
+        store: IngestStore,
         config: Config,
         *,
         fetcher: Fetcher | None = None,

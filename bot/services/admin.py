@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.models import Feed, StoreStats
-from bot.store.contract import ArticleStore
+from bot.store.contract import AdminStore
 
 # Failing feeds listed in /stats; `newsbot stats` lists them all.
 MAX_FAILING_FEEDS = 10
@@ -20,7 +20,7 @@ class Status:
 
 
 class AdminService:
-    def __init__(self, store: ArticleStore, admins: Iterable[int]) -> None:
+    def __init__(self, store: AdminStore, admins: Iterable[int]) -> None:
         self.store = store
         self.admins = frozenset(admins)
 

@@ -20,7 +20,7 @@ from bot.clock import Clock
 from bot.errors import BadArgument, NotFound, UnknownCategory
 from bot.models import Article, Category
 from bot.services.summaries import SummaryService, length_key
-from bot.store.contract import ArticleStore
+from bot.store.contract import ArticleReader
 from bot.summarize import split_sentences, supported_languages
 from bot.text import fold
 
@@ -30,6 +30,8 @@ MAX_SUMMARY_SENTENCES = 20
 # Ids are 64-bit in the store; a larger number typed by a user cannot exist, and must not reach
 # the database driver (which would fail on it rather than find nothing).
 MAX_ARTICLE_ID = 2**63 - 1
+# The key of the one entry of the category cache: the whole list.
+_ALL = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ class ArticleService:
 
     def __init__(
         self,
-        store: ArticleStore,
+        store: ArticleReader,
         summaries: SummaryService,
         *,
         clock: Clock,
@@ -119,8 +121,10 @@ class ArticleService:
         self._summaries: TTLCache[tuple[int, str, int], list[str]] = TTLCache(
             cached_summaries, articles_ttl, timer=timer
         )
-        self._categories: dict[str, Category] = {}  # by key (folded name)
-        self._categories_at = -math.inf
+        # The category list by key (folded name), with counts, for `counts_ttl` seconds: the
+        # one read cache of categories above the store (the outbox asks it too). The store's
+        # own id cache serves its write path and never goes stale; this one holds counts.
+        self._categories: TTLCache[str, dict[str, Category]] = TTLCache(1, counts_ttl, timer=timer)
         self._total: int | None = None
         self._total_at = -math.inf
 
@@ -190,8 +194,7 @@ class ArticleService:
     async def categories(self) -> list[Category]:
         """Every category with its article count, largest first (always fresh)."""
         found = await self.store.categories()
-        self._categories = {c.key: c for c in found}
-        self._categories_at = self.clock.monotonic()
+        self._categories[_ALL] = {c.key: c for c in found}
         return found
 
     async def category(self, category_id: int) -> Category:
@@ -207,6 +210,11 @@ class ArticleService:
                     return found
         raise NotFound(f"no category {category_id}")
 
+    async def find_category(self, name: str) -> Category | None:
+        """The category whose folded name is fold(*name*), from the cached list (read again
+        when it is not in it); None if there is none."""
+        return await self._find_category(name)
+
     async def _find_category(self, name: str) -> Category | None:
         key = fold(name)
         for fresh in (False, True):
@@ -216,9 +224,10 @@ class ArticleService:
         return None
 
     async def _known_categories(self, *, refresh: bool) -> dict[str, Category]:
-        if refresh or self.clock.monotonic() - self._categories_at > self.counts_ttl:
-            await self.categories()
-        return self._categories
+        known = None if refresh else self._categories.get(_ALL)
+        if known is None:
+            known = {c.key: c for c in await self.categories()}
+        return known
 
     async def _count(self) -> int:
         if self._total is None or self.clock.monotonic() - self._total_at > self.counts_ttl:

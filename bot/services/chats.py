@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.config import SummaryConfig
 from bot.errors import BadArgument
 from bot.models import INTERFACE_LANGUAGES, Chat
-from bot.store.contract import ArticleStore
+from bot.store.contract import ChatStore
 from bot.summarize import ALGORITHMS
 
 SUMMARY_LENGTHS: tuple[int, ...] = (1, 3, 5)
@@ -41,7 +41,7 @@ class Preferences:
 class ChatService:
     """Chat preferences, created on first contact from the user's Telegram language."""
 
-    def __init__(self, store: ArticleStore, defaults: SummaryConfig, cache_size: int = 10_000):
+    def __init__(self, store: ChatStore, defaults: SummaryConfig, cache_size: int = 10_000):
         self.store = store
         self.defaults = defaults
         self.cache_size = cache_size

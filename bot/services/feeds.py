@@ -21,7 +21,7 @@ from bot.errors import FeedError
 from bot.ingest.opml import parse_opml, render_opml
 from bot.ingest.pipeline import config_feeds
 from bot.models import Feed, FeedSyncResult
-from bot.store.contract import ArticleStore
+from bot.store.contract import FeedAdmin
 from bot.text import clean_line
 
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
@@ -66,7 +66,7 @@ def check_feed_url(url: str) -> str:
 class FeedService:
     """Feed management over the store, with the config's feeds kept in step."""
 
-    def __init__(self, store: ArticleStore, config: Config, *, clock: Clock) -> None:
+    def __init__(self, store: FeedAdmin, config: Config, *, clock: Clock) -> None:
         self.store = store
         self.config = config
         self.clock = clock

@@ -18,6 +18,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from cachetools import TTLCache
@@ -28,7 +29,7 @@ from bot.errors import LinkError, LinksDisabled, NewsbotError, RateLimited
 from bot.ingest.extract import PageContent, decode_html, extract_page
 from bot.ingest.safefetch import Page, SafeFetcher
 from bot.models import Article, NewArticle
-from bot.store.contract import ArticleStore
+from bot.store.contract import ArticleReader, ArticleWriter
 from bot.summarize import supported_languages
 from bot.text import clean_line, content_hash, normalize_body
 from bot.urls import normalize_url
@@ -63,6 +64,10 @@ def find_url(text: str, candidates: Iterable[str] = ()) -> str | None:
     return url
 
 
+class LinkStore(ArticleReader, ArticleWriter, Protocol):
+    """What the link service needs: looking articles up, and storing or refreshing one."""
+
+
 class RateLimiter:
     """At most `limit` events per `window` seconds per key (a sliding window)."""
 
@@ -92,7 +97,7 @@ class LinkService:
 
     def __init__(
         self,
-        store: ArticleStore,
+        store: LinkStore,
         config: LinksConfig,
         fetcher: SafeFetcher,
         *,

@@ -9,11 +9,11 @@ settings change clears the chat's hold in the store, so the sender decides again
 from __future__ import annotations
 
 import math
-import re
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.config import DeliveryConfig
 from bot.deliver.policy import (
@@ -26,43 +26,26 @@ from bot.deliver.policy import (
     parse_hhmm,
     parse_quiet,
 )
+from bot.deliver.rules import parse_filters
 from bot.errors import (
     BadArgument,
-    BadFilter,
     NotFound,
     SummaryError,
-    TooManyFilters,
     UnknownCategory,
 )
 from bot.models import Article, Category, Subscription
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
-from bot.store.contract import ArticleStore
+from bot.store.contract import ArticleReader, ChatStore, DeliveryQueue
 
-# Filters on one subscription, and the longest filter word: enough for any real use, and a
-# bound on the matching work each new article costs.
-MAX_FILTERS = 10
-MAX_FILTER_LENGTH = 40
-_FILTER = re.compile(r"([+-]?)(\w[\w'’-]*)")
 DIGEST_PAGE_SIZE = 5
 # Sentences of each article's summary in a digest: a digest is a list to skim.
 DIGEST_SENTENCES = 2
 
 
-def parse_filters(words: Sequence[str]) -> tuple[str, ...]:
-    """ "+word", "-word" or "word" (same as "+word") → ("+word", "-word", ...); BadFilter for
-    anything else (patterns, punctuation, too long), TooManyFilters for too many."""
-    filters: list[str] = []
-    for raw in words:
-        match = _FILTER.fullmatch(raw.strip())
-        if match is None or len(match.group(2)) > MAX_FILTER_LENGTH:
-            raise BadFilter(raw)
-        item = f"{match.group(1) or '+'}{match.group(2)}"
-        if item not in filters:
-            filters.append(item)
-    if len(filters) > MAX_FILTERS:
-        raise TooManyFilters(MAX_FILTERS)
-    return tuple(filters)
+class SubscriptionStore(ChatStore, ArticleReader, DeliveryQueue, Protocol):
+    """What the subscription service needs: chats and subscriptions, categories and articles,
+    digests, and deactivating a chat that removed the bot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +80,7 @@ class DigestPage:
 class SubscriptionService:
     def __init__(
         self,
-        store: ArticleStore,
+        store: SubscriptionStore,
         articles: ArticleService,
         chats: ChatService,
         defaults: DeliveryConfig,

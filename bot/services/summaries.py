@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 
 from bot.config import SummaryConfig
 from bot.models import Article
-from bot.store import SqlStore
+from bot.store.contract import SummaryCache
 from bot.summarize import summarize, summarize_or_none
 
 # How many articles to summarize per round trip to the store when precomputing.
@@ -27,7 +27,7 @@ def length_key(sentences: int | None, ratio: float | None) -> str:
 class SummaryService:
     """Cached summaries of stored articles."""
 
-    def __init__(self, store: SqlStore, config: SummaryConfig) -> None:
+    def __init__(self, store: SummaryCache, config: SummaryConfig) -> None:
         self.store = store
         self.config = config
 

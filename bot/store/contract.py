@@ -1,4 +1,17 @@
-"""The article store's contract: what every backend provides, grouped by topic.
+"""The article store's contract, one protocol per consumer, so that a fake for one stays small:
+
+    ArticleReader   articles, categories, cached summaries     services.articles
+    SummaryCache    ArticleReader + caching summaries          services.summaries
+    ArticleWriter   storing articles                           ingest.importer
+    IngestStore     ArticleWriter + teasers, feed state, leases ingest.pipeline
+    FeedSync        syncing the "config" feeds                 (IngestStore, FeedAdmin)
+    DeliveryQueue   claims, leases, outcomes, holds, digests   deliver.sender
+    ChatStore       chats, settings, subscriptions             services.chats
+    FeedAdmin       feeds by hand                              services.feeds
+    AdminStore      FeedAdmin + counts                         services.admin
+    ArticleStore    all of them, and `close`                   app, CLI (`SqlStore`)
+
+`Audience` goes the other way: the push rules the store is given (`bot.deliver.rules`).
 
 Invariants every method keeps:
 
@@ -43,6 +56,7 @@ from bot.models import (
     NewArticle,
     PendingPage,
     StoreStats,
+    Subscriber,
     Subscription,
 )
 
@@ -61,80 +75,41 @@ class AddResult:
     queued: int = 0
 
 
-class ArticleStore(Protocol):
-    """The article store. One implementation (`SqlStore`) serves SQLite and PostgreSQL."""
+class Audience(Protocol):
+    """Who is pushed a new article: the rules the store is given when it is opened
+    (`bot.deliver.rules.PushRules`), so that it queues deliveries in the transaction that
+    stores the article without deciding anything itself."""
 
-    # -- lifecycle -------------------------------------------------------------------------
-    async def close(self) -> None:
-        """Release connections. The store is unusable afterwards."""
+    def is_news(self, published: datetime | None, arrived: datetime) -> bool:
+        """Whether an article published then was still news when it arrived (stored): when
+        not, it is pushed to nobody, and the store need not look up its subscribers."""
 
-    # -- articles: writing -----------------------------------------------------------------
-    async def add_articles(
+    def recipients(
         self,
-        items: Iterable[NewArticle],
-        *,
-        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
-    ) -> AddResult:
-        """Store new articles in batches of one transaction each, skipping duplicates (see the
-        module invariants). In the same transaction, for each article actually stored:
-
-        - its `summary`, when given, is cached under `summary_key` (algorithm, length);
-        - a "pending" delivery is queued for every active subscription of an active chat to
-          the article's category whose filters it passes (`bot.store.sql.filters_match`:
-          "+word"/"word" must appear, "-word" must not, in the folded title and text),
-          unless it was published more than two days before now (an archive being imported
-          is not news to push);
-        - an article with `page_error` is marked as a teaser whose page is still to be
-          fetched (see `pending_pages`).
-        """
-
-    async def known_entries(
-        self, *, guids: Iterable[str] = (), urls: Iterable[str] = ()
-    ) -> set[str]:
-        """The given guids and URLs that are stored already (URLs compared normalized, and
-        returned as given): what lets the ingest skip fetching pages of known entries."""
-
-    # -- articles: teasers waiting for their page ------------------------------------------
-    async def pending_pages(
-        self, *, feed_id: int | None = None, limit: int = 100
-    ) -> list[PendingPage]:
-        """Articles stored with only their feed teaser and still "pending", oldest first."""
-
-    async def complete_page(
-        self,
-        article_id: int,
-        *,
-        text: str,
-        title: str | None = None,
-        author: str | None = None,
-        published: datetime | None = None,
-        category: str | None = None,
-        summary: Sequence[str] | None = None,
-        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
-    ) -> bool:
-        """Replace a pending teaser with its page's full text (and title, author, date when
-        given) and clear the mark; cached summaries are replaced by `summary`. A category is
-        only set on an article that had none, and then its deliveries are queued. The content
-        hash stays the one first stored (it is the arrival's de-duplication key). False when
-        the article is gone or not pending."""
-
-    async def fail_page(self, article_id: int, error: str, *, give_up: bool = False) -> None:
-        """Count one more failed page attempt with its reason; `give_up` marks the article
-        "failed" so it is not retried any more (it keeps its teaser)."""
-
-    # -- articles: reading -----------------------------------------------------------------
-    async def refresh_article(
-        self,
-        article_id: int,
         *,
         title: str,
         text: str,
-        author: str | None = None,
-        published: datetime | None = None,
-    ) -> bool:
-        """Replace an article's title and text with a newer version of its page (a link
-        fetched again): same id, `stored_at` set to now, cached summaries dropped, its place in
-        "latest" kept. False if the article is gone or the new text is another article's."""
+        published: datetime | None,
+        arrived: datetime,
+        subscribers: Sequence[Subscriber],
+    ) -> list[int]:
+        """The chat ids, among the active subscribers of the article's category (in their
+        order), that it is pushed to."""
+
+
+class FeedSync(Protocol):
+    """Making the feeds of the configuration the "config" feeds: what both the ingestion and
+    the feed admin do."""
+
+    async def sync_feeds(self, wanted: Sequence[FeedSettings]) -> FeedSyncResult:
+        """Make the "config" feeds exactly `wanted`: add missing ones, update changed
+        settings (fetch state kept), claim matching "admin" feeds, delete "config" feeds no
+        longer wanted. Feeds with origin "admin" not in `wanted` are left alone."""
+
+
+class ArticleReader(Protocol):
+    """Reading articles, categories and cached summaries: what the chat services need to
+    show articles (`bot.services.articles`)."""
 
     async def get_article(self, article_id: int) -> Article:
         """The article with this id; NotFound if there is none."""
@@ -170,7 +145,6 @@ class ArticleStore(Protocol):
     def iter_articles(self, *, category: str | None = None) -> AsyncIterator[Article]:
         """Every article (of one category), in id order, fetched in batches (for export)."""
 
-    # -- categories ------------------------------------------------------------------------
     async def categories(self) -> list[Category]:
         """Categories with their article counts, largest first."""
 
@@ -180,37 +154,95 @@ class ArticleStore(Protocol):
     async def suggest_categories(self, name: str, limit: int = 3) -> list[Category]:
         """Existing categories closest to a misspelt name, best first."""
 
-    # -- feeds -----------------------------------------------------------------------------
-    async def upsert_feed(
+    async def get_summary(self, article_id: int, algorithm: str, length: str) -> list[str] | None:
+        """A cached summary, or None."""
+
+
+class SummaryCache(ArticleReader, Protocol):
+    """Reading articles and caching their summaries (`bot.services.summaries`)."""
+
+    async def put_summary(
+        self, article_id: int, algorithm: str, length: str, sentences: Sequence[str]
+    ) -> None:
+        """Cache a summary, replacing any for the same (article, algorithm, length)."""
+
+    async def put_summaries(self, items: Iterable[tuple[int, str, str, Sequence[str]]]) -> None:
+        """Cache many (article id, algorithm, length, sentences) in one transaction, each
+        replacing any for the same (article, algorithm, length) (precomputing in batches)."""
+
+
+class ArticleWriter(Protocol):
+    """Storing articles: what a source of articles needs (`bot.ingest.importer`, a link a user
+    sends in `bot.services.links`)."""
+
+    async def add_articles(
         self,
-        url: str,
+        items: Iterable[NewArticle],
         *,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> AddResult:
+        """Store new articles in batches of one transaction each, skipping duplicates (see the
+        module invariants). In the same transaction, for each article actually stored:
+
+        - its `summary`, when given, is cached under `summary_key` (algorithm, length);
+        - a "pending" delivery is queued for every active subscription of an active chat to
+          the article's category that the store's `Audience` chooses (filters, age at
+          arrival, subscribed before: `bot.deliver.rules`);
+        - an article with `page_error` is marked as a teaser whose page is still to be
+          fetched (see `pending_pages`).
+        """
+
+    async def known_entries(
+        self, *, guids: Iterable[str] = (), urls: Iterable[str] = ()
+    ) -> set[str]:
+        """The given guids and URLs that are stored already (URLs compared normalized, and
+        returned as given): what lets the ingest skip fetching pages of known entries."""
+
+    async def refresh_article(
+        self,
+        article_id: int,
+        *,
+        title: str,
+        text: str,
+        author: str | None = None,
+        published: datetime | None = None,
+    ) -> bool:
+        """Replace an article's title and text with a newer version of its page (a link
+        fetched again): same id, `stored_at` set to now, cached summaries dropped, its place in
+        "latest" kept. False if the article is gone or the new text is another article's."""
+
+
+class IngestStore(ArticleWriter, FeedSync, Protocol):
+    """What the feed ingestion needs (`bot.ingest.pipeline`): storing articles, teasers
+    waiting for their page, the feeds' schedule and state, and leases on feeds."""
+
+    async def pending_pages(
+        self, *, feed_id: int | None = None, limit: int = 100
+    ) -> list[PendingPage]:
+        """Articles stored with only their feed teaser and still "pending", oldest first."""
+
+    async def complete_page(
+        self,
+        article_id: int,
+        *,
+        text: str,
+        title: str | None = None,
+        author: str | None = None,
+        published: datetime | None = None,
         category: str | None = None,
-        language: str | None = None,
-        interval_minutes: int | None = None,
-    ) -> Feed:
-        """Add a feed, or update the settings of the feed with this URL (fetch state kept)."""
+        summary: Sequence[str] | None = None,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> bool:
+        """Replace a pending teaser with its page's full text (and title, author, date when
+        given) and clear the mark; cached summaries are replaced by `summary`. A category is
+        only set on an article that had none, and then its deliveries are queued as they
+        would have been on its arrival (the `Audience` decides, as of `stored_at`). The content
+        hash stays the one first stored (it is the arrival's de-duplication key). False when
+        the article is gone or not pending."""
 
-    async def list_feeds(self) -> list[Feed]:
-        """All feeds, in id order."""
-
-    async def get_feed(self, feed_id: int) -> Feed:
-        """The feed with this id; NotFound if there is none."""
-
-    async def find_feed(self, url: str) -> Feed | None:
-        """The feed with exactly this URL, or None."""
-
-    async def remove_feed(self, feed_id: int) -> Feed:
-        """Delete a feed and return it (NotFound if none); its articles stay, without feed."""
-
-    async def enable_feed(self, feed_id: int) -> Feed:
-        """Enable a feed again and forget its failures, so it is due at once (NotFound if
-        none)."""
-
-    async def sync_feeds(self, wanted: Sequence[FeedSettings]) -> FeedSyncResult:
-        """Make the "config" feeds exactly `wanted`: add missing ones, update changed
-        settings (fetch state kept), claim matching "admin" feeds, delete "config" feeds no
-        longer wanted. Feeds with origin "admin" not in `wanted` are left alone."""
+    async def fail_page(self, article_id: int, error: str, *, give_up: bool = False) -> None:
+        """Count one more failed page attempt with its reason; `give_up` marks the article
+        "failed" so it is not retried any more (it keeps its teaser)."""
 
     async def due_feeds(
         self,
@@ -225,29 +257,25 @@ class ArticleStore(Protocol):
         """Record the outcome of a fetch (validators, schedule, failures, enabled, error).
         A feed removed meanwhile is ignored; the title is only overwritten when given."""
 
-    # -- chats and subscriptions -----------------------------------------------------------
-    async def upsert_chat(self, chat_id: int, *, language: str | None = None) -> Chat:
-        """Make sure a chat exists; set its language when given."""
+    async def lease_feeds(
+        self,
+        feed_ids: Sequence[int],
+        owner: str,
+        *,
+        lease_seconds: float,
+        due_only: bool = False,
+    ) -> list[int]:
+        """Take the ingestion lease of the feeds no other owner holds (with `due_only`, of
+        those still due); the ids taken."""
 
-    async def find_chat(self, chat_id: int) -> Chat | None:
-        """The chat, or None if the bot never saw it."""
+    async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
+        """Give back *owner*'s ingestion leases on *feed_ids*."""
 
-    async def update_chat_settings(self, chat_id: int, **settings: object) -> Chat:
-        """Merge settings (summary length, algorithm, ...) into the chat's; NotFound if none."""
 
-    async def subscribe(
-        self, chat_id: int, category: str, filters: Sequence[str] = ()
-    ) -> Subscription:
-        """Subscribe a chat to an existing category (NotFound otherwise), replacing filters."""
+class DeliveryQueue(Protocol):
+    """The deliveries queue as the sender drains it (`bot.deliver.sender`): claims and leases,
+    outcomes, holds, digests, and chats that left or moved."""
 
-    async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
-        """Remove one subscription, or all of the chat's with None, with the deliveries of
-        that category still pending for the chat; how many subscriptions were removed."""
-
-    async def subscriptions(self, chat_id: int) -> list[Subscription]:
-        """The chat's subscriptions, by category name."""
-
-    # -- deliveries ------------------------------------------------------------------------
     async def list_deliveries(
         self,
         *,
@@ -304,10 +332,6 @@ class ArticleStore(Protocol):
         """The chat blocked or removed the bot: deactivate it and its subscriptions, fail its
         queued deliveries; how many failed. `subscribe` reactivates the chat."""
 
-    async def reactivate_chat(self, chat_id: int) -> bool:
-        """The chat took the bot back: active again with its suspended subscriptions (what
-        was queued while it was away stays failed). Whether it was inactive."""
-
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """Move a chat (settings, subscriptions, queue, digests) to a new id."""
 
@@ -317,32 +341,88 @@ class ArticleStore(Protocol):
     async def get_digest(self, digest_id: int) -> Digest:
         """A digest; NotFound if there is none."""
 
+
+class ChatStore(Protocol):
+    """Chats, their settings and subscriptions (`bot.services.chats`,
+    `bot.services.subscriptions`)."""
+
+    async def upsert_chat(self, chat_id: int, *, language: str | None = None) -> Chat:
+        """Make sure a chat exists; set its language when given."""
+
+    async def find_chat(self, chat_id: int) -> Chat | None:
+        """The chat, or None if the bot never saw it."""
+
+    async def update_chat_settings(self, chat_id: int, **settings: object) -> Chat:
+        """Merge settings (summary length, algorithm, ...) into the chat's; NotFound if none."""
+
+    async def subscribe(
+        self, chat_id: int, category: str, filters: Sequence[str] = ()
+    ) -> Subscription:
+        """Subscribe a chat to an existing category (NotFound otherwise), replacing filters."""
+
+    async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
+        """Remove one subscription, or all of the chat's with None, with the deliveries of
+        that category still pending for the chat; how many subscriptions were removed."""
+
+    async def subscriptions(self, chat_id: int) -> list[Subscription]:
+        """The chat's subscriptions, by category name."""
+
+    async def reactivate_chat(self, chat_id: int) -> bool:
+        """The chat took the bot back: active again with its suspended subscriptions (what
+        was queued while it was away stays failed). Whether it was inactive."""
+
+
+class FeedAdmin(FeedSync, Protocol):
+    """Managing feeds by hand (`bot.services.feeds`: CLI, OPML, chat)."""
+
+    async def upsert_feed(
+        self,
+        url: str,
+        *,
+        category: str | None = None,
+        language: str | None = None,
+        interval_minutes: int | None = None,
+    ) -> Feed:
+        """Add a feed, or update the settings of the feed with this URL (fetch state kept)."""
+
+    async def list_feeds(self) -> list[Feed]:
+        """All feeds, in id order."""
+
+    async def get_feed(self, feed_id: int) -> Feed:
+        """The feed with this id; NotFound if there is none."""
+
+    async def find_feed(self, url: str) -> Feed | None:
+        """The feed with exactly this URL, or None."""
+
+    async def remove_feed(self, feed_id: int) -> Feed:
+        """Delete a feed and return it (NotFound if none); its articles stay, without feed."""
+
+    async def enable_feed(self, feed_id: int) -> Feed:
+        """Enable a feed again and forget its failures, so it is due at once (NotFound if
+        none)."""
+
+
+class AdminStore(FeedAdmin, Protocol):
+    """What the bot's admins see (`bot.services.admin`): counts, and the feeds."""
+
+    async def stats(self) -> StoreStats:
+        """Counts for `newsbot stats`."""
+
     async def queue_counts(self) -> dict[str, int]:
         """Deliveries per status, plus "deactivated_chats"."""
 
-    async def lease_feeds(
-        self,
-        feed_ids: Sequence[int],
-        owner: str,
-        *,
-        lease_seconds: float,
-        due_only: bool = False,
-    ) -> list[int]:
-        """Take the ingestion lease of the feeds no other owner holds (with `due_only`, of
-        those still due); the ids taken."""
 
-    async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
-        """Give back *owner*'s ingestion leases on *feed_ids*."""
+class ArticleStore(
+    SummaryCache,
+    IngestStore,
+    DeliveryQueue,
+    ChatStore,
+    AdminStore,
+    Protocol,
+):
+    """The whole article store: every consumer's protocol. One implementation (`SqlStore`)
+    serves SQLite and PostgreSQL; a fake for one consumer implements that consumer's protocol
+    only."""
 
-    # -- summaries cache -------------------------------------------------------------------
-    async def get_summary(self, article_id: int, algorithm: str, length: str) -> list[str] | None:
-        """A cached summary, or None."""
-
-    async def put_summary(
-        self, article_id: int, algorithm: str, length: str, sentences: Sequence[str]
-    ) -> None:
-        """Cache a summary, replacing any for the same (article, algorithm, length)."""
-
-    # -- statistics ------------------------------------------------------------------------
-    async def stats(self) -> StoreStats:
-        """Counts for `newsbot stats`."""
+    async def close(self) -> None:
+        """Release connections. The store is unusable afterwards."""

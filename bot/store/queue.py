@@ -1,8 +1,6 @@
-"""The deliveries queue and the feed leases of `SqlStore`: what lets several bot processes share
-one store without sending a message twice or fetching a feed twice at once.
-
-A mixin of `SqlStore` (kept apart because it is the part of the store about coordination, not
-articles): it uses the store's `_read` / `_write`, which run one synchronous function per call.
+"""The deliveries queue and the digests of `SqlStore`: what is queued for whom when an article is
+stored (the store's `Audience` decides), and what lets several senders share one store without
+sending a message twice.
 
 Claiming is one `UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING`: atomic on SQLite (one
 writer at a time), and with `FOR UPDATE SKIP LOCKED` in the sub-select on PostgreSQL, so two
@@ -11,20 +9,38 @@ senders claiming at the same moment each get other rows instead of waiting on ea
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, true, update
+from sqlalchemy import (
+    Row,
+    and_,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
-from bot.clock import Clock
 from bot.errors import NotFound
-from bot.models import ClaimedDelivery, Digest
-from bot.store.schema import chats, deliveries, digests, feeds, subscriptions
+from bot.models import (
+    ClaimedDelivery,
+    Delivery,
+    Digest,
+    Subscriber,
+)
+from bot.store.base import StoreBase, _all
+from bot.store.schema import (
+    chats,
+    deliveries,
+    digests,
+    subscriptions,
+)
 
 PENDING = "pending"
 SENDING = "sending"
@@ -32,17 +48,110 @@ SENT = "sent"
 FAILED = "failed"
 
 
-def lease_owner() -> str:
-    """A name for a holder of leases, unique to this process and object: host, pid and a
-    random part (pids are reused)."""
-    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A stored article, as the push rules see it."""
+
+    article_id: int
+    category_id: int | None
+    title: str
+    text: str
+    published: datetime | None
+    arrived: datetime
 
 
-class QueueMixin:
-    dialect: str
-    clock: Clock
-    _read: Callable[..., Awaitable[Any]]
-    _write: Callable[..., Awaitable[Any]]
+def _to_delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        chat_id=row.chat_id,
+        article_id=row.article_id,
+        status=row.status,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
+
+
+class QueueMixin(StoreBase):
+    # -- queueing ----------------------------------------------------------------------------
+
+    def _enqueue(self, conn: Connection, stored: Sequence[Arrival], now: datetime) -> int:
+        """Queue a pending delivery of each stored article for the active subscribers of its
+        category the rules (`self.rules`) choose; how many were queued.
+
+        Runs inside the caller's transaction, so an article is never stored without its
+        deliveries, and the unique (chat, article) index makes a second queueing a no-op.
+        """
+        # Asking the rules first spares the subscriptions query for an archive's old articles.
+        stored = [
+            a
+            for a in stored
+            if a.category_id is not None and self.rules.is_news(a.published, a.arrived)
+        ]
+        if not stored:
+            return 0
+        query = (
+            select(
+                subscriptions.c.chat_id,
+                subscriptions.c.category_id,
+                subscriptions.c.filters,
+                subscriptions.c.created_at,
+            )
+            .join(chats, chats.c.id == subscriptions.c.chat_id)
+            .where(
+                subscriptions.c.category_id.in_({a.category_id for a in stored}),
+                subscriptions.c.active.is_(True),
+                chats.c.active.is_(True),
+            )
+            .order_by(subscriptions.c.chat_id)
+        )
+        by_category: dict[int, list[Subscriber]] = defaultdict(list)
+        for row in conn.execute(query).all():
+            by_category[row.category_id].append(
+                Subscriber(row.chat_id, tuple(row.filters or ()), row.created_at)
+            )
+        if not by_category:
+            return 0
+        rows = [
+            {
+                "chat_id": chat_id,
+                "article_id": a.article_id,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+            for a in stored
+            for chat_id in self.rules.recipients(
+                title=a.title,
+                text=a.text,
+                published=a.published,
+                arrived=a.arrived,
+                subscribers=by_category.get(a.category_id or 0, ()),
+            )
+        ]
+        if not rows:
+            return 0
+        done = conn.execute(
+            self._insert(deliveries).on_conflict_do_nothing().returning(deliveries.c.id),
+            rows,
+        )
+        return len(done.all())
+
+    async def list_deliveries(
+        self,
+        *,
+        status: str | None = None,
+        chat_id: int | None = None,
+        limit: int = 100,
+    ) -> list[Delivery]:
+        query = select(deliveries).order_by(deliveries.c.id).limit(limit)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        if chat_id is not None:
+            query = query.where(deliveries.c.chat_id == chat_id)
+        rows = await self._read(_all, query)
+        return [_to_delivery(row) for row in rows]
 
     # -- claiming ----------------------------------------------------------------------------
 
@@ -406,48 +515,3 @@ class QueueMixin:
 
         result: dict[str, int] = await self._read(counts)
         return result
-
-    # -- feed leases -------------------------------------------------------------------------
-
-    async def lease_feeds(
-        self,
-        feed_ids: Sequence[int],
-        owner: str,
-        *,
-        lease_seconds: float,
-        due_only: bool = False,
-    ) -> list[int]:
-        """Take the ingestion lease of each feed of *feed_ids* that no other process holds
-        (and, with `due_only`, that is still due: another process may have fetched it since
-        the caller listed it); the ids leased to *owner*."""
-        if not feed_ids:
-            return []
-        now = self.clock.now()
-        due = or_(feeds.c.next_fetch.is_(None), feeds.c.next_fetch <= now) if due_only else true()
-        statement = (
-            update(feeds)
-            .where(
-                feeds.c.id.in_(list(feed_ids)),
-                due,
-                or_(
-                    feeds.c.lease_until.is_(None),
-                    feeds.c.lease_until <= now,
-                    feeds.c.lease_owner == owner,
-                ),
-            )
-            .values(lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds))
-            .returning(feeds.c.id)
-        )
-        ids: list[int] = await self._write(lambda conn: list(conn.execute(statement).scalars()))
-        return sorted(ids)
-
-    async def release_feeds(self, feed_ids: Sequence[int], owner: str) -> None:
-        """Give back the ingestion leases *owner* holds on *feed_ids*."""
-        if not feed_ids:
-            return
-        statement = (
-            update(feeds)
-            .where(feeds.c.id.in_(list(feed_ids)), feeds.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
-        await self._write(lambda conn: conn.execute(statement))

@@ -1,0 +1,566 @@
+"""The articles of `SqlStore`: storing them (with their summaries and deliveries, in one
+transaction), teasers waiting for their page, reading, full-text search, categories."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Row,
+    Select,
+    bindparam,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+from bot.errors import NotFound
+from bot.models import (
+    Article,
+    Category,
+    NewArticle,
+    PendingPage,
+    as_utc,
+)
+from bot.store.base import BATCH_SIZE, _all, _chunks, _execute, _first
+from bot.store.contract import DEFAULT_SUMMARY_KEY, AddResult
+from bot.store.queue import Arrival, QueueMixin
+from bot.store.schema import (
+    articles,
+    categories,
+    summaries,
+)
+from bot.store.summaries import _summary_row
+from bot.text import content_hash, fold
+from bot.urls import normalize_url
+
+PAGE_PENDING, PAGE_FAILED = "pending", "failed"
+_WORDS = re.compile(r"\w+")
+_MAX_SEARCH_TERMS = 12
+
+
+_ARTICLE_COLUMNS = (
+    articles.c.id,
+    articles.c.title,
+    articles.c.text,
+    articles.c.url,
+    articles.c.guid,
+    articles.c.author,
+    articles.c.published,
+    categories.c.name.label("category"),
+    articles.c.language,
+    articles.c.feed_id,
+    articles.c.content_hash,
+    articles.c.stored_at,
+)
+
+
+def _article_select() -> Select[Any]:
+    return select(*_ARTICLE_COLUMNS).select_from(
+        articles.outerjoin(categories, articles.c.category_id == categories.c.id)
+    )
+
+
+def _to_article(row: Row[Any]) -> Article:
+    return Article(
+        id=row.id,
+        title=row.title,
+        text=row.text,
+        url=row.url,
+        guid=row.guid,
+        author=row.author,
+        published=row.published,
+        category=row.category,
+        language=row.language,
+        feed_id=row.feed_id,
+        content_hash=row.content_hash,
+        stored_at=row.stored_at,
+    )
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a search, folded; one-letter words (the "l" of "l'économie") are dropped
+    unless nothing else is left, since as prefixes they would match almost everything."""
+    words = _WORDS.findall(fold(query))
+    longer = [w for w in words if len(w) > 1]
+    return (longer or words)[:_MAX_SEARCH_TERMS]
+
+
+class ArticlesMixin(QueueMixin):
+    """Articles; a `QueueMixin`, since storing an article queues its deliveries."""
+
+    @functools.cached_property
+    def _insert_articles(self) -> Any:
+        return (
+            self._insert(articles)
+            .on_conflict_do_nothing()
+            .returning(articles.c.id, articles.c.category_id, articles.c.content_hash)
+        )
+
+    async def add_articles(
+        self,
+        items: Iterable[NewArticle],
+        *,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> AddResult:
+        result = AddResult()
+        for chunk in _chunks(items, BATCH_SIZE):
+            await self._write(self._add_chunk, chunk, result, summary_key)
+        return result
+
+    def _add_chunk(
+        self,
+        conn: Connection,
+        chunk: list[NewArticle],
+        result: AddResult,
+        summary_key: tuple[str, str],
+    ) -> None:
+        now = self.clock.now()
+        rows: list[dict[str, Any]] = []
+        # content hash -> the item: what RETURNING rows are matched back to (the hash is the
+        # one key every row has and the unique indexes guarantee is not shared).
+        items_by_hash: dict[str, NewArticle] = {}
+        seen_guids: set[str] = set()
+        seen_urls: set[str] = set()
+        for item in chunk:
+            digest = item.content_hash or content_hash(item.title, item.text)
+            url_key = normalize_url(item.url) if item.url else None
+            if (
+                (item.guid and item.guid in seen_guids)
+                or (url_key and url_key in seen_urls)
+                or digest in items_by_hash
+            ):
+                result.duplicates += 1
+                continue
+            if item.guid:
+                seen_guids.add(item.guid)
+            if url_key:
+                seen_urls.add(url_key)
+            items_by_hash[digest] = item
+            published = as_utc(item.published) if item.published else None
+            rows.append(
+                {
+                    "guid": item.guid or None,
+                    "url": item.url or None,
+                    "url_key": url_key,
+                    "content_hash": digest,
+                    "title": item.title,
+                    "author": item.author or None,
+                    "published": published,
+                    "sort_time": min(published, now) if published else now,
+                    "category_id": self._category_id(conn, item.category),
+                    "language": item.language or None,
+                    "text": item.text,
+                    "feed_id": item.feed_id,
+                    "stored_at": now,
+                    "page_status": PAGE_PENDING if item.page_error else None,
+                    "page_attempts": 1 if item.page_error else 0,
+                    "page_error": item.page_error,
+                }
+            )
+        if not rows:
+            return
+        # Drop what is stored already before inserting: cheaper than letting ON CONFLICT
+        # discard it, and it keeps the statement small. ON CONFLICT still covers a racing
+        # writer between this check and the insert.
+        existing = self._existing_keys(conn, rows)
+        fresh = [
+            row
+            for row in rows
+            if row["guid"] not in existing
+            and row["url_key"] not in existing
+            and row["content_hash"] not in existing
+        ]
+        result.duplicates += len(rows) - len(fresh)
+        if not fresh:
+            return
+        # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
+        # ("insertmanyvalues") from one compiled statement, on both backends.
+        inserted = sorted(conn.execute(self._insert_articles, fresh).all(), key=lambda r: r.id)
+        result.duplicates += len(fresh) - len(inserted)
+        result.ids.extend(row.id for row in inserted)
+        added = Counter(row.category_id for row in inserted if row.category_id is not None)
+        if added:
+            conn.execute(
+                categories.update()
+                .where(categories.c.id == bindparam("category"))
+                .values(article_count=categories.c.article_count + bindparam("added")),
+                [{"category": cid, "added": n} for cid, n in added.items()],
+            )
+        stored = [(row.id, row.category_id, items_by_hash[row.content_hash]) for row in inserted]
+        summary_rows = [
+            _summary_row(article_id, summary_key, item.summary, now)
+            for article_id, _, item in stored
+            if item.summary
+        ]
+        if summary_rows:
+            conn.execute(self._insert(summaries).on_conflict_do_nothing(), summary_rows)
+        result.queued += self._enqueue(
+            conn,
+            [
+                Arrival(
+                    article_id,
+                    cid,
+                    item.title,
+                    item.text,
+                    as_utc(item.published) if item.published else None,
+                    now,
+                )
+                for article_id, cid, item in stored
+            ],
+            now,
+        )
+
+    @staticmethod
+    def _existing_keys(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        found: set[str] = set()
+        for column, key in (
+            (articles.c.guid, "guid"),
+            (articles.c.url_key, "url_key"),
+            (articles.c.content_hash, "content_hash"),
+        ):
+            values = [row[key] for row in rows if row[key]]
+            if values:
+                found.update(conn.execute(select(column).where(column.in_(values))).scalars())
+        return found
+
+    async def known_entries(
+        self, *, guids: Iterable[str] = (), urls: Iterable[str] = ()
+    ) -> set[str]:
+        by_key: dict[str, list[str]] = defaultdict(list)
+        for url in urls:
+            if url:
+                by_key[normalize_url(url)].append(url)
+        return await self._read(_known_entries, {g for g in guids if g}, by_key)
+
+    async def pending_pages(
+        self, *, feed_id: int | None = None, limit: int = 100
+    ) -> list[PendingPage]:
+        query = (
+            select(
+                articles.c.id,
+                articles.c.url,
+                articles.c.title,
+                articles.c.text,
+                articles.c.author,
+                articles.c.published,
+                categories.c.name.label("category"),
+                articles.c.language,
+                articles.c.feed_id,
+                articles.c.page_attempts,
+                articles.c.page_error,
+            )
+            .select_from(articles.outerjoin(categories, articles.c.category_id == categories.c.id))
+            .where(articles.c.page_status == PAGE_PENDING, articles.c.url.is_not(None))
+            .order_by(articles.c.id)
+            .limit(limit)
+        )
+        if feed_id is not None:
+            query = query.where(articles.c.feed_id == feed_id)
+        rows = await self._read(_all, query)
+        return [
+            PendingPage(
+                id=r.id,
+                url=r.url,
+                title=r.title,
+                text=r.text,
+                author=r.author,
+                published=r.published,
+                category=r.category,
+                language=r.language,
+                feed_id=r.feed_id,
+                attempts=r.page_attempts,
+                last_error=r.page_error,
+            )
+            for r in rows
+        ]
+
+    async def complete_page(
+        self,
+        article_id: int,
+        *,
+        text: str,
+        title: str | None = None,
+        author: str | None = None,
+        published: datetime | None = None,
+        category: str | None = None,
+        summary: Sequence[str] | None = None,
+        summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+    ) -> bool:
+        def run(conn: Connection) -> bool:
+            row = conn.execute(
+                select(
+                    articles.c.title,
+                    articles.c.published,
+                    articles.c.category_id,
+                    articles.c.stored_at,
+                    articles.c.page_status,
+                ).where(articles.c.id == article_id)
+            ).first()
+            if row is None or row.page_status is None:
+                return False
+            values: dict[str, Any] = {
+                "text": text,
+                "page_status": None,
+                "page_error": None,
+                "page_attempts": articles.c.page_attempts + 1,
+            }
+            if title:
+                values["title"] = title
+            if author:
+                values["author"] = author
+            if published:
+                values["published"] = as_utc(published)
+                values["sort_time"] = min(as_utc(published), row.stored_at)
+            new_category: int | None = None
+            if category and row.category_id is None:
+                new_category = self._category_id(conn, category)
+                values["category_id"] = new_category
+            conn.execute(articles.update().where(articles.c.id == article_id).values(values))
+            # Summaries of the teaser no longer describe the article: drop them all, write the
+            # default one of the full text.
+            conn.execute(summaries.delete().where(summaries.c.article_id == article_id))
+            now = self.clock.now()
+            if summary:
+                conn.execute(
+                    self._insert(summaries), [_summary_row(article_id, summary_key, summary, now)]
+                )
+            if new_category is not None:
+                conn.execute(
+                    categories.update()
+                    .where(categories.c.id == new_category)
+                    .values(article_count=categories.c.article_count + 1)
+                )
+                # The same rules as on arrival, as of its arrival: a subscription made since the
+                # teaser was stored does not get it, nor does anyone an archive's old article.
+                arrival = Arrival(
+                    article_id,
+                    new_category,
+                    title or row.title,
+                    text,
+                    values.get("published", row.published),
+                    row.stored_at,
+                )
+                self._enqueue(conn, [arrival], now)
+            return True
+
+        return await self._write(run)
+
+    async def refresh_article(
+        self,
+        article_id: int,
+        *,
+        title: str,
+        text: str,
+        author: str | None = None,
+        published: datetime | None = None,
+    ) -> bool:
+        def run(conn: Connection) -> bool:
+            digest = content_hash(title, text)
+            clash = conn.execute(
+                select(articles.c.id).where(
+                    articles.c.content_hash == digest, articles.c.id != article_id
+                )
+            ).first()
+            if clash is not None:
+                return False
+            values: dict[str, Any] = {
+                "title": title,
+                "text": text,
+                "content_hash": digest,
+                "stored_at": self.clock.now(),
+            }
+            if author:
+                values["author"] = author
+            if published:
+                values["published"] = as_utc(published)
+            done = conn.execute(articles.update().where(articles.c.id == article_id).values(values))
+            if not done.rowcount:
+                return False
+            # The cached summaries describe the old text.
+            conn.execute(summaries.delete().where(summaries.c.article_id == article_id))
+            return True
+
+        return await self._write(run)
+
+    async def fail_page(self, article_id: int, error: str, *, give_up: bool = False) -> None:
+        statement = (
+            articles.update()
+            .where(articles.c.id == article_id, articles.c.page_status.is_not(None))
+            .values(
+                page_status=PAGE_FAILED if give_up else PAGE_PENDING,
+                page_attempts=articles.c.page_attempts + 1,
+                page_error=error,
+            )
+        )
+        await self._write(_execute, statement)
+
+    # -- articles: reading -----------------------------------------------------------------
+
+    async def get_article(self, article_id: int) -> Article:
+        row = await self._read(_first, _article_select().where(articles.c.id == article_id))
+        if row is None:
+            raise NotFound(f"no article {article_id}")
+        return _to_article(row)
+
+    async def get_articles(self, article_ids: Sequence[int]) -> list[Article]:
+        def run(conn: Connection) -> dict[int, Article]:
+            found: dict[int, Article] = {}
+            for chunk in _chunks(list(dict.fromkeys(article_ids)), BATCH_SIZE):
+                query = _article_select().where(articles.c.id.in_(chunk))
+                found.update((row.id, _to_article(row)) for row in conn.execute(query))
+            return found
+
+        found = await self._read(run)
+        return [found[i] for i in article_ids if i in found]
+
+    async def find_article_by_url(self, url: str) -> Article | None:
+        query = _article_select().where(articles.c.url_key == normalize_url(url))
+        row = await self._read(_first, query)
+        return None if row is None else _to_article(row)
+
+    def _category_filter(self, conn: Connection, category: str | None) -> Any:
+        """A WHERE clause for *category*, or None for "all"; False when it does not exist."""
+        if category is None:
+            return None
+        found = self._lookup_category(conn, fold(category))
+        return False if found is None else articles.c.category_id == found[0]
+
+    async def latest(
+        self, limit: int = 10, *, category: str | None = None, offset: int = 0
+    ) -> list[Article]:
+        def run(conn: Connection) -> list[Article]:
+            where = self._category_filter(conn, category)
+            if where is False:
+                return []
+            query = _article_select()
+            if where is not None:
+                query = query.where(where)
+            query = (
+                query.order_by(articles.c.sort_time.desc(), articles.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_to_article(row) for row in conn.execute(query)]
+
+        return await self._read(run)
+
+    async def count_articles(self, *, category: str | None = None) -> int:
+        def run(conn: Connection) -> int:
+            where = self._category_filter(conn, category)
+            if where is False:
+                return 0
+            query = select(func.count()).select_from(articles)
+            if where is not None:
+                query = query.where(where)
+            return int(conn.execute(query).scalar_one())
+
+        return await self._read(run)
+
+    async def newer_than(
+        self, after_id: int, *, category: str | None = None, limit: int = 100
+    ) -> list[Article]:
+        def run(conn: Connection) -> list[Article]:
+            where = self._category_filter(conn, category)
+            if where is False:
+                return []
+            query = _article_select().where(articles.c.id > after_id)
+            if where is not None:
+                query = query.where(where)
+            return [
+                _to_article(row) for row in conn.execute(query.order_by(articles.c.id).limit(limit))
+            ]
+
+        return await self._read(run)
+
+    async def search(self, query: str, limit: int = 10, *, offset: int = 0) -> list[Article]:
+        terms = search_terms(query)
+        if not terms or limit <= 0:
+            return []
+        # Whole words, the last one also as a prefix ("search as you type"): a prefix term
+        # merges the index entries of every word it starts, which made 2-word searches 15x
+        # slower at p99 when every term was a prefix (bench/store.py). A prefix of one or two
+        # letters would match nearly everything, so it stays a whole word.
+        prefix = [len(terms[-1]) >= 3 and i == len(terms) - 1 for i in range(len(terms))]
+        if self.dialect == "sqlite":
+            # Each term quoted, so FTS5 operators in user input are inert; juxtaposed terms are
+            # ANDed. ORDER BY rowid DESC lets FTS5 stop after LIMIT rows instead of ranking
+            # every match.
+            match = " ".join(
+                f'"{t}"*' if p else f'"{t}"' for t, p in zip(terms, prefix, strict=True)
+            )
+            ids_query = text(
+                "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match "
+                "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
+            ).bindparams(match=match, limit=limit, offset=offset)
+        else:
+            tsquery = " & ".join(f"{t}:*" if p else t for t, p in zip(terms, prefix, strict=True))
+            ids_query = text(
+                "SELECT id FROM articles WHERE search @@ to_tsquery('simple', :q) "
+                "ORDER BY id DESC LIMIT :limit OFFSET :offset"
+            ).bindparams(q=tsquery, limit=limit, offset=offset)
+
+        def run(conn: Connection) -> list[Article]:
+            ids = list(conn.execute(ids_query).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(
+                _article_select().where(articles.c.id.in_(ids)).order_by(articles.c.id.desc())
+            )
+            return [_to_article(row) for row in rows]
+
+        return await self._read(run)
+
+    async def iter_articles(self, *, category: str | None = None) -> AsyncIterator[Article]:
+        last_id = 0
+        while True:
+            batch = await self.newer_than(last_id, category=category, limit=BATCH_SIZE)
+            for article in batch:
+                yield article
+            if len(batch) < BATCH_SIZE:
+                return
+            last_id = batch[-1].id
+
+    # -- categories ------------------------------------------------------------------------
+
+    def _category_rows(self) -> Select[Any]:
+        return select(
+            categories.c.id, categories.c.name, categories.c.key, categories.c.article_count
+        )
+
+    async def categories(self) -> list[Category]:
+        rows = await self._read(_all, self._category_rows())
+        found = [Category(r.id, r.name, r.key, r.article_count) for r in rows]
+        return sorted(found, key=lambda c: (-c.article_count, c.key))
+
+    async def find_category(self, name: str) -> Category | None:
+        row = await self._read(_first, self._category_rows().where(categories.c.key == fold(name)))
+        return Category(row.id, row.name, row.key, row.article_count) if row else None
+
+    async def suggest_categories(self, name: str, limit: int = 3) -> list[Category]:
+        known = await self.categories()
+        by_key = {c.key: c for c in known}
+        key = fold(name)
+        close = difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.5)
+        # A prefix ("eco" for "economie") is a better hint than edit distance alone finds.
+        prefixed = [k for k in by_key if k.startswith(key) and k not in close] if key else []
+        return [by_key[k] for k in (close + prefixed)[:limit]]
+
+
+def _known_entries(conn: Connection, guids: set[str], by_key: dict[str, list[str]]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(guids, BATCH_SIZE):
+        query = select(articles.c.guid).where(articles.c.guid.in_(chunk))
+        found.update(conn.execute(query).scalars())
+    for keys in _chunks(list(by_key), BATCH_SIZE):
+        query = select(articles.c.url_key).where(articles.c.url_key.in_(keys))
+        for key in conn.execute(query).scalars():
+            found.update(by_key[key])
+    return found

@@ -1,0 +1,237 @@
+"""The one helper every part of `SqlStore` runs on: an engine, and `_run`, which runs one
+synchronous function on one connection (in a worker thread on an SQLite file, through
+`AsyncConnection.run_sync` otherwise). Also the engines themselves, the dialect's
+`INSERT ... ON CONFLICT`, and the category id lookup the write path shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from cachetools import LRUCache
+from sqlalchemy import (
+    Row,
+    event,
+    select,
+)
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.clock import Clock
+from bot.errors import StoreError
+from bot.store.contract import Audience
+from bot.store.schema import (
+    categories,
+)
+from bot.text import fold
+
+# Rows per INSERT: 500 x 16 columns stays well under SQLite's and asyncpg's bind-parameter limits.
+BATCH_SIZE = 500
+_T = TypeVar("_T")
+_P = ParamSpec("_P")
+# Threads running SQLite work: WAL lets readers run beside the one writer, and a few threads
+# are enough for that on a bot whose handlers are bounded to a handful at once.
+SQLITE_THREADS = 4
+# Category ids kept by a store: far more than any real deployment has.
+CACHED_CATEGORIES = 10_000
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=30000",
+    "PRAGMA foreign_keys=ON",
+    # 64 MiB of page cache (default 2 MiB): the full-text index's merges during a large
+    # import touch far more pages than the default holds.
+    "PRAGMA cache_size=-65536",
+)
+
+
+def async_url(url: str) -> str:
+    """Map plain SQLAlchemy/libpq URLs to the async drivers we ship with.
+
+    `sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`; `postgres://` and `postgresql://` ->
+    `postgresql+asyncpg://`. URLs naming a driver already are left alone.
+    """
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url.removeprefix("sqlite:")
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    return url
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in _SQLITE_PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for *url*, with SQLite set up for a concurrent reader/writer workload:
+    WAL journal, a busy timeout instead of instant "database is locked", foreign keys enforced.
+    (`SqlStore` runs its SQLite work on a synchronous twin, `create_sync_sqlite_engine`.)"""
+    url = async_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_async_engine(url, pool_pre_ping=True)
+    raise StoreError(f"unsupported database URL {redact(url)!r}: use sqlite:// or postgresql://")
+
+
+def _is_file_database(url: URL) -> bool:
+    """An SQLite database that a second engine opens as the same one (not `:memory:`)."""
+    database = url.database or ""
+    return bool(database) and database != ":memory:" and "mode=memory" not in str(url)
+
+
+def create_sync_sqlite_engine(url: URL | str) -> Engine:
+    """A synchronous (pysqlite) engine on the SQLite database of *url*, with the pragmas of
+    `create_engine`; its pool hands connections to any thread."""
+    parsed = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_sync_engine(parsed, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _set_sqlite_pragmas)
+    return engine
+
+
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def lease_owner() -> str:
+    """A name for a holder of leases (feeds, deliveries), unique to this process and object:
+    host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:24]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class StoreBase:
+    """What every part of `SqlStore` runs on: the engine, the clock, the push rules, and
+    `_read` / `_write`.
+
+    Every method runs its whole body, all its statements, as one synchronous function on one
+    connection (`_read` / `_write`). On an SQLite file that function runs in one hop to a
+    small thread pool on a plain pysqlite connection: through aiosqlite every statement and
+    fetch was several hand-offs between its worker thread and the event loop, which made a
+    primary-key read cost ~100x what SQLite takes. On PostgreSQL (and in-memory SQLite, which
+    a second engine could not share) it runs on the async engine through `run_sync`.
+    """
+
+    def __init__(self, engine: AsyncEngine, clock: Clock, rules: Audience) -> None:
+        self.engine = engine
+        # Every row this store writes is stamped with this clock, never the database's now().
+        self.clock = clock
+        # Who gets a new article is decided there (`bot.deliver.rules`), not here: the store
+        # only hands it the facts, inside the transaction that stores the article.
+        self.rules = rules
+        self.dialect = engine.dialect.name
+        # fold(name) -> (id, display name), for the write path (every stored article, every
+        # subscribe) and the category filters of queries. Correctness-neutral: categories are
+        # never renamed or deleted by the bot, so a hit stays true, and a miss always goes to
+        # the database. Readers who want counts use the services' read cache
+        # (`ArticleService`), which has a TTL; this one has none and needs none.
+        self._category_ids: LRUCache[str, tuple[int, str]] = LRUCache(CACHED_CATEGORIES)
+        self._sync_engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        if self.dialect == "sqlite" and _is_file_database(engine.url):
+            self._sync_engine = create_sync_sqlite_engine(engine.url)
+            self._executor = ThreadPoolExecutor(SQLITE_THREADS, thread_name_prefix="newsbot-db")
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+        await self.engine.dispose()
+
+    async def _read(
+        self, fn: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """`fn(conn, *args, **kwargs)` on a connection outside any explicit transaction."""
+        return await self._run(False, lambda conn: fn(conn, *args, **kwargs))
+
+    async def _write(
+        self, fn: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        """`fn(conn, *args, **kwargs)` in one transaction, committed when it returns."""
+        return await self._run(True, lambda conn: fn(conn, *args, **kwargs))
+
+    async def _run(self, write: bool, call: Callable[[Connection], _T]) -> _T:
+        if self._sync_engine is not None:
+            engine = self._sync_engine
+
+            def hop() -> _T:
+                with engine.begin() if write else engine.connect() as conn:
+                    return call(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self._executor, hop)
+        async with self.engine.begin() if write else self.engine.connect() as conn:
+            return await conn.run_sync(call)
+
+    def _insert(self, table: Any) -> Any:
+        module = postgresql if self.dialect == "postgresql" else sqlite
+        return module.insert(table)
+
+    def _category_id(self, conn: Connection, name: str | None) -> int | None:
+        if not name or not name.strip():
+            return None
+        name = " ".join(name.split())
+        key = fold(name)
+        found = self._lookup_category(conn, key)
+        if found is None:
+            conn.execute(
+                self._insert(categories).values(name=name, key=key).on_conflict_do_nothing()
+            )
+            found = self._lookup_category(conn, key)
+            assert found is not None
+        return found[0]
+
+    def _lookup_category(self, conn: Connection, key: str) -> tuple[int, str] | None:
+        """(id, display name) of the category with folded name *key*, from the cache or the
+        table (then cached); None if there is none."""
+        cached = self._category_ids.get(key)
+        if cached:
+            return cached
+        row = conn.execute(
+            select(categories.c.id, categories.c.name).where(categories.c.key == key)
+        ).first()
+        if row is None:
+            return None
+        self._category_ids[key] = (int(row.id), row.name)
+        return self._category_ids[key]
+
+
+# -- one-statement bodies, shared by many methods ----------------------------------------------
+
+
+def _all(conn: Connection, query: Any) -> list[Row[Any]]:
+    return list(conn.execute(query).all())
+
+
+def _first(conn: Connection, query: Any) -> Row[Any] | None:
+    return conn.execute(query).first()
+
+
+def _execute(conn: Connection, statement: Any, params: Any = None) -> None:
+    conn.execute(statement, params)
