@@ -24,8 +24,7 @@ from bot.models import ClaimedDelivery, NewArticle
 from bot.store import SqlStore, open_store
 from bot.store.schema import metadata
 from tests.fakebotapi import Call, FakeBotAPI, User
-from tests.helpers import FakeClock
-from tests.test_chat_e2e import EN, FR, Bot, only, running_bot, seed, shown
+from tests.helpers import EN, FR, Bot, FakeClock, only, running_bot, seed, shown
 
 # Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
 QUICK = DeliveryConfig(
