@@ -8,13 +8,18 @@ sender's pacing still runs in real time.
 `running_bot` starts the real Application against a fake Bot API (`tests.fakebotapi`); `Bot` is
 the user's side of that chat, `seed` stores the small newsroom the chat tests read, and
 `only`/`shown`/`rows_of`/`message_of` say what the user saw.
+
+"Nothing happened" is asserted only once the code is idle, never after a fixed sleep: `drain`
+drives a sender until it claims nothing and its sends are over, `queue_settled` waits until the
+store has nothing left to send, and `until` waits for a positive condition with a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,9 +37,10 @@ from bot.config import (
     TelegramConfig,
     WebhookConfig,
 )
+from bot.deliver.sender import Sender
 from bot.ingest.safefetch import Resolver
 from bot.models import NewArticle
-from bot.store import open_store
+from bot.store import SqlStore, open_store
 from tests.fakebotapi import Call, FakeBotAPI, User, parse_html
 
 # Where a test's clock starts unless it says otherwise: a fixed instant, so what a test sees
@@ -72,6 +78,54 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock({self._now.isoformat()})"
+
+
+# -- waiting without sleeping -------------------------------------------------------------------
+
+
+async def until(
+    condition: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0, what: str = ""
+) -> None:
+    """Wait until *condition* (a function, or a coroutine function) is true; fail after
+    *timeout* seconds of real time."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = condition()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting{': ' + what if what else ''}")
+        await asyncio.sleep(0.02)
+
+
+async def drain(sender: Sender) -> int:
+    """Drive a sender the test owns (not started) until it is idle: claim and send until the
+    queue has nothing due, and every chat's sends are over; how many deliveries it claimed."""
+    total = 0
+    while claimed := await sender.drain_once():
+        total += claimed
+        await _sends_over(sender)
+    await _sends_over(sender)
+    return total
+
+
+async def _sends_over(sender: Sender) -> None:
+    while sender._tasks:
+        await asyncio.gather(*list(sender._tasks.values()))
+
+
+async def queue_settled(store: SqlStore, timeout: float = 10.0) -> None:
+    """Wait until the deliveries queue has nothing pending and nothing being sent: a running
+    bot's sender has then sent (or failed) all it ever will for what is stored so far. A row
+    held for later (quiet hours, back-off) keeps it unsettled: only for tests that hold none."""
+
+    async def settled() -> bool:
+        deliveries = (await store.stats()).deliveries
+        return not deliveries.get("pending") and not deliveries.get("sending")
+
+    await until(settled, timeout, "the deliveries queue to settle")
 
 
 # -- the bot as a Telegram user meets it (see tests/test_chat_e2e.py) ----------------------------
@@ -222,6 +276,15 @@ class Bot:
         mark = len(self.api.calls)
         update_id = self.api.press(user, self.api.message(chat_id, message_id), data)
         return await self._settle(update_id, mark)
+
+    @property
+    def store(self) -> SqlStore:
+        """The running bot's own store."""
+        services = self.application.bot_data.services
+        assert services is not None and services.subscriptions is not None
+        store = services.subscriptions.store
+        assert isinstance(store, SqlStore)
+        return store
 
     async def _settle(self, update_id: int, mark: int) -> list[Call]:
         await self.api.acknowledged(update_id)
