@@ -19,11 +19,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import JOBS, PeriodicJob, Runtime
+from bot.app import PeriodicJob, Runtime, default_jobs
 from bot.chat.cli import cmd_run
 from bot.config import (
     Config,
     FeedConfig,
+    IngestConfig,
     StoreConfig,
     TelegramConfig,
     WebhookConfig,
@@ -619,11 +620,22 @@ def local_feed(base: str, count: int) -> str:
     )
 
 
+def test_the_ingest_tick_comes_from_the_config() -> None:
+    (default,) = default_jobs(Config())
+    assert (default.name, default.interval, default.first) == (
+        "ingest",
+        timedelta(minutes=1),
+        timedelta(seconds=5),
+    )
+    (fast,) = default_jobs(Config(ingest=IngestConfig(tick_seconds=2)))
+    assert (fast.interval, fast.first) == (timedelta(seconds=2), timedelta(seconds=2))
+
+
 async def test_feeds_are_ingested_while_the_bot_runs(tmp_path: Path) -> None:
     """The ingest job `newsbot run` schedules, against a feed served on loopback."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}"
     ids = await seed(url)
-    (default_ingest,) = [job for job in JOBS if job.name == "ingest"]
+    (default_ingest,) = [job for job in default_jobs(Config()) if job.name == "ingest"]
     job = PeriodicJob("ingest", timedelta(seconds=0.2), default_ingest.run)
     with FeedServer() as server:
         server.add("/emploi.xml", local_feed(server.base, 3), content_type="application/rss+xml")
