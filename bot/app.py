@@ -83,7 +83,7 @@ class Runtime:
         fetcher = SafeFetcher(
             links, user_agent=self.config.ingest.user_agent, resolver=self.resolver
         )
-        chats = ChatService(self._store, self.config.summary)
+        chats = ChatService(self._store, self.config.summary, clock=self.clock)
         return Services(
             articles=articles,
             chats=chats,

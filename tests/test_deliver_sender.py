@@ -453,7 +453,7 @@ async def test_a_digest_is_dated_by_its_readers_clock(store: SqlStore, clock: Fa
     tokyo_morning = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)  # 08:00 on the 28th in Tokyo
     clock.set(tokyo_morning)
     digest_id = await store.create_digest(USER, [article_id])
-    chats = ChatService(store, SummaryConfig())
+    chats = ChatService(store, SummaryConfig(), clock=store.clock)
     articles = ArticleService(store, SummaryService(store, SummaryConfig()), clock=clock)
     service = SubscriptionService(store, articles, chats, FAST)
     page = await service.digest_page(digest_id, 1, await chats.preferences(USER))
