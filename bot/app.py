@@ -8,10 +8,10 @@ subscriptions (`bot.deliver`, through the Telegram outbox of `bot.chat.outbox`);
 `context.services` (`bot.chat.context.NewsContext`), typed, never by casting entries of
 `bot_data`.
 
-Periodic work (feed ingestion) joins as a `PeriodicJob` in `JOBS`: it receives the `Runtime`
-(store, summaries, config) and never sees Telegram. The sender is not a periodic job but a loop
-of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued by another
-process) and wakes at once when this process's ingestion queued some.
+Periodic work (feed ingestion) joins as a `PeriodicJob` of `default_jobs(config)`: it receives
+the `Runtime` (store, summaries, config) and never sees Telegram. The sender is not a periodic
+job but a loop of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued
+by another process) and wakes at once when this process's ingestion queued some.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class Runtime:
         fetcher = SafeFetcher(
             links, user_agent=self.config.ingest.user_agent, resolver=self.resolver
         )
-        chats = ChatService(self._store, self.config.summary)
+        chats = ChatService(self._store, self.config.summary, clock=self.clock)
         return Services(
             articles=articles,
             chats=chats,
@@ -148,12 +148,13 @@ async def _ingest_due(runtime: Runtime) -> object:
     return report
 
 
-# The jobs `newsbot run` schedules. Ingestion ticks every minute and asks the store which feeds
-# are due: intervals, back-off and Retry-After live there, survive restarts and cover feeds
-# added while the bot runs; a tick that finds the previous run still going skips.
-JOBS: tuple[PeriodicJob, ...] = (
-    PeriodicJob("ingest", timedelta(minutes=1), _ingest_due, first=timedelta(seconds=5)),
-)
+def default_jobs(config: Config) -> tuple[PeriodicJob, ...]:
+    """The jobs `newsbot run` schedules. Ingestion ticks every `ingest.tick_seconds` (a minute
+    by default) and asks the store which feeds are due: intervals, back-off and Retry-After
+    live there, survive restarts and cover feeds added while the bot runs; a tick that finds
+    the previous run still going skips."""
+    tick = timedelta(seconds=config.ingest.tick_seconds)
+    return (PeriodicJob("ingest", tick, _ingest_due, first=min(tick, timedelta(seconds=5))),)
 
 
 def create_application(
@@ -163,7 +164,7 @@ def create_application(
     request: Request | None = None,
     rate_limit: bool = True,
     updater: bool = True,
-    jobs: Sequence[PeriodicJob] = JOBS,
+    jobs: Sequence[PeriodicJob] | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     resolver: Resolver | None = None,
     deliver: bool = True,
@@ -173,8 +174,9 @@ def create_application(
     `request` replaces the HTTP layer (the shell answers locally); `rate_limit` respects
     Telegram's flood limits and is for real Telegram only; `updater` is needed to poll or
     receive webhooks; `resolver` replaces DNS for the links users send (tests); `deliver` runs
-    the sender of subscriptions (not in the shell, whose screen is no chat of the store's).
-    `clock` is the program's one clock, handed to the store, the services, ingest and sender.
+    the sender of subscriptions (not in the shell, whose screen is no chat of the store's);
+    `jobs` replaces `default_jobs(config)`. `clock` is the program's one clock, handed to the
+    store, the services, ingest and sender.
     """
     runtime = Runtime(config, clock=clock, resolver=resolver)
 
@@ -205,7 +207,7 @@ def create_application(
         group_per_minute=config.delivery.group_per_minute,
     )
     register(application)
-    for job in jobs:
+    for job in default_jobs(config) if jobs is None else jobs:
         schedule(application, job.name, job.interval, _bind(job, runtime), job.first)
     return application
 

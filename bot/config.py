@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -77,6 +78,14 @@ class IngestConfig:
     per_host_concurrency: int = 2
     max_failures: int = 10
     user_agent: str = "newsbot/0.1 (+https://github.com/newsbot/newsbot)"
+    # Feeds processed at once. Each mostly waits on the network; `per_host_concurrency` is what
+    # keeps any one site from being hammered.
+    feed_concurrency: int = 8
+    # Pages being fetched or extracted at once, over all feeds: bounds the HTML held in memory.
+    page_concurrency: int = 8
+    # How often `newsbot run` asks the store which feeds are due (seconds); the first tick is
+    # 5 s after start. Each feed's own interval is `interval_minutes`.
+    tick_seconds: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +106,8 @@ class DeliveryConfig:
     # Defaults for new chats: digest time (HH:MM) and time zone (IANA name).
     digest_time: str = "08:00"
     timezone: str = "Europe/Paris"
+    # An article published longer ago than this is stored but not pushed (an archive).
+    push_max_age_hours: int = 48
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +244,11 @@ def _check(config: Config) -> None:
             raise ConfigError(f"ingest.{name}: expected a positive integer")
     if config.ingest.timeout_seconds <= 0:
         raise ConfigError("ingest.timeout_seconds: expected a positive number")
+    for name in ("feed_concurrency", "page_concurrency"):
+        if not 1 <= getattr(config.ingest, name) <= 100:
+            raise ConfigError(f"ingest.{name}: expected an integer from 1 to 100")
+    if not 1 <= config.ingest.tick_seconds <= 3600:
+        raise ConfigError("ingest.tick_seconds: expected an integer from 1 to 3600")
     for i, feed in enumerate(config.feeds):
         if not feed.url.startswith(("http://", "https://")):
             raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {feed.url!r}")
@@ -245,6 +261,8 @@ def _check(config: Config) -> None:
     for name in ("group_per_minute", "batch_size", "max_attempts"):
         if getattr(delivery, name) < 1:
             raise ConfigError(f"delivery.{name}: expected a positive integer")
+    if not 1 <= delivery.push_max_age_hours <= 24 * 366:
+        raise ConfigError("delivery.push_max_age_hours: expected an integer from 1 to 8784")
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", delivery.digest_time):
         raise ConfigError(f"delivery.digest_time: expected HH:MM, got {delivery.digest_time!r}")
     try:
@@ -335,6 +353,8 @@ def _convert(tp: Any, raw: Any, path: str) -> Any:
         return tuple(_convert(item_type, item, f"{path}[{i}]") for i, item in enumerate(raw))
     if tp is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
+    if tp is float and isinstance(raw, float) and not math.isfinite(raw):  # TOML has nan, inf
+        raise ConfigError(f"{path}: expected a finite number, got {raw!r}")
     if tp in (int, float, str) and (isinstance(raw, bool) or not isinstance(raw, tp)):
         raise ConfigError(f"{path}: expected {_describe(tp)}, got {raw!r}")
     if tp is bool and not isinstance(raw, bool):

@@ -35,7 +35,7 @@ async def main(url: str, api_base: str, token: str) -> None:
     await bot.initialize()
     summaries = SummaryService(store, SummaryConfig())
     articles = ArticleService(store, summaries, clock=clock)
-    chats = ChatService(store, SummaryConfig())
+    chats = ChatService(store, SummaryConfig(), clock=clock)
     subscriptions = SubscriptionService(store, articles, chats, CONFIG)
     sender = Sender(store, TelegramOutbox(bot, articles, chats, subscriptions), CONFIG, clock=clock)
     print("ready", flush=True)

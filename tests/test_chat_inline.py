@@ -18,8 +18,7 @@ from bot.deliver.rules import PushRules
 from bot.models import NewArticle
 from bot.store import open_store
 from tests.fakebotapi import FakeBotAPI, parse_html, utf16_len
-from tests.helpers import FakeClock
-from tests.test_chat_e2e import EN, FR, Bot, only, running_bot, seed, shown
+from tests.helpers import EN, FR, Bot, FakeClock, only, running_bot, seed, shown
 
 EXTRA = 25  # wire stories on top of the 11 seed articles: two pages of latest
 

@@ -23,7 +23,7 @@ from bot.services.links import RateLimiter, find_url
 from bot.services.sharing import parse_offset
 from tests.fakebotapi import Call
 from tests.feedserver import FeedServer
-from tests.test_chat_e2e import EN, FR, Bot, only, rows_of, running_bot, seed, shown
+from tests.helpers import EN, FR, Bot, only, rows_of, running_bot, seed, shown
 
 PARAGRAPHS = [
     "Le port de Marseille a présenté mardi un plan d’agrandissement de ses quais.",

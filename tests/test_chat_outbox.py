@@ -15,6 +15,10 @@ from telegram.request import HTTPXRequest
 from bot.chat.i18n import Html
 from bot.chat.outbox import TelegramOutbox
 from bot.chat.render import View
+from bot.config import SummaryConfig
+from bot.models import Chat
+from bot.services.chats import ChatService
+from tests.helpers import FakeClock
 
 ME = {"id": 1, "is_bot": True, "first_name": "newsbot", "username": "newsbot_test_bot"}
 
@@ -62,14 +66,21 @@ async def test_each_answer_has_its_outcome(
 ) -> None:
     bot = bot_answering(answer)
     await bot.initialize()
+    chats = ChatService(None, SummaryConfig(), clock=FakeClock())  # type: ignore[arg-type]
+    for chat_id in (42, -100):
+        chats._remember(Chat(chat_id, "fr", {}))
     try:
-        outbox = TelegramOutbox(bot, None, None, None)  # type: ignore[arg-type]
+        outbox = TelegramOutbox(bot, None, chats, None)  # type: ignore[arg-type]
         outcome = await outbox._send(42, View(Html("<b>hello</b>")))
     finally:
         await bot.shutdown()
     assert outcome.kind == kind
     if kind == "moved":
         assert outcome.new_chat_id == -100
+        # The chat moves to -100: neither id keeps preferences cached from before.
+        assert chats.cached(42) is None and chats.cached(-100) is None
+    else:
+        assert chats.cached(42) is not None
 
 
 async def test_flood_control_carries_its_wait() -> None:

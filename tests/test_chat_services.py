@@ -102,7 +102,7 @@ def test_language_from_telegram() -> None:
 
 async def test_preferences_are_created_on_first_contact_and_persist(store: SqlStore) -> None:
     defaults = SummaryConfig(algorithm="default", sentences=3)
-    chats = ChatService(store, defaults)
+    chats = ChatService(store, defaults, clock=store.clock)
     prefs = await chats.preferences(10, "fr-FR")
     assert (prefs.language, prefs.sentences, prefs.algorithm) == ("fr", 3, "default")
     assert (await store.find_chat(10)) is not None
@@ -110,13 +110,14 @@ async def test_preferences_are_created_on_first_contact_and_persist(store: SqlSt
     await chats.set_sentences(10, 5)
     await chats.set_algorithm(10, "lexrank")
     await chats.set_language(10, "en")
-    fresh = ChatService(store, defaults)  # nothing cached: read back from the store
+    # A second service has nothing cached: it reads back from the store.
+    fresh = ChatService(store, defaults, clock=store.clock)
     prefs = await fresh.preferences(10, "fr")
     assert (prefs.language, prefs.sentences, prefs.algorithm) == ("en", 5, "lexrank")
 
 
 async def test_bad_values_are_refused_and_bad_rows_fall_back(store: SqlStore) -> None:
-    chats = ChatService(store, SummaryConfig(sentences=3))
+    chats = ChatService(store, SummaryConfig(sentences=3), clock=store.clock)
     await chats.preferences(12, "fr")
     for call in (
         chats.set_sentences(12, 0),
@@ -127,8 +128,37 @@ async def test_bad_values_are_refused_and_bad_rows_fall_back(store: SqlStore) ->
         with pytest.raises(BadArgument):
             await call
     await store.update_chat_settings(12, sentences="many", algorithm="gpt")
-    prefs = await ChatService(store, SummaryConfig(sentences=3)).preferences(12)
+    prefs = await ChatService(store, SummaryConfig(sentences=3), clock=store.clock).preferences(12)
     assert (prefs.sentences, prefs.algorithm) == (3, "default")
+
+
+async def test_a_change_made_by_another_process_is_seen_once_the_cache_expires(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    """Several bot processes share one store: what one writes, the others' caches pick up
+    within `cache_ttl`, not before (the second ChatService is the other process)."""
+    here = ChatService(store, SummaryConfig(sentences=3), clock=clock, cache_ttl=30)
+    there = ChatService(store, SummaryConfig(sentences=3), clock=clock, cache_ttl=30)
+    assert (await here.preferences(20, "fr")).sentences == 3
+    await there.set_sentences(20, 5)
+    await there.set_language(20, "en")
+    clock.advance(seconds=29)
+    assert (await here.preferences(20)).sentences == 3  # still cached
+    assert here.cached(20) is not None
+    clock.advance(seconds=2)
+    assert here.cached(20) is None
+    prefs = await here.preferences(20)
+    assert (prefs.sentences, prefs.language) == (5, "en")
+
+
+async def test_a_forgotten_chat_is_read_again_at_once(store: SqlStore, clock: FakeClock) -> None:
+    chats = ChatService(store, SummaryConfig(sentences=3), clock=clock)
+    assert (await chats.preferences(21, "fr")).sentences == 3
+    await store.update_chat_settings(21, sentences=1)  # e.g. the sender migrated a chat here
+    assert (await chats.preferences(21)).sentences == 3
+    chats.forget(21)
+    chats.forget(99)  # never cached: nothing to do
+    assert (await chats.preferences(21)).sentences == 1
 
 
 async def test_latest_pages_are_reused_only_for_a_few_seconds(

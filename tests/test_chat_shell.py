@@ -18,8 +18,7 @@ from bot.chat.cli import cmd_shell
 from bot.chat.shell import Screen, ShownButton, language_from_env, terminal_text
 from bot.config import Config, StoreConfig
 from tests.fakebotapi import FakeBotAPI, User
-from tests.helpers import FakeClock
-from tests.test_chat_e2e import seed
+from tests.helpers import FakeClock, seed
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWSBOT = [sys.executable, "-m", "bot"]

@@ -10,7 +10,7 @@ import asyncio
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,8 +25,19 @@ from bot.models import ClaimedDelivery, NewArticle
 from bot.store import SqlStore, open_store
 from bot.store.schema import metadata
 from tests.fakebotapi import Call, FakeBotAPI, User
-from tests.helpers import FakeClock
-from tests.test_chat_e2e import EN, FR, Bot, only, running_bot, seed, shown
+from tests.helpers import (
+    EN,
+    FR,
+    Bot,
+    FakeClock,
+    drain,
+    only,
+    queue_settled,
+    running_bot,
+    seed,
+    shown,
+    until,
+)
 
 # Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
 QUICK = DeliveryConfig(
@@ -69,14 +80,6 @@ def pushed(api: FakeBotAPI, chat_id: int | None = None) -> list[Call]:
     ]
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 async def url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'subs.db'}"
@@ -97,7 +100,7 @@ async def test_new_articles_of_a_subscribed_category_arrive_within_seconds_once(
 ) -> None:
     reply = only(await bot.send("/subscribe economie"), "sendMessage")
     assert shown(reply).startswith("✅ Abonné à Économie")
-    await asyncio.sleep(0.5)
+    await queue_settled(bot.store)
     assert pushed(bot.api) == []  # the seven articles already there are not a backlog to send
     [new_id] = await publish(bot.clock, url, news(1))
     await until(lambda: len(pushed(bot.api)) == 1)
@@ -107,7 +110,7 @@ async def test_new_articles_of_a_subscribed_category_arrive_within_seconds_once(
     assert f"{new_id} · Nouvelle 1" in text and text.count("• ") == 3
     assert message.labels == ["➕ Plus long", "📄 Texte intégral", "🔕 Se désabonner"]
     await publish(bot.clock, url, news(2, category="Culture"))
-    await asyncio.sleep(0.5)
+    await queue_settled(bot.store)
     assert len(pushed(bot.api)) == 1  # not subscribed to Culture
     # The buttons work like any other: a longer summary, in place.
     edited = only(await bot.press(message, "➕ Plus long"), "editMessageText")
@@ -131,8 +134,7 @@ async def test_subscribe_arguments_filters_and_usage(bot: Bot, url: str) -> None
         news(3, text="Le chômage recule encore ce mois-ci. " * 5),
         news(4, text="Les prix de l’énergie baissent. " * 5),  # "+prix" matches "prix" words
     )
-    await until(lambda: len(pushed(bot.api)) >= 2)
-    await asyncio.sleep(0.3)
+    await queue_settled(bot.store)
     titles = {shown(c).split("\n")[1].split(" · ", 1)[1] for c in pushed(bot.api)}
     assert titles == {"Nouvelle 1", "Nouvelle 4"} and len(pushed(bot.api)) == 2
 
@@ -154,7 +156,7 @@ async def test_buttons_subscribe_and_unsubscribe(bot: Bot, url: str) -> None:
         "Vous n’êtes pas abonné"
     )
     await publish(bot.clock, url, news(1))
-    await asyncio.sleep(0.5)
+    await queue_settled(bot.store)
     assert pushed(bot.api) == []
     english = only(await bot.send("/unsubscribe all", user=EN), "sendMessage")
     assert shown(english) == "All your subscriptions are removed (0)."
@@ -207,7 +209,7 @@ async def test_a_user_who_blocked_the_bot_is_deactivated(bot: Bot, url: str) -> 
     await until(lambda: any(not c.ok for c in bot.api.calls_of("sendMessage")))
     store = await open_store(url, clock=bot.clock, rules=PushRules())
     try:
-        await until_async(lambda: _inactive(store, FR.id))
+        await until(lambda: _inactive(store, FR.id))
         assert (await store.stats()).chats_inactive == 1
         assert (await store.add_articles([news(2)])).queued == 1  # EN only
     finally:
@@ -237,12 +239,12 @@ async def test_blocking_and_unblocking_the_bot_stop_and_resume_deliveries(
     await asyncio.wait_for(bot.application.update_queue.join(), 10)
     store = await open_store(url, clock=bot.clock, rules=PushRules())
     try:
-        await until_async(lambda: _inactive(store, FR.id))
-        await until_async(lambda: _inactive(store, GROUP))
+        await until(lambda: _inactive(store, FR.id))
+        await until(lambda: _inactive(store, GROUP))
         assert (await store.add_articles([news(1)])).queued == 0
     finally:
         await store.close()
-    await asyncio.sleep(0.5)
+    await queue_settled(bot.store)
     assert pushed(bot.api) == []  # and no refused send either (allowed_failures is 0)
     update_id = bot.api.bot_membership(FR, FR.id, "kicked", "member")
     await bot.api.acknowledged(update_id)
@@ -257,14 +259,6 @@ async def _inactive(store: SqlStore, chat_id: int) -> bool:
     return chat is not None and not chat.active
 
 
-async def until_async(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():  # type: ignore[misc]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-
-
 async def test_flood_control_waits_retry_after_then_sends_once(bot: Bot, url: str) -> None:
     await bot.send("/subscribe économie")
     bot.api.fail_next(
@@ -275,7 +269,7 @@ async def test_flood_control_waits_retry_after_then_sends_once(bot: Bot, url: st
     await until(lambda: len(pushed(bot.api)) == 1)
     attempts = [c for c in bot.api.calls_of("sendMessage") if "Nouvelle 1" in c.text]
     assert [c.ok for c in attempts] == [False, True]
-    await asyncio.sleep(0.3)
+    await queue_settled(bot.store)
     assert len(pushed(bot.api)) == 1
 
 
@@ -330,14 +324,6 @@ def sender_for(bot: Bot, **kw: object) -> Sender:
     return Sender(store, outbox, QUICK, clock=bot.clock, **kw)  # type: ignore[arg-type]
 
 
-async def drain(sender: Sender) -> None:
-    while await sender.drain_once():
-        while sender._tasks:
-            await asyncio.gather(*list(sender._tasks.values()))
-    while sender._tasks:
-        await asyncio.gather(*list(sender._tasks.values()))
-
-
 async def test_a_killed_sender_is_resumed_and_every_article_arrives_once(
     quiet_bot: Bot, url: str
 ) -> None:
@@ -348,24 +334,26 @@ async def test_a_killed_sender_is_resumed_and_every_article_arrives_once(
     await publish(bot.clock, url, *(news(i) for i in range(1, 6)))  # 4 chats x 5 articles
     doomed = sender_for(bot, worker="doomed", lease_seconds=30)
     real_send = doomed.outbox.send_article
-    sent = 0
+    sent = stuck = 0
     never = asyncio.Event()
 
     async def dies_after_seven(chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
-        nonlocal sent
+        nonlocal sent, stuck
         if sent == 7:
+            stuck += 1
             await never.wait()  # the process is killed before its eighth message
         sent += 1
         return await real_send(chat_id, article_id, claim)
 
     doomed.outbox.send_article = dies_after_seven  # type: ignore[method-assign]
     doomed.start()
-    await until(lambda: len(pushed(bot.api)) == 7)
-    await asyncio.sleep(0.2)
-    for task in [doomed._loop_task, doomed._lease_task, *doomed._tasks.values()]:
+    # Killed once every chat's sender is stuck at its next message: the seven sent are marked.
+    await until(lambda: len(pushed(bot.api)) == 7 and 0 < stuck == len(doomed._tasks))
+    tasks = [doomed._loop_task, doomed._lease_task, *doomed._tasks.values()]
+    for task in tasks:
         assert task is not None
         task.cancel()  # a kill: nothing is given back to the queue
-    await asyncio.sleep(0.1)
+    await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
     restarted = sender_for(bot, worker="restarted", lease_seconds=30)
     await drain(restarted)
     assert len(pushed(bot.api)) < 20  # the dead sender's leased rows wait for its lease
@@ -523,7 +511,7 @@ async def test_stats_is_for_admins_and_shows_the_queue(url: str) -> None:
         bot.allowed_failures = 1
         await publish(bot.clock, url, news(1))
         await until(lambda: any(not c.ok for c in bot.api.calls_of("sendMessage")))
-        await asyncio.sleep(0.3)
+        await queue_settled(bot.store)  # the failure is recorded
         text = shown(only(await bot.send("/stats", user=config_admin), "sendMessage"))
     assert text.startswith("📊 Bot status\nArticles: 12")
     assert "Chats: 2 (1 deactivated)" in text

@@ -102,3 +102,53 @@ def test_integers_are_accepted_for_floats(tmp_path: Path) -> None:
         ).ingest.timeout_seconds
         == 5.0
     )
+
+
+def test_tuning_keys_default_to_todays_values(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), env={})
+    assert config.ingest.feed_concurrency == 8 and config.ingest.page_concurrency == 8
+    assert config.ingest.tick_seconds == 60
+    assert config.delivery.push_max_age_hours == 48
+    example = load_config(str(ROOT / "config.example.toml"), env={})
+    assert (example.ingest, example.delivery) == (config.ingest, config.delivery)
+
+
+def test_tuning_keys_are_read(tmp_path: Path) -> None:
+    body = (
+        "[ingest]\nfeed_concurrency = 3\npage_concurrency = 2\ntick_seconds = 30\n"
+        "[delivery]\npush_max_age_hours = 12\n"
+    )
+    config = load_config(write(tmp_path, body), env={})
+    assert (config.ingest.feed_concurrency, config.ingest.page_concurrency) == (3, 2)
+    assert config.ingest.tick_seconds == 30 and config.delivery.push_max_age_hours == 12
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value"),
+    [
+        ("ingest", "feed_concurrency", "0"),
+        ("ingest", "feed_concurrency", "101"),
+        ("ingest", "page_concurrency", "-1"),
+        ("ingest", "tick_seconds", "0"),
+        ("ingest", "tick_seconds", "86400"),
+        ("ingest", "tick_seconds", "1.5"),
+        ("delivery", "push_max_age_hours", "0"),
+        ("delivery", "push_max_age_hours", '"48"'),
+    ],
+)
+def test_a_bad_tuning_value_names_its_key(tmp_path: Path, table: str, key: str, value: str) -> None:
+    path = write(tmp_path, f"[{table}]\n{key} = {value}\n")
+    with pytest.raises(ConfigError, match=rf"^{path}: {table}\.{key}: expected") as caught:
+        load_config(path, env={})
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "+nan"])
+@pytest.mark.parametrize(
+    "key", ["ingest.timeout_seconds", "delivery.poll_seconds", "links.timeout_seconds"]
+)
+def test_no_number_key_accepts_nan_or_infinity(tmp_path: Path, key: str, value: str) -> None:
+    table, name = key.split(".")
+    path = write(tmp_path, f"[{table}]\n{name} = {value}\n")
+    with pytest.raises(ConfigError, match=rf"{table}\.{name}: expected a finite number"):
+        load_config(path, env={})

@@ -20,7 +20,7 @@ from bot.services.chats import ChatService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
 from bot.store import SqlStore
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, drain, until
 
 USER = 1001
 GROUP = -2002
@@ -90,21 +90,6 @@ def sender(store: SqlStore, outbox: ScriptedOutbox, **kw: object) -> Sender:
         lease_seconds=float(kw.get("lease_seconds", 60.0)),  # type: ignore[arg-type]
         worker=str(kw.get("worker", "test-worker")),
     )
-
-
-async def drain(s: Sender) -> int:
-    """Claim and send until the queue has nothing due; how many were claimed."""
-    total = 0
-    while n := await s.drain_once():
-        total += n
-        await settle(s)
-    await settle(s)
-    return total
-
-
-async def settle(s: Sender) -> None:
-    while s._tasks:
-        await asyncio.gather(*list(s._tasks.values()))
 
 
 async def statuses(store: SqlStore, chat: int | None = None) -> list[str]:
@@ -195,10 +180,7 @@ async def test_stop_gives_claimed_rows_back_at_once(store: SqlStore) -> None:
     slow = Slow()
     s = sender(store, slow, private_chat_per_second=1.0)
     s.start()
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if s._tasks:
-            break
+    await until(lambda: bool(s._tasks))
     gate.set()
     await s.stop(grace=5)
     sent = len(slow.sent)
@@ -347,10 +329,7 @@ async def test_running_sender_delivers_within_seconds_and_respects_the_rate(
     s.start()
     try:
         await store.add_articles([art(1)])  # queued by "another process": found by polling
-        for _ in range(100):
-            if len(outbox.sent) == 20:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: len(outbox.sent) == 20)
     finally:
         await s.stop()
     assert len(outbox.sent) == 20
@@ -474,7 +453,7 @@ async def test_a_digest_is_dated_by_its_readers_clock(store: SqlStore, clock: Fa
     tokyo_morning = datetime(2026, 11, 27, 23, 0, tzinfo=UTC)  # 08:00 on the 28th in Tokyo
     clock.set(tokyo_morning)
     digest_id = await store.create_digest(USER, [article_id])
-    chats = ChatService(store, SummaryConfig())
+    chats = ChatService(store, SummaryConfig(), clock=store.clock)
     articles = ArticleService(store, SummaryService(store, SummaryConfig()), clock=clock)
     service = SubscriptionService(store, articles, chats, FAST)
     page = await service.digest_page(digest_id, 1, await chats.preferences(USER))

@@ -343,3 +343,15 @@ async def test_two_processes_never_fetch_the_same_feed_at_once(
         await store.release_feeds(held, "elsewhere")
         await one.aclose()
         await two.aclose()
+
+
+async def test_concurrency_comes_from_the_config_unless_given(store: SqlStore) -> None:
+    config = Config(ingest=IngestConfig(feed_concurrency=3, page_concurrency=2), feeds=())
+    async with IngestPipeline(store, config, clock=store.clock) as configured:
+        assert configured.feed_concurrency == 3 and configured._pages._value == 2
+    async with IngestPipeline(
+        store, config, clock=store.clock, feed_concurrency=1, page_concurrency=1
+    ) as given:
+        assert given.feed_concurrency == 1 and given._pages._value == 1
+    async with IngestPipeline(store, Config(feeds=()), clock=store.clock) as default:
+        assert default.feed_concurrency == 8 and default._pages._value == 8

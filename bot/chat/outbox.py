@@ -115,6 +115,11 @@ class TelegramOutbox:
                 "retry", f"flood control: retry after {seconds:g} s", retry_after=seconds
             )
         except ChatMigrated as exc:
+            # The sender moves the chat in the store next; neither id's cached preferences may
+            # outlive that. Forgetting them now is enough: a read in between finds no row under
+            # the new id and creates one, which then wins over the old one's in the move.
+            self.chats.forget(chat_id)
+            self.chats.forget(exc.new_chat_id)
             return Outcome("moved", "the group became a supergroup", new_chat_id=exc.new_chat_id)
         except Forbidden as exc:
             return Outcome("gone", exc.message)

@@ -62,11 +62,6 @@ from bot.summarize import summarize_or_none
 
 log = logging.getLogger(__name__)
 
-# Feeds processed at once. Each mostly waits on the network; the per-host limit of the
-# Fetcher is what keeps any one site from being hammered.
-FEED_CONCURRENCY = 8
-# Pages being fetched or extracted at once, over all feeds: bounds the HTML held in memory.
-PAGE_CONCURRENCY = 8
 # How long a run holds the feeds it fetches; a process that dies holding them delays those
 # feeds for the others by at most this.
 FEED_LEASE_SECONDS = 15 * 60
@@ -240,8 +235,9 @@ class IngestPipeline:
     `parser`, `extractor`, `summarizer` replace the real ones (tests pass fakes); `executor`
     runs the CPU-bound steps instead of the pipeline's own single worker thread (a process
     pool spreads them over several cores); `clock` gives "now" (the program's one clock; tests
-    move a fake one); `sync_config=False` skips syncing the config's feeds; `cpu_clock` is the
-    CPU clock of the event-loop phases (`PhaseTimes`).
+    move a fake one); `sync_config=False` skips syncing the config's feeds; `feed_concurrency`
+    and `page_concurrency` override `[ingest]`'s; `cpu_clock` is the CPU clock of the
+    event-loop phases (`PhaseTimes`).
     """
 
     def __init__(
@@ -257,8 +253,8 @@ class IngestPipeline:
         executor: Executor | None = None,
         decider: Decider | None = None,
         sync_config: bool = True,
-        feed_concurrency: int = FEED_CONCURRENCY,
-        page_concurrency: int = PAGE_CONCURRENCY,
+        feed_concurrency: int | None = None,
+        page_concurrency: int | None = None,
         cpu_clock: Callable[[], float] = time.thread_time,
     ) -> None:
         self.store = store
@@ -285,8 +281,8 @@ class IngestPipeline:
             max_failures=config.ingest.max_failures,
         )
         self.sync_config = sync_config
-        self.feed_concurrency = feed_concurrency
-        self._pages = asyncio.Semaphore(page_concurrency)
+        self.feed_concurrency = feed_concurrency or config.ingest.feed_concurrency
+        self._pages = asyncio.Semaphore(page_concurrency or config.ingest.page_concurrency)
         self._running = asyncio.Lock()
         self._synced = False
         self._cpu_clock = cpu_clock

@@ -1,16 +1,20 @@
 """A chat's preferences: interface language, summary length and algorithm.
 
-Every update needs them, so they are cached in memory and written through: the bot is the only
-writer of chat rows (Telegram refuses a second poller on the same token), so the cache cannot go
-stale. Values read back are checked, so a hand-edited row falls back to the defaults instead of
-breaking the chat.
+Every update needs them, so they are cached in memory and written through. This process is not
+the only writer of chat rows (several bot processes may share one PostgreSQL store, and the
+sender moves a group that became a supergroup), so an entry lives `cache_ttl` at most (30 s
+by default, on the program's monotonic clock): a change made elsewhere is seen within that
+time. `forget` drops an entry at once (a migrated chat). Values read back are checked, so a
+hand-edited row falls back to the defaults instead of breaking the chat.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
+from cachetools import TTLCache
+
+from bot.clock import Clock
 from bot.config import SummaryConfig
 from bot.errors import BadArgument
 from bot.models import INTERFACE_LANGUAGES, Chat
@@ -41,11 +45,21 @@ class Preferences:
 class ChatService:
     """Chat preferences, created on first contact from the user's Telegram language."""
 
-    def __init__(self, store: ChatStore, defaults: SummaryConfig, cache_size: int = 10_000):
+    def __init__(
+        self,
+        store: ChatStore,
+        defaults: SummaryConfig,
+        *,
+        clock: Clock,
+        cache_size: int = 10_000,
+        cache_ttl: float = 30.0,
+    ):
         self.store = store
         self.defaults = defaults
         self.cache_size = cache_size
-        self._cache: OrderedDict[int, Preferences] = OrderedDict()
+        self._cache: TTLCache[int, Preferences] = TTLCache(
+            maxsize=cache_size, ttl=cache_ttl, timer=clock.monotonic
+        )
 
     def cached(self, chat_id: int) -> Preferences | None:
         """The preferences if already known, without touching the store (for error replies)."""
@@ -56,7 +70,6 @@ class ChatService:
         of `language_code`."""
         known = self._cache.get(chat_id)
         if known is not None:
-            self._cache.move_to_end(chat_id)
             return known
         chat = await self.store.find_chat(chat_id)
         if chat is None:
@@ -90,12 +103,13 @@ class ChatService:
         store read."""
         return self._preferences(Chat(chat_id, language, settings))
 
+    def forget(self, chat_id: int) -> None:
+        """Drop what is cached of the chat: the next read goes to the store."""
+        self._cache.pop(chat_id, None)
+
     def _remember(self, chat: Chat) -> Preferences:
         prefs = self._preferences(chat)
         self._cache[chat.id] = prefs
-        self._cache.move_to_end(chat.id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
         return prefs
 
     def _preferences(self, chat: Chat) -> Preferences:
