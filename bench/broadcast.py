@@ -10,7 +10,7 @@ each subscribed to one category through the store's API, then ONE article of tha
 with `store.add_articles`, which queues a delivery per chat in its transaction (timed). The bot
 side is production's: `bot.app.Runtime` opens the store and the services, and the sender is
 started as `Runtime.start_sender` does (`open_outbox`: a PTB `Bot` of its own, without PTB's
-`AIORateLimiter`, so the sender's own `RateLimiter` is what is measured), with `[delivery]
+`AIORateLimiter`, so the sender's own `SendLimiter` is what is measured), with `[delivery]
 messages_per_second` = each of `--rates`, until every delivery is sent.
 
 The fake Bot API (tests/fakebotapi.py, validating every message) runs in a process of its own on

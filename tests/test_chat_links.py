@@ -19,7 +19,7 @@ import pytest
 
 from bot.config import LinksConfig
 from bot.errors import LinksDisabled, RateLimited
-from bot.services.links import RateLimiter, find_url
+from bot.services.links import PerUserRateLimit, find_url
 from bot.services.sharing import parse_offset
 from tests.fakebotapi import Call
 from tests.feedserver import FeedServer
@@ -340,7 +340,7 @@ def test_find_url_prefers_the_links_telegram_marked() -> None:
 
 def test_rate_limiter_slides() -> None:
     now = [0.0]
-    limiter = RateLimiter(2, 60.0, clock=lambda: now[0])
+    limiter = PerUserRateLimit(2, 60.0, clock=lambda: now[0])
     limiter.hit(1)
     now[0] = 10.0
     limiter.hit(1)

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, time
 import pytest
 
 from bot.config import DeliveryConfig
-from bot.deliver.limiter import RATE_MARGIN, WINDOW, RateLimiter, Send
+from bot.deliver.limiter import RATE_MARGIN, WINDOW, Send, SendLimiter
 from bot.deliver.policy import (
     FOREVER,
-    Policy,
+    DeliveryPolicy,
     decide,
     find_timezone,
     parse_hhmm,
@@ -27,8 +27,8 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def policy(**settings: object) -> Policy:
-    return Policy.of(settings, DEFAULTS)
+def policy(**settings: object) -> DeliveryPolicy:
+    return DeliveryPolicy.of(settings, DEFAULTS)
 
 
 def test_parsing_times_ranges_and_zones() -> None:
@@ -106,7 +106,7 @@ class FakeClock:
 
 async def test_limiter_spaces_messages_overall_and_per_chat() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(
+    limiter = SendLimiter(
         10, private_interval=1.0, group_interval=3.0, clock=clock, sleep=clock.sleep
     )
     times: list[tuple[int, float]] = []
@@ -122,7 +122,7 @@ async def test_limiter_spaces_messages_overall_and_per_chat() -> None:
 
 async def test_limiter_pause_delays_every_slot() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep)
+    limiter = SendLimiter(30, clock=clock, sleep=clock.sleep)
     async with limiter.slot(1):
         limiter.pause(5)
     async with limiter.slot(2):
@@ -133,7 +133,7 @@ async def test_limiter_pause_delays_every_slot() -> None:
 @pytest.mark.parametrize("rate", [30.0, 1000.0])
 async def test_limiter_rate_holds_with_many_chats(rate: float) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    limiter = SendLimiter(rate, clock=clock, sleep=clock.sleep)
     released = []
     for chat in range(1, 3001):
         async with limiter.slot(chat):
@@ -154,7 +154,7 @@ async def test_a_chat_waiting_for_its_interval_does_not_hold_back_the_others() -
         slots.append((current, now + seconds))
 
     # 20/s: the eleven sends stay within one window's count (the clock does not move here).
-    limiter = RateLimiter(20, group_interval=3.0, clock=lambda: now, sleep=no_sleep)
+    limiter = SendLimiter(20, group_interval=3.0, clock=lambda: now, sleep=no_sleep)
     for current in (-1, -1, *range(1, 10)):
         async with limiter.slot(current):
             pass
@@ -181,7 +181,7 @@ async def test_a_send_counts_in_the_window_until_its_answer() -> None:
     it until its answer: ten sends answered in the last 0.3 s (late, after a stall) hold the
     next one back until the oldest answer is a second old, whatever the slots say."""
     clock = FakeClock()  # now = 100
-    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+    limiter = SendLimiter(10, clock=clock, sleep=clock.sleep)
     for k in range(10):
         send = Send()
         send.answered_at = 99.7 + 0.03 * k
@@ -192,7 +192,7 @@ async def test_a_send_counts_in_the_window_until_its_answer() -> None:
 
 async def test_a_send_still_in_flight_holds_the_window() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(2, clock=clock, sleep=clock.sleep)
+    limiter = SendLimiter(2, clock=clock, sleep=clock.sleep)
     first = await limiter.acquire(1)
     async with limiter.slot(2):
         pass

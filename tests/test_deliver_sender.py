@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import DeliveryConfig, SummaryConfig
-from bot.deliver.limiter import RateLimiter
+from bot.deliver.limiter import SendLimiter
 from bot.deliver.sender import SENT, Outcome, Sender
 from bot.models import ClaimedDelivery, NewArticle
 from bot.services.articles import ArticleService
@@ -323,7 +323,7 @@ async def test_running_sender_delivers_within_seconds_and_respects_the_rate(
         Timed(),
         replace(FAST, poll_seconds=0.2),
         clock=store.clock,
-        limiter=RateLimiter(50, clock=store.clock.monotonic),
+        limiter=SendLimiter(50, clock=store.clock.monotonic),
         worker="w",
     )
     s.start()

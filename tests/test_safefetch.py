@@ -19,7 +19,7 @@ import pytest
 
 from bot.config import LinksConfig
 from bot.errors import LinkError
-from bot.ingest.safefetch import Policy, SafeFetcher, refusal
+from bot.ingest.safefetch import FetchPolicy, SafeFetcher, refusal
 from tests.feedserver import FeedServer, gzip_bomb
 
 PAGE = (
@@ -113,7 +113,7 @@ def test_non_public_addresses_are_refused(address: str) -> None:
     ip = ipaddress.ip_address(address)
     assert refusal(ip) is not None
     with pytest.raises(LinkError) as caught:
-        Policy().check(ip)
+        FetchPolicy().check(ip)
     assert caught.value.reason == "address"
 
 
@@ -123,11 +123,11 @@ def test_non_public_addresses_are_refused(address: str) -> None:
 )
 def test_public_addresses_pass(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is None
-    Policy().check(ipaddress.ip_address(address))
+    FetchPolicy().check(ipaddress.ip_address(address))
 
 
 def test_allowed_networks_exempt_only_themselves() -> None:
-    policy = Policy(allowed_networks=["127.0.0.1/32"])
+    policy = FetchPolicy(allowed_networks=["127.0.0.1/32"])
     policy.check(ipaddress.ip_address("127.0.0.1"))
     policy.check(ipaddress.ip_address("::ffff:127.0.0.1"))
     for other in ("127.0.0.2", "10.0.0.1", "::1"):
@@ -135,7 +135,7 @@ def test_allowed_networks_exempt_only_themselves() -> None:
             policy.check(ipaddress.ip_address(other))
     # The default configuration allows no private network at all.
     with pytest.raises(LinkError):
-        Policy.from_config(LinksConfig()).check(ipaddress.ip_address("127.0.0.1"))
+        FetchPolicy.from_config(LinksConfig()).check(ipaddress.ip_address("127.0.0.1"))
     assert LinksConfig().allowed_networks == ()
 
 

@@ -48,7 +48,7 @@ class Send:
         self.answered = asyncio.Event()
 
 
-class RateLimiter:
+class SendLimiter:
     def __init__(
         self,
         per_second: float,

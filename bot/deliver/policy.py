@@ -71,7 +71,7 @@ def find_timezone(name: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class DeliveryPolicy:
     """A chat's delivery settings, parsed, with the defaults filled in."""
 
     mode: str
@@ -81,7 +81,7 @@ class Policy:
     paused: bool
 
     @classmethod
-    def of(cls, settings: Mapping[str, object], defaults: DeliveryConfig) -> Policy:
+    def of(cls, settings: Mapping[str, object], defaults: DeliveryConfig) -> DeliveryPolicy:
         mode = settings.get("delivery")
         digest_time = _as_time(settings.get("digest_time")) or parse_hhmm(defaults.digest_time)
         zone_name = settings.get("timezone")
@@ -139,7 +139,7 @@ SEND = Decision("send")
 
 
 def decide(
-    policy: Policy,
+    policy: DeliveryPolicy,
     now: datetime,
     hold_until: datetime | None,
     oldest: datetime | None = None,

@@ -4,7 +4,7 @@ One loop per process claims batches of due deliveries (`store.claim_deliveries`:
 this sender, a chat to one sender at a time, so several processes on one PostgreSQL never send
 the same row nor a chat's rows out of order), decides for each chat (`policy`: send now, send
 its digest, or hold it), hands each chat's rows to one task that renders a message, then sends
-it in its slot of the shared `RateLimiter` (at most `in_flight` requests at once), and records
+it in its slot of the shared `SendLimiter` (at most `in_flight` requests at once), and records
 every outcome as soon as it is known ("sent" marks are written in group commits).
 
 A lease renewed while the sender lives and expiring soon after it dies is what lets a restart
@@ -31,8 +31,8 @@ from typing import Protocol
 
 from bot.clock import Clock
 from bot.config import DeliveryConfig
-from bot.deliver.limiter import RateLimiter
-from bot.deliver.policy import Policy, decide
+from bot.deliver.limiter import SendLimiter
+from bot.deliver.policy import DeliveryPolicy, decide
 from bot.models import ClaimedDelivery
 from bot.store import lease_owner
 from bot.store.contract import DeliveryQueue
@@ -110,7 +110,7 @@ class Sender:
         config: DeliveryConfig,
         *,
         clock: Clock,
-        limiter: RateLimiter | None = None,
+        limiter: SendLimiter | None = None,
         lease_seconds: float = 60.0,
         worker: str | None = None,
         in_flight: int = MAX_IN_FLIGHT,
@@ -118,7 +118,7 @@ class Sender:
         self.store = store
         self.outbox = outbox
         self.config = config
-        self.limiter = limiter or RateLimiter(
+        self.limiter = limiter or SendLimiter(
             config.messages_per_second,
             private_interval=1.0 / config.private_chat_per_second,
             group_interval=60.0 / config.group_per_minute,
@@ -268,7 +268,7 @@ class Sender:
     async def _dispatch(self, chat_id: int, rows: list[ClaimedDelivery]) -> None:
         first = rows[0]
         now = self.clock.now()
-        policy = Policy.of(first.settings, self.config)
+        policy = DeliveryPolicy.of(first.settings, self.config)
         decision = decide(policy, now, first.hold_until, first.created_at)
         if decision.action == "hold":
             assert decision.until is not None

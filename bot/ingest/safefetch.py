@@ -175,7 +175,7 @@ class Page:
     charset: str | None = None
 
 
-class Policy:
+class FetchPolicy:
     """What may be fetched: schemes, ports, and which addresses (see the module docstring)."""
 
     def __init__(
@@ -185,7 +185,7 @@ class Policy:
         self.allowed_networks = tuple(ipaddress.ip_network(n) for n in allowed_networks)
 
     @classmethod
-    def from_config(cls, config: LinksConfig) -> Policy:
+    def from_config(cls, config: LinksConfig) -> FetchPolicy:
         """The policy `[links]` describes."""
         return cls(config.allowed_ports, config.allowed_networks)
 
@@ -247,7 +247,7 @@ class SafeFetcher:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
-        self.policy = Policy.from_config(config)
+        self.policy = FetchPolicy.from_config(config)
         self.user_agent = user_agent
         self.resolver: Resolver = resolver or system_resolver
         self.transport = transport

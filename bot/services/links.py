@@ -68,28 +68,29 @@ class LinkStore(ArticleReader, ArticleWriter, Protocol):
     """What the link service needs: looking articles up, and storing or refreshing one."""
 
 
-class RateLimiter:
+class PerUserRateLimit:
     """At most `limit` events per `window` seconds per key (a sliding window)."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        """`clock` is a monotonic clock (`Clock.monotonic`)."""
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float], users: int = 10_000
+    ) -> None:
+        """`clock` is a monotonic clock (`Clock.monotonic`); the last events of at most
+        `users` keys are kept, each forgotten a `window` after its last event."""
         self.limit = limit
         self.window = window
         self.clock = clock
-        self._events: dict[int, deque[float]] = {}
+        self._events: TTLCache[int, deque[float]] = TTLCache(users, window, timer=clock)
 
     def hit(self, key: int) -> None:
         """Count one event for `key`; RateLimited (and not counted) over the limit."""
         now = self.clock()
-        events = self._events.setdefault(key, deque())
+        events = self._events.get(key) or deque()
         while events and now - events[0] >= self.window:
             events.popleft()
         if len(events) >= self.limit:
             raise RateLimited(max(1, int(events[0] + self.window - now + 0.999)))
         events.append(now)
-        if len(self._events) > 10_000:  # forget users who went quiet
-            for quiet in [k for k, v in self._events.items() if not v or now - v[-1] >= 60]:
-                del self._events[quiet]
+        self._events[key] = events  # kept for a window from now
 
 
 class LinkService:
@@ -106,7 +107,7 @@ class LinkService:
         self.store = store
         self.config = config
         self.fetcher = fetcher
-        self.limiter = RateLimiter(config.per_user_per_minute, 60.0, clock.monotonic)
+        self.limiter = PerUserRateLimit(config.per_user_per_minute, 60.0, clock.monotonic)
         self.fresh_for = timedelta(hours=config.refetch_after_hours)
         self.clock = clock
         # URL as sent (normalized) -> article id, for `refetch_after_hours`: a URL that

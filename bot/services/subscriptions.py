@@ -20,7 +20,7 @@ from bot.deliver.policy import (
     DIGEST,
     INSTANT,
     MODES,
-    Policy,
+    DeliveryPolicy,
     find_timezone,
     format_hhmm,
     parse_hhmm,
@@ -148,7 +148,7 @@ class SubscriptionService:
         return self._settings_of(chat.settings if chat else {})
 
     def _settings_of(self, settings: Mapping[str, object]) -> DeliverySettings:
-        policy = Policy.of(settings, self.defaults)
+        policy = DeliveryPolicy.of(settings, self.defaults)
         return DeliverySettings(
             mode=policy.mode,
             digest_time=format_hhmm(policy.digest_time),
