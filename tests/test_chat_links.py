@@ -9,7 +9,6 @@ loopback ever receives a packet.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -178,11 +177,7 @@ async def test_a_link_stored_more_than_a_day_ago_is_fetched_again(
         # A day later the page has changed.
         corrected = ARTICLE.replace("Le port de Marseille", "Le grand port de Marseille")
         server.add("/port.html", corrected, content_type="text/html; charset=utf-8")
-        with sqlite3.connect(tmp_path / "links.db") as db:
-            db.execute(
-                "UPDATE articles SET stored_at = '2020-01-01 00:00:00.000000' WHERE id = ?",
-                (article_id,),
-            )
+        bot.clock.advance(hours=25)
         full = reply_to(await bot.send(f"/full {article_id}"))  # now in the readers' cache
         assert "Le grand port" not in full
         again = reply_to(await bot.send(url))
