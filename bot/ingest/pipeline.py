@@ -55,10 +55,9 @@ from bot.models import (
     NewArticle,
     PendingPage,
 )
-from bot.services.summaries import length_key
 from bot.store.contract import ArticleStore
 from bot.store.queue import lease_owner
-from bot.summarize import summarize
+from bot.summarize import length_key, summarize
 
 log = logging.getLogger(__name__)
 

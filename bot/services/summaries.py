@@ -12,19 +12,12 @@ from bot.config import SummaryConfig
 from bot.errors import SummaryError
 from bot.models import Article
 from bot.store import SqlStore
-from bot.summarize import summarize
+from bot.summarize import length_key, summarize
 
 log = logging.getLogger(__name__)
 
 # How many articles to summarize per round trip to the store when precomputing.
 PRECOMPUTE_BATCH = 64
-
-
-def length_key(sentences: int | None, ratio: float | None) -> str:
-    """The cache key of a summary length: "3" for three sentences, "10%" for a ratio."""
-    if ratio is not None:
-        return f"{round(ratio * 100, 2):g}%"
-    return str(sentences)
 
 
 def _summarize_article(
