@@ -23,8 +23,8 @@ import pytest
 
 from bot.app import JOBS, PeriodicJob, Runtime, create_application
 from bot.chat.application import serve
-from bot.chat.cli import cmd_run
 from bot.chat.context import NewsApplication
+from bot.cli.run import cmd_run
 from bot.clock import Clock
 from bot.config import (
     Config,

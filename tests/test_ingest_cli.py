@@ -1,4 +1,4 @@
-"""`newsbot feeds ...` and `newsbot ingest` (bot.ingest.cli), the feed service behind them
+"""`newsbot feeds ...` and `newsbot ingest` (bot.cli.ingest), the feed service behind them
 (bot.services.feeds), OPML (bot.ingest.opml) and the JobQueue wiring (bot.ingest.schedule)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from bot.cli.ingest import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.config import Config, FeedConfig, IngestConfig, StoreConfig
 from bot.errors import FeedError, ImportFormatError, NotFound
-from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.ingest.opml import OpmlFeed, parse_opml, render_opml
 from bot.ingest.pipeline import IngestPipeline
 from bot.ingest.schedule import JOB_NAME, ingest_tick, schedule_ingest
