@@ -76,7 +76,11 @@ class Runtime:
     async def open(self) -> Services:
         """Open (and migrate) the store and build the services the handlers use."""
         clock = self.clock
-        self._store = await open_store(self.config.store.url, clock=clock, rules=PushRules())
+        self._store = await open_store(
+            self.config.store.url,
+            clock=clock,
+            rules=PushRules.from_config(self.config.delivery),
+        )
         articles = ArticleService(
             self._store, SummaryService(self._store, self.config.summary), clock=clock
         )

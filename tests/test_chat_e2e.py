@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from bot.app import PeriodicJob, Runtime, default_jobs
-from bot.chat.cli import cmd_run
+from bot.cli.run import cmd_run
 from bot.config import (
     Config,
     FeedConfig,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.cli import cmd_shell
 from bot.chat.shell import Screen, ShownButton, language_from_env, terminal_text
+from bot.cli.run import cmd_shell
 from bot.config import Config, StoreConfig
 from tests.fakebotapi import FakeBotAPI, User
 from tests.helpers import FakeClock, seed
@@ -63,8 +63,28 @@ def run_shell(
 ) -> str:
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     config = Config(store=StoreConfig(url=f"sqlite+aiosqlite:///{store_path}"))
-    assert asyncio.run(cmd_shell(Namespace(language=language), config, FakeClock())) == 0
+    args = Namespace(language=language, sample=False)
+    assert asyncio.run(cmd_shell(args, config, FakeClock())) == 0
     return capsys.readouterr().out
+
+
+def test_shell_with_the_sample_on_an_empty_store(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`newsbot shell --sample` on a fresh machine: the shipped articles, loaded once."""
+    config = Config(store=StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"))
+    args = Namespace(language="en", sample=True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/latest\n"))
+    assert asyncio.run(cmd_shell(args, config, FakeClock())) == 0
+    out, err = capsys.readouterr()
+    assert "sample articles: imported 9, skipped 0 duplicate(s)" in err
+    assert "📰 Latest articles · 1–5 of 9" in out
+    assert "L’inflation ralentit pour le troisième mois consécutif" in out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/latest\n"))
+    assert asyncio.run(cmd_shell(args, config, FakeClock())) == 0
+    out, err = capsys.readouterr()
+    assert "sample articles: imported 0, skipped 9 duplicate(s)" in err
+    assert "📰 Latest articles · 1–5 of 9" in out
 
 
 def test_buttons_by_number_and_label_and_links(
@@ -127,7 +147,7 @@ def test_run_and_shell_options_document_their_defaults() -> None:
     import argparse
 
     from bot.chat.application import DEFAULT_CONCURRENCY
-    from bot.chat.cli import add_run_arguments, add_shell_arguments
+    from bot.cli.run import add_run_arguments, add_shell_arguments
 
     run = argparse.ArgumentParser()
     add_run_arguments(run)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import build_parser, main
+from bot.cli import build_parser, main
 from bot.deliver.rules import PushRules
 from bot.store import head_revision
 
@@ -110,6 +110,33 @@ def test_import_of_a_text_page_and_stats(
     code, out, _ = run(capsys, "stats")
     assert code == 0 and "articles:       1" in out and category in out
     assert "sqlite" in out
+
+
+def test_import_of_the_shipped_sample_is_idempotent(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "import", "--sample", "--no-summaries")
+    assert (code, out.strip()) == (0, "imported 9, skipped 0 duplicate(s), rejected 0")
+    code, out, _ = run(capsys, "import", "--sample", "--no-summaries")
+    assert (code, out.strip()) == (0, "imported 0, skipped 9 duplicate(s), rejected 0")
+    code, out, _ = run(capsys, "stats", "--json")
+    assert json.loads(out)["categories"] == {
+        "Politique": 1,
+        "Science": 3,
+        "Sport": 3,
+        "Économie": 2,
+    }
+    code, out, _ = run(capsys, "export", "--category", "science")
+    titles = [json.loads(line)["title"] for line in out.splitlines()]
+    assert "Telescope spots water vapour around a distant planet" in titles
+    assert {json.loads(line)["language"] for line in out.splitlines()} == {"fr", "en"}
+
+
+def test_import_needs_files_or_the_sample(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "import")
+    assert (code, out) == (2, "") and "--sample" in err
 
 
 def test_import_fails_only_when_nothing_was_read(

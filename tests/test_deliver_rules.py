@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.config import DeliveryConfig
 from bot.deliver.rules import (
     MAX_FILTER_LENGTH,
     MAX_FILTERS,
@@ -150,3 +151,12 @@ def test_a_subscription_gets_what_arrives_from_its_creation_on() -> None:
     subscribers = [sub(1, since=NOW - timedelta(seconds=1)), sub(2, since=NOW), sub(3, since=NOW)]
     later = [*subscribers, sub(4, since=NOW + timedelta(seconds=1))]
     assert recipients(PushRules(), later) == [1, 2, 3]
+
+
+def test_the_push_age_comes_from_the_config() -> None:
+    assert PushRules.from_config(DeliveryConfig()) == PushRules()  # 48 hours, the default
+    day = PushRules.from_config(DeliveryConfig(push_max_age_hours=24))
+    assert day.push_max_age == timedelta(hours=24)
+    arrived = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert not day.is_news(arrived - timedelta(hours=25), arrived)
+    assert PushRules().is_news(arrived - timedelta(hours=25), arrived)

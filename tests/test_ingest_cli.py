@@ -1,4 +1,4 @@
-"""`newsbot feeds ...` and `newsbot ingest` (bot.ingest.cli), the feed service behind them
+"""`newsbot feeds ...` and `newsbot ingest` (bot.cli.ingest), the feed service behind them
 (bot.services.feeds) and OPML (bot.ingest.opml)."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from bot.cli.ingest import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.config import Config, FeedConfig, IngestConfig, StoreConfig
 from bot.deliver.rules import PushRules
 from bot.errors import FeedError, ImportFormatError, NotFound
-from bot.ingest.cli import add_feeds_arguments, add_ingest_arguments, cmd_feeds, cmd_ingest
 from bot.ingest.opml import OpmlFeed, parse_opml, render_opml
 from bot.models import Feed
 from bot.services.feeds import FeedService

@@ -1,4 +1,4 @@
-"""`newsbot summarize` as the main CLI wires it: add_arguments on a parser, then run."""
+"""`newsbot summarize` as the main CLI wires it: add_summarize_arguments on a parser, then run."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.summarize import add_summarize_arguments, run
 from bot.summarize import ALGORITHMS, split_sentences
-from bot.summarize.cli import add_arguments, run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "summarize"
 ARTICLE_FR = FIXTURES / "article_fr.txt"
@@ -21,7 +21,7 @@ BODY_FR = split_sentences(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsbot summarize")
-    add_arguments(parser)
+    add_summarize_arguments(parser)
     return parser
 
 
@@ -162,7 +162,7 @@ def test_an_epilog_set_by_the_main_cli_is_kept() -> None:
     parser = argparse.ArgumentParser(
         prog="newsbot summarize", epilog="example:\n  newsbot summarize a.txt"
     )
-    add_arguments(parser)
+    add_summarize_arguments(parser)
     text = parser.format_help()
     assert "example:\n  newsbot summarize a.txt" in text
     assert "newsbot summarize --jsonl articles.jsonl" in text

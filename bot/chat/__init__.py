@@ -9,7 +9,8 @@
     context       the handlers' typed access to the services
     application   building the PTB Application, serving it, jobs
     shell         the terminal Bot API behind `newsbot shell`
-    cli           the `run` and `shell` subcommands
+    outbox        the sender's Telegram side: render, send, Telegram's answer as an outcome
 
-Nothing is imported here, so `import bot.chat.cli` stays cheap for the command line.
+Nothing is imported here, so importing one module of the package stays cheap for the command
+line (`bot.cli`, which sits above it).
 """

@@ -23,12 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import Update
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseUpdateProcessor, ExtBot, JobQueue
 from telegram.request import BaseRequest
 
 from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContext
 from bot.chat.handlers import UPDATE_TYPES
 from bot.config import TelegramConfig, WebhookConfig
+from bot.errors import ConfigError, NewsbotError
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,28 @@ async def serve(
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Receive and handle updates (long polling, or webhook when configured) until `stop` is
-    set, then shut down gracefully. `ready` is told how the bot listens once it does."""
+    set, then shut down gracefully. `ready` is told how the bot listens once it does.
+
+    Raises ConfigError when the Bot API refuses the token, NewsbotError when it cannot be
+    reached: Telegram's own exceptions do not leave the chat package.
+    """
+    try:
+        await _serve(application, stop, webhook, poll_timeout, ready)
+    except InvalidToken as exc:
+        raise ConfigError(f"telegram.token: refused by the Bot API ({exc.message})") from None
+    except NetworkError as exc:
+        # The bot's base URL ends with the token, which must not be shown.
+        where = application.bot.base_url.removesuffix(application.bot.token)
+        raise NewsbotError(f"cannot reach the Bot API at {where}: {exc.message}") from None
+
+
+async def _serve(
+    application: NewsApplication,
+    stop: asyncio.Event,
+    webhook: WebhookConfig | None,
+    poll_timeout: float,
+    ready: Callable[[str], None] | None,
+) -> None:
     async with running(application):
         updater = application.updater
         if updater is None:

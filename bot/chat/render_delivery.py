@@ -41,6 +41,8 @@ DIGEST_TIMES: tuple[str, ...] = ("07:00", "08:00", "12:00", "18:00", "21:00")
 QUIET_CHOICES: tuple[str, ...] = ("22:00-07:00", "23:00-08:00")
 # Buttons in the /subscriptions view (one per subscription).
 MAX_SUBSCRIPTION_BUTTONS = 40
+# Failing feeds listed in /stats, so the message stays short; `newsbot stats` lists them all.
+MAX_FAILING_FEEDS = 10
 
 
 def _article_buttons(language: str, article: Article, category_id: int | None) -> tuple[Row, ...]:
@@ -238,32 +240,31 @@ def categories(language: str, found: Sequence[Category], subscribed: set[int]) -
 
 
 def status(language: str, found: Status) -> View:
-    """/stats for admins: counts, the queue, and the feeds that fail (with their reason)."""
-    stats = found.stats
-    queue = stats.deliveries
+    """/stats for admins: counts, the queue, and the first feeds that fail (with their reason);
+    `newsbot stats` lists them all."""
     lines = [
         t(language, "stats_title"),
         t(
             language,
             "stats_body",
-            articles=format_number(stats.articles, language),
-            feeds=stats.feeds,
-            failing=stats.feeds_failing,
-            chats=format_number(stats.chats, language),
-            inactive=stats.chats_inactive,
-            subscriptions=format_number(stats.subscriptions, language),
-            pending=format_number(queue.get("pending", 0), language),
-            sending=format_number(queue.get("sending", 0), language),
-            sent=format_number(queue.get("sent", 0), language),
-            failed=format_number(queue.get("failed", 0), language),
+            articles=format_number(found.articles, language),
+            feeds=found.feeds,
+            failing=found.feeds_failing,
+            chats=format_number(found.chats, language),
+            inactive=found.chats_deactivated,
+            subscriptions=format_number(found.subscriptions, language),
+            pending=format_number(found.queued("pending"), language),
+            sending=format_number(found.queued("sending"), language),
+            sent=format_number(found.queued("sent"), language),
+            failed=format_number(found.queued("failed"), language),
         ),
     ]
-    for feed in found.failing:
-        state = plain(language, "feed_disabled") if not feed.enabled else str(feed.failures)
+    for feed in found.problems[:MAX_FAILING_FEEDS]:
+        state = plain(language, "feed_disabled") if feed.disabled else str(feed.failures)
         lines.append(
             Html(
                 f"⚠️ {escape(clip(feed.url, 80))} — {escape(state)}: "
-                f"{escape(clip(feed.last_error or '', 120))}"
+                f"{escape(clip(feed.reason, 120))}"
             )
         )
     return View(Html("\n".join(lines)))

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.config import DeliveryConfig
 from bot.errors import BadFilter, TooManyFilters
 from bot.models import Subscriber
 from bot.text import fold
@@ -99,6 +100,11 @@ class PushRules:
     """The store's `Audience`: which subscribers of an article's category it is pushed to."""
 
     push_max_age: timedelta = PUSH_MAX_AGE
+
+    @classmethod
+    def from_config(cls, config: DeliveryConfig) -> PushRules:
+        """The rules `[delivery] push_max_age_hours` sets."""
+        return cls(push_max_age=timedelta(hours=config.push_max_age_hours))
 
     def is_news(self, published: datetime | None, arrived: datetime) -> bool:
         """Whether an article published at *published* (None: unknown, taken as new) was

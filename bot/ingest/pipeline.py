@@ -55,10 +55,9 @@ from bot.models import (
     NewArticle,
     PendingPage,
 )
-from bot.services.summaries import length_key
 from bot.store import lease_owner
 from bot.store.contract import IngestStore
-from bot.summarize import summarize_or_none
+from bot.summarize import length_key, summarize_or_none
 
 log = logging.getLogger(__name__)
 

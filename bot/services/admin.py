@@ -1,26 +1,47 @@
-"""What the bot's admins (`telegram.admins`) may ask in chat: the state of the store, the
-deliveries queue and the feeds that fail."""
+"""What the bot's admins may ask: the state of the store, the deliveries queue and the feeds
+that fail. `newsbot stats` and /stats (for `telegram.admins`) show the same `Status`; each
+surface only lays it out (plain columns on a terminal, translated HTML in chat)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.models import Feed, StoreStats
 from bot.store.contract import AdminStore
 
-# Failing feeds listed in /stats; `newsbot stats` lists them all.
-MAX_FAILING_FEEDS = 10
+
+@dataclass(frozen=True, slots=True)
+class FeedProblem:
+    """A feed that failed at its last fetches, or that was disabled after too many."""
+
+    url: str
+    disabled: bool
+    failures: int
+    reason: str  # the last error, "" when none was recorded
 
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    stats: StoreStats
-    failing: tuple[Feed, ...]
+    """Counts across the store and the queue, and every feed with a problem."""
+
+    articles: int
+    categories: tuple[tuple[str, int], ...]  # (name, articles), by name
+    uncategorized: int
+    feeds: int
+    feeds_failing: int
+    problems: tuple[FeedProblem, ...]
+    chats: int
+    chats_deactivated: int  # chats that blocked or removed the bot
+    subscriptions: int
+    deliveries: Mapping[str, int]  # by delivery status; a status with none is absent
+
+    def queued(self, state: str) -> int:
+        """Deliveries in `state` ("pending", "sending", "sent", "failed")."""
+        return self.deliveries.get(state, 0)
 
 
 class AdminService:
-    def __init__(self, store: AdminStore, admins: Iterable[int]) -> None:
+    def __init__(self, store: AdminStore, admins: Iterable[int] = ()) -> None:
         self.store = store
         self.admins = frozenset(admins)
 
@@ -28,7 +49,22 @@ class AdminService:
         return user_id is not None and user_id in self.admins
 
     async def status(self) -> Status:
-        """Counts across the store and the queue, and the feeds failing or disabled."""
+        """The counts and the feeds failing or disabled, in the store's feed order."""
         stats = await self.store.stats()
-        failing = [f for f in await self.store.list_feeds() if f.failures or not f.enabled]
-        return Status(stats, tuple(failing[:MAX_FAILING_FEEDS]))
+        problems = tuple(
+            FeedProblem(f.url, not f.enabled, f.failures, f.last_error or "")
+            for f in await self.store.list_feeds()
+            if f.failures or not f.enabled
+        )
+        return Status(
+            articles=stats.articles,
+            categories=tuple(stats.articles_per_category),
+            uncategorized=stats.uncategorized,
+            feeds=stats.feeds,
+            feeds_failing=stats.feeds_failing,
+            problems=problems,
+            chats=stats.chats,
+            chats_deactivated=stats.chats_inactive,
+            subscriptions=stats.subscriptions,
+            deliveries=dict(stats.deliveries),
+        )

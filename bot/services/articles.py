@@ -19,9 +19,9 @@ from cachetools import TTLCache
 from bot.clock import Clock
 from bot.errors import BadArgument, NotFound, UnknownCategory
 from bot.models import Article, Category
-from bot.services.summaries import SummaryService, length_key
+from bot.services.summaries import SummaryService
 from bot.store.contract import ArticleReader
-from bot.summarize import split_sentences, supported_languages
+from bot.summarize import length_key, split_sentences, supported_languages
 from bot.text import fold
 
 DEFAULT_PAGE_SIZE = 5

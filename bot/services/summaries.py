@@ -11,17 +11,10 @@ from concurrent.futures import Executor
 from bot.config import SummaryConfig
 from bot.models import Article
 from bot.store.contract import SummaryCache
-from bot.summarize import summarize, summarize_or_none
+from bot.summarize import length_key, summarize, summarize_or_none
 
 # How many articles to summarize per round trip to the store when precomputing.
 PRECOMPUTE_BATCH = 64
-
-
-def length_key(sentences: int | None, ratio: float | None) -> str:
-    """The cache key of a summary length: "3" for three sentences, "10%" for a ratio."""
-    if ratio is not None:
-        return f"{round(ratio * 100, 2):g}%"
-    return str(sentences)
 
 
 class SummaryService:

@@ -32,7 +32,9 @@ from bot.summarize._languages import detect_language as _detect
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_ALGORITHM",
+    "algorithm_descriptions",
     "detect_language",
+    "length_key",
     "split_sentences",
     "summarize",
     "summarize_or_none",
@@ -43,6 +45,19 @@ ALGORITHMS: tuple[str, ...] = tuple(_REGISTRY)
 DEFAULT_ALGORITHM = "default"
 
 _ELLIPSIS = "…"
+
+
+def algorithm_descriptions() -> list[tuple[str, str]]:
+    """(name, one line saying what it does) of each algorithm, in the order of ALGORITHMS."""
+    return [(a.name, a.doc) for a in _REGISTRY.values()]
+
+
+def length_key(sentences: int | None, ratio: float | None) -> str:
+    """How a summary's length is spelled where summaries are cached: "3" for three sentences,
+    "10%" for a ratio."""
+    if ratio is not None:
+        return f"{round(ratio * 100, 2):g}%"
+    return str(sentences)
 
 
 def supported_languages() -> tuple[str, ...]:

@@ -1,12 +1,9 @@
-"""`newsbot ingest` and `newsbot feeds ...`: argument definitions and handlers.
+"""`newsbot ingest` and `newsbot feeds ...`.
 
-`bot.__main__` wires them: `add_*_arguments(parser)` fills a subcommand's parser, and
-`cmd_*(args, config, clock)` runs it and returns the exit code. Output is plain lines on
-stdout; what goes wrong for one feed is a line of the report, never a traceback.
-
-The pipeline, the store and the HTTP client are imported inside the handlers: building the
-parser happens on every `newsbot` call, and importing them (trafilatura, feedparser, httpx,
-SQLAlchemy) would add most of a second to `newsbot --help`.
+Output is plain lines on stdout; what goes wrong for one feed is a line of the report, never a
+traceback. The pipeline, the store and the feed service are imported inside the handlers, for
+the start-up speed of the other commands (trafilatura, feedparser, httpx, SQLAlchemy; see
+bot/cli/_common.py).
 """
 
 from __future__ import annotations
@@ -20,8 +17,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from bot.cli._common import EXIT_FAILED, EXIT_OK, out, subcommand
 from bot.clock import Clock
 from bot.config import Config
+from bot.deliver.rules import PushRules
 from bot.models import Feed
 
 if TYPE_CHECKING:
@@ -29,19 +28,35 @@ if TYPE_CHECKING:
     from bot.services.feeds import FeedService
     from bot.store import SqlStore
 
-EXIT_OK, EXIT_FAILED = 0, 1
-
 # Between two runs of `newsbot ingest` without --once: at least this long (a feed failing
 # at once must not spin the loop), at most this long (feeds added meanwhile are seen soon).
 MIN_SLEEP, MAX_SLEEP = timedelta(seconds=5), timedelta(minutes=1)
 
 
-def _out() -> TextIO:
-    return sys.stdout
-
-
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`ingest` and `feeds`."""
+    ingest = subcommand(
+        subparsers,
+        "ingest",
+        cmd_ingest,
+        "Fetch the feeds into the store: new articles with their full text, default summary "
+        "and deliveries; --once fetches what is due, reports per feed and exits.",
+        "newsbot ingest --once --all",
+    )
+    add_ingest_arguments(ingest)
+    feeds = subcommand(
+        subparsers,
+        "feeds",
+        cmd_feeds,
+        "Manage the feeds: list (with failures and why), add, remove, enable, OPML import "
+        "and export.",
+        "newsbot feeds add https://www.lemonde.fr/sport/rss_full.xml Sport --language fr",
+    )
+    add_feeds_arguments(feeds)
 
 
 # -- newsbot ingest ---------------------------------------------------------------------------
@@ -67,7 +82,7 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_report(report: IngestReport, out: TextIO) -> None:
     """The per-feed lines and the total line of one run."""
-    from bot.ingest.pipeline import NOT_MODIFIED
+    from bot.ingest.pipeline import NOT_MODIFIED  # heavy: see the module docstring
 
     if report.sync is not None:
         for url in report.sync.added:
@@ -87,11 +102,12 @@ def print_report(report: IngestReport, out: TextIO) -> None:
 
 async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Fetch feeds into the store: once with --once, else for as long as it runs."""
-    from bot.deliver.rules import PushRules
     from bot.ingest.pipeline import FAILED, IngestPipeline
     from bot.store import open_store
 
-    store = await open_store(config.store.url, clock=clock, rules=PushRules())
+    store = await open_store(
+        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
+    )
     try:
         async with IngestPipeline(store, config, clock=clock) as pipeline:
             if args.once:
@@ -99,9 +115,9 @@ async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> 
                     include_not_due=bool(args.all or args.feed), feed_ids=args.feed
                 )
                 if not report.feeds:
-                    print("no feed is due (--all fetches every feed now)", file=_out())
+                    print("no feed is due (--all fetches every feed now)", file=out())
                     return EXIT_OK
-                print_report(report, _out())
+                print_report(report, out())
                 everything_failed = all(feed.status == FAILED for feed in report.feeds)
                 return EXIT_FAILED if everything_failed else EXIT_OK
             await _ingest_forever(store, pipeline, args, clock)
@@ -118,8 +134,8 @@ async def _ingest_forever(
         report = await pipeline.run(include_not_due=include, feed_ids=args.feed)
         include = False
         if report.feeds:
-            print_report(report, _out())
-            _out().flush()
+            print_report(report, out())
+            out().flush()
         await asyncio.sleep(await _seconds_until_due(store, clock))
 
 
@@ -139,14 +155,7 @@ def add_feeds_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="feeds_command", metavar="ACTION", required=True)
 
     def action(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
-        sub: argparse.ArgumentParser = actions.add_parser(
-            name,
-            help=help_text,
-            description=help_text,
-            epilog=f"example:\n  {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        return sub
+        return subcommand(actions, name, None, help_text, example)
 
     listing = action(
         "list",
@@ -199,7 +208,6 @@ def add_feeds_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Run one `newsbot feeds` action."""
-    from bot.deliver.rules import PushRules
     from bot.services.feeds import FeedService
     from bot.store import open_store
 
@@ -211,7 +219,9 @@ async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> i
         "import": _feeds_import,
         "export": _feeds_export,
     }
-    store = await open_store(config.store.url, clock=clock, rules=PushRules())
+    store = await open_store(
+        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
+    )
     try:
         return await handlers[args.feeds_command](FeedService(store, config, clock=clock), args)
     finally:
@@ -220,7 +230,7 @@ async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> i
 
 def feed_record(feed: Feed) -> dict[str, object]:
     """A feed as `feeds list --json` prints it."""
-    from bot.services.feeds import feed_state
+    from bot.services.feeds import feed_state  # heavy: see the module docstring
 
     return {
         "id": feed.id,
@@ -240,15 +250,17 @@ def feed_record(feed: Feed) -> dict[str, object]:
 
 
 async def _feeds_list(service: FeedService, args: argparse.Namespace) -> int:
-    from bot.services.feeds import feed_state
+    from bot.services.feeds import feed_state  # heavy: see the module docstring
 
     feeds = await service.feeds()
-    out = _out()
+    stdout = out()
     if args.json:
-        print(json.dumps([feed_record(f) for f in feeds], ensure_ascii=False, indent=2), file=out)
+        print(
+            json.dumps([feed_record(f) for f in feeds], ensure_ascii=False, indent=2), file=stdout
+        )
         return EXIT_OK
     if not feeds:
-        print("no feeds (add one with `newsbot feeds add URL CATEGORY`)", file=out)
+        print("no feeds (add one with `newsbot feeds add URL CATEGORY`)", file=stdout)
         return EXIT_OK
     default = service.config.ingest.interval_minutes
     rows = [
@@ -268,12 +280,12 @@ async def _feeds_list(service: FeedService, args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     for feed, row in zip([None, *feeds], [header, *rows], strict=True):
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]), file=out)
+        print("  ".join([*cells, row[-1]]), file=stdout)
         if feed is not None and (feed.failures or not feed.enabled):
             detail = feed.last_error or "no reason recorded"
             if feed.enabled and feed.next_fetch:
                 detail = f"next try {_when(feed.next_fetch)}: {detail}"
-            print(f"{'':{widths[0]}}  └ {detail}", file=out)
+            print(f"{'':{widths[0]}}  └ {detail}", file=stdout)
     return EXIT_OK
 
 
@@ -284,20 +296,20 @@ async def _feeds_add(service: FeedService, args: argparse.Namespace) -> int:
     feed = change.feed
     print(
         f"{change.action} feed {feed.id}: {feed.url} ({feed.category or 'no category'})",
-        file=_out(),
+        file=out(),
     )
     return EXIT_OK
 
 
 async def _feeds_remove(service: FeedService, args: argparse.Namespace) -> int:
     feed = await service.remove(args.id)
-    print(f"removed feed {feed.id}: {feed.url} (its articles stay)", file=_out())
+    print(f"removed feed {feed.id}: {feed.url} (its articles stay)", file=out())
     return EXIT_OK
 
 
 async def _feeds_enable(service: FeedService, args: argparse.Namespace) -> int:
     feed = await service.enable(args.id)
-    print(f"enabled feed {feed.id}: {feed.url}; it is fetched at the next run", file=_out())
+    print(f"enabled feed {feed.id}: {feed.url}; it is fetched at the next run", file=out())
     return EXIT_OK
 
 
@@ -310,7 +322,7 @@ async def _feeds_import(service: FeedService, args: argparse.Namespace) -> int:
     print(
         f"imported {len(result.added)} new feed(s), updated {len(result.updated)}, "
         f"skipped {len(result.skipped)}",
-        file=_out(),
+        file=out(),
     )
     return EXIT_OK if result.added or result.updated or not result.skipped else EXIT_FAILED
 
@@ -318,7 +330,7 @@ async def _feeds_import(service: FeedService, args: argparse.Namespace) -> int:
 async def _feeds_export(service: FeedService, args: argparse.Namespace) -> int:
     document = await service.export_opml()
     if args.output in (None, "-"):
-        _out().write(document)
+        out().write(document)
     else:
         Path(args.output).write_text(document, encoding="utf-8")
     return EXIT_OK

@@ -1,8 +1,7 @@
-"""The `newsbot run` and `newsbot shell` subcommands.
+"""`newsbot run` and `newsbot shell`.
 
 Both build the same Application (`bot.app.create_application`); `run` connects it to Telegram,
-`shell` to the terminal. Heavy imports happen inside the commands so that `newsbot --help` and
-the other subcommands do not load Telegram.
+`shell` to the terminal.
 """
 
 from __future__ import annotations
@@ -14,9 +13,11 @@ import os
 import signal
 import sys
 
+from bot.cli._common import EXIT_OK, err, subcommand
+from bot.cli.store import import_sample
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import ConfigError, NewsbotError
+from bot.errors import ConfigError
 from bot.models import INTERFACE_LANGUAGES
 
 RUN_HELP = (
@@ -28,7 +29,13 @@ SHELL_HELP = (
     "Chat with the bot in the terminal, with no token and no network: the same commands and "
     "buttons, drawn as text."
 )
-SHELL_EXAMPLE = "newsbot import ../shared/data/seed-article-fr.txt && newsbot shell"
+SHELL_EXAMPLE = "newsbot shell --sample"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`run` and `shell`."""
+    add_run_arguments(subcommand(subparsers, "run", cmd_run, RUN_HELP, RUN_EXAMPLE))
+    add_shell_arguments(subcommand(subparsers, "shell", cmd_shell, SHELL_HELP, SHELL_EXAMPLE))
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,13 +62,19 @@ def add_shell_arguments(parser: argparse.ArgumentParser) -> None:
         choices=INTERFACE_LANGUAGES,
         help="interface language (default: the chat's, else from $LANG)",
     )
+    parser.add_argument(
+        "--sample",
+        action="store_true",
+        help="first import the sample articles shipped with newsbot (once: they are skipped "
+        "the next time)",
+    )
 
 
 async def cmd_run(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Serve Telegram until SIGINT/SIGTERM; ConfigError (exit 2) for a missing or refused
     token, NewsbotError (exit 1) when the Bot API cannot be reached."""
-    from telegram.error import InvalidToken, NetworkError
-
+    # Telegram and everything behind the application: loaded when the command runs, for the
+    # start-up speed of the other commands (see bot/cli/_common.py).
     from bot.app import create_application
     from bot.chat.application import DEFAULT_CONCURRENCY, serve
 
@@ -95,23 +108,19 @@ async def cmd_run(args: argparse.Namespace, config: Config, clock: Clock) -> int
             stop,
             webhook=webhook,
             poll_timeout=args.poll_timeout,
-            ready=lambda how: print(f"newsbot run: {how}; Ctrl-C stops", file=sys.stderr),
+            ready=lambda how: err(f"newsbot run: {how}; Ctrl-C stops"),
         )
-    except InvalidToken as exc:
-        raise ConfigError(f"telegram.token: refused by the Bot API ({exc.message})") from None
-    except NetworkError as exc:
-        raise NewsbotError(
-            f"cannot reach the Bot API at {config.telegram.api_base_url}: {exc.message}"
-        ) from None
     finally:
         for sig in signals:
             loop.remove_signal_handler(sig)
-    print("newsbot run: stopped", file=sys.stderr)
-    return 0
+    err("newsbot run: stopped")
+    return EXIT_OK
 
 
 async def cmd_shell(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Talk to the bot in the terminal until /quit or end of input."""
+    # Telegram and everything behind the application: loaded when the command runs, for the
+    # start-up speed of the other commands (see bot/cli/_common.py).
     from bot.app import create_application
     from bot.chat.application import running
     from bot.chat.shell import (
@@ -123,6 +132,9 @@ async def cmd_shell(args: argparse.Namespace, config: Config, clock: Clock) -> i
         run_shell,
     )
 
+    if args.sample:
+        report = await import_sample(config, clock)
+        err(f"newsbot shell: sample articles: {report.summary_line()}")
     interactive = sys.stdin.isatty()
     screen = Screen(sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
     application = create_application(
@@ -141,7 +153,7 @@ async def cmd_shell(args: argparse.Namespace, config: Config, clock: Clock) -> i
             assert services is not None
             await services.chats.set_language(SHELL_CHAT_ID, args.language)
         await run_shell(application, screen, sys.stdin, user, interactive=interactive, clock=clock)
-    return 0
+    return EXIT_OK
 
 
 def _user_name() -> str:

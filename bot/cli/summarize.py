@@ -1,8 +1,6 @@
 """`newsbot summarize`: summaries from the command line, for one text or a JSONL batch.
 
-The main CLI owns the parser tree; it calls `add_arguments` on its `summarize` sub-parser and
-`run` with the parsed namespace. Streams are passed in so tests drive the command without
-touching the process's real stdin/stdout.
+`cmd_summarize` hands the process's streams to `run`; tests call `run` with their own.
 
 Exit status: 0 on success, 1 when a text could not be summarized (in a batch: when at least one
 line failed, after every line was processed), 2 for a usage error.
@@ -18,9 +16,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli._common import subcommand
+from bot.clock import Clock
+from bot.config import Config
 from bot.errors import SummaryError
-from bot.summarize import ALGORITHMS, DEFAULT_ALGORITHM, summarize, supported_languages
-from bot.summarize._algorithms import ALGORITHMS as REGISTRY
+from bot.summarize import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    algorithm_descriptions,
+    summarize,
+    supported_languages,
+)
 
 DESCRIPTION = """\
 Print an extractive summary of a text file (or of standard input with "-"), one sentence per
@@ -42,7 +48,7 @@ JSONL input has one object per line: {{"id": ..., "text": "...", "title": "...",
 "summary": ["...", ...]}} or {{"id": ..., "error": "..."}}; a bad line does not stop the rest.
 
 algorithms (--algorithm, default: {DEFAULT_ALGORITHM}):
-{chr(10).join(f"  {a.name:<10} {a.doc}" for a in REGISTRY.values())}
+{chr(10).join(f"  {name:<10} {doc}" for name, doc in algorithm_descriptions())}
 
 languages (--language): {", ".join(supported_languages())}"""
 
@@ -69,7 +75,24 @@ def _count(value: str) -> int:
     return count
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`summarize`."""
+    parser = subcommand(
+        subparsers,
+        "summarize",
+        cmd_summarize,
+        "Summarize a text file, stdin, or a JSON Lines batch, fully offline.",
+        "newsbot summarize --sentences 3 article.txt",
+    )
+    add_summarize_arguments(parser)
+
+
+async def cmd_summarize(args: argparse.Namespace, config: Config, clock: Clock) -> int:
+    """Summarize a file, stdin, or a JSON Lines batch."""
+    return run(args, sys.stdin, sys.stdout, sys.stderr)
+
+
+def add_summarize_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `summarize` options to `parser` and give it a description with examples.
 
     A description or epilog the caller already set is kept; ours is appended to the epilog.
@@ -210,14 +233,3 @@ def _summarize_line(line: str, number: int, args: argparse.Namespace) -> dict[st
     except SummaryError as error:
         return {"id": ident, "error": f"line {number}: {error}"}
     return {"id": ident, "summary": summary}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command on its own: `python -m bot.summarize.cli FILE`."""
-    parser = argparse.ArgumentParser(prog="newsbot summarize")
-    add_arguments(parser)
-    return run(parser.parse_args(argv), sys.stdin, sys.stdout, sys.stderr)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
