@@ -26,7 +26,7 @@ from bot.models import Feed
 if TYPE_CHECKING:
     from bot.ingest.pipeline import IngestPipeline, IngestReport
     from bot.services.feeds import FeedService
-    from bot.store import SqlStore
+    from bot.store.contract import ArticleStore
 
 # Between two runs of `newsbot ingest` without --once: at least this long (a feed failing
 # at once must not spin the loop), at most this long (feeds added meanwhile are seen soon).
@@ -127,7 +127,7 @@ async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> 
 
 
 async def _ingest_forever(
-    store: SqlStore, pipeline: IngestPipeline, args: argparse.Namespace, clock: Clock
+    store: ArticleStore, pipeline: IngestPipeline, args: argparse.Namespace, clock: Clock
 ) -> None:
     include = bool(args.all or args.feed)
     while True:
@@ -139,7 +139,7 @@ async def _ingest_forever(
         await asyncio.sleep(await _seconds_until_due(store, clock))
 
 
-async def _seconds_until_due(store: SqlStore, clock: Clock) -> float:
+async def _seconds_until_due(store: ArticleStore, clock: Clock) -> float:
     now = clock.now()
     upcoming = [f.next_fetch for f in await store.list_feeds() if f.enabled and f.next_fetch]
     wait = min(upcoming, default=now + MAX_SLEEP) - now
