@@ -233,16 +233,17 @@ def test_console_entry_point_runs_with_no_config_at_all(tmp_path: Path) -> None:
     """`python -m bot` in an empty directory with an empty HOME: built-in defaults work."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env["HOME"] = str(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "stats", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    for command in (["db", "upgrade"], ["stats", "--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["articles"] == 0
     assert (tmp_path / "newsbot.db").exists()
 
@@ -276,3 +277,112 @@ def test_stats_show_the_deliveries_queue_and_deactivated_chats(
     code, out, _ = run(capsys, "stats")
     assert "chats:          2 (1 deactivated)" in out
     assert "deliveries:     1 pending (failed 1)" in out
+
+
+# -- database URLs as users write them (issue 13, part 5) ---------------------------------------
+
+
+def test_database_urls_map_to_the_async_drivers_we_ship() -> None:
+    from bot.store import async_url
+
+    assert async_url("postgresql://u:pw@db.example/news?sslmode=require") == (
+        "postgresql+asyncpg://u:pw@db.example/news?ssl=require"
+    )
+    assert async_url("postgres://u@db.example:6543/news?sslmode=verify-full&ssl=prefer") == (
+        "postgresql+asyncpg://u@db.example:6543/news?ssl=prefer"
+    )
+    assert async_url("postgresql+psycopg2://u@h/n").startswith("postgresql+asyncpg://u@h/n")
+    assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+def test_a_database_url_with_a_bad_port_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", "postgresql://u:pw-secret@127.0.0.1:abc/x")
+    code, out, err = run(capsys, "stats")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "NEWSBOT_DATABASE_URL: store.url: the port is not a number" in err
+    assert "pw-secret" not in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw-secret@127.0.0.1:9/x?sslmode=disable",
+        "postgresql+psycopg2://u:pw-secret@127.0.0.1:9/x",
+    ],
+)
+def test_libpq_and_psycopg2_urls_reach_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """Both used to end in a traceback (an unknown `sslmode` argument, a driver not
+    installed); now they connect, and the refused connection is one line naming the store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", url)
+    code, out, err = run(capsys, "stats")
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert "127.0.0.1:9/x" in err and "pw-secret" not in err
+
+
+# -- commands that only read create nothing (issue 13, part 5) ----------------------------------
+
+
+@pytest.mark.parametrize("command", [["stats"], ["stats", "--json"], ["export"]])
+def test_reading_a_mistyped_sqlite_path_creates_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSBOT_CONFIG", raising=False)
+    typo = tmp_path / "dta" / "news.db"
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"sqlite:///{typo}")
+    code, out, err = run(capsys, *command)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert f"no store at SQLite {typo}" in err
+    assert not (tmp_path / "dta").exists()
+
+
+@pytest.mark.parametrize("command", ["stats", "export"])
+def test_reading_an_empty_sqlite_file_creates_no_schema(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    import sqlite3
+
+    sqlite3.connect(sqlite_env).close()  # an empty file: a database without our tables
+    code, out, err = run(capsys, command)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "is empty: no newsbot tables yet" in err
+    with sqlite3.connect(sqlite_env) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_reading_an_empty_postgresql_database_creates_no_schema(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from bot.store import create_engine
+    from tests.conftest import scratch_postgres
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSBOT_CONFIG", raising=False)
+    with scratch_postgres("newsbot_ro") as url:
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", url)
+        code, out, err = run(capsys, "stats")
+        assert code == 1 and out == "" and "is empty: no newsbot tables yet" in err
+
+        async def tables() -> int:
+            engine = create_engine(url)
+            try:
+                async with engine.connect() as conn:
+                    query = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                    return int((await conn.execute(text(query))).scalar_one())
+            finally:
+                await engine.dispose()
+
+        assert asyncio.run(tables()) == 0

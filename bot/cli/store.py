@@ -182,7 +182,10 @@ async def cmd_export(args: argparse.Namespace, config: Config, clock: Clock) -> 
     from bot.store import open_store
 
     store = await open_store(
-        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
+        config.store.url,
+        clock=clock,
+        rules=PushRules.from_config(config.delivery),
+        create=False,
     )
     stdout = out()
     target = stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
@@ -230,7 +233,10 @@ async def cmd_stats(args: argparse.Namespace, config: Config, clock: Clock) -> i
     from bot.store import open_store, redact
 
     store = await open_store(
-        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
+        config.store.url,
+        clock=clock,
+        rules=PushRules.from_config(config.delivery),
+        create=False,
     )
     try:
         status = await AdminService(store).status()
