@@ -386,3 +386,105 @@ def test_reading_an_empty_postgresql_database_creates_no_schema(
                 await engine.dispose()
 
         assert asyncio.run(tables()) == 0
+
+
+# -- numbers too large, unknown ids, wide rows (issue 13, parts 5 and 7) ------------------------
+
+HUGE = "999999999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["feeds", "remove", HUGE], f"no feed {HUGE}"),
+        (["feeds", "enable", HUGE], f"no feed {HUGE}"),
+        (["feeds", "remove", "-5"], "no feed -5"),
+        (["ingest", "--once", "--feed", HUGE], f"no feed {HUGE}"),
+        (["ingest", "--once", "--feed", "99999"], "no feed 99999"),
+        (
+            ["feeds", "add", "https://x.example/rss", "X", "--interval", "99999999999999999999"],
+            "the interval must be from 1 to",
+        ),
+        (
+            ["feeds", "add", "https://x.example/rss", "X", "--interval", "10000000000"],
+            "the interval must be from 1 to",
+        ),
+    ],
+)
+def test_ids_and_intervals_out_of_range_are_one_line(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_ingest_of_a_disabled_feed_says_so(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bot.models import FeedState
+    from bot.store import open_store
+    from tests.helpers import START, FakeClock
+
+    async def disabled_feed() -> int:
+        store = await open_store(f"sqlite:///{sqlite_env}", clock=FakeClock(), rules=PushRules())
+        try:
+            feed = await store.upsert_feed("https://x.example/rss", category="X")
+            state = FeedState(START, START, failures=10, last_error="down", enabled=False)
+            await store.save_feed_state(feed.id, state)
+            return feed.id
+        finally:
+            await store.close()
+
+    feed_id = asyncio.run(disabled_feed())
+    code, out, err = run(capsys, "ingest", "--once", "--feed", str(feed_id))
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert f"feed {feed_id} is disabled; `newsbot feeds enable {feed_id}` first" in err
+
+
+def test_stats_rows_are_not_padded_to_the_longest_category(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    long_name = "Catégorie " + "x" * 5000
+    write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            {**GOOD[0], "category": long_name},
+            {**GOOD[1], "category": "Weather"},
+        ],
+    )
+    assert run(capsys, "import", "--no-summaries", str(tmp_path / "a.jsonl"))[0] == 0
+    code, out, _ = run(capsys, "stats")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(rows) == 2 and max(len(row) for row in rows) <= 60, out
+    assert "Catégorie xxx" in out and "…" in out
+    code, out, _ = run(capsys, "stats", "--json")
+    assert long_name in json.loads(out)["categories"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[summary]\nalgorithm = "textrnk"', "summary.algorithm: unknown algorithm 'textrnk'"),
+        ('[summary]\nlanguage = "klingon"', "summary.language: unsupported language"),
+    ],
+)
+def test_an_unknown_summary_algorithm_or_language_is_refused_at_start(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str
+) -> None:
+    config = tmp_path / "summary.toml"
+    config.write_text(body + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "--config", str(config), "stats")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert message in err and str(config) in err
+
+
+def test_a_supported_summary_language_in_another_spelling_is_accepted(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "summary.toml"
+    config.write_text('[summary]\nalgorithm = "lexrank"\nlanguage = "en-GB"\n', encoding="utf-8")
+    assert run(capsys, "--config", str(config), "db", "upgrade")[0] == 0

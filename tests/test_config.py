@@ -196,7 +196,7 @@ def test_values_that_would_fail_later_are_refused_at_load(
 
 def test_a_bad_secret_token_is_never_echoed(tmp_path: Path) -> None:
     body = '[telegram]\ntoken = 12345678\n[telegram.webhook]\nurl = "https://x.example/h"\n'
-    with pytest.raises(ConfigError, match="telegram.token") as caught:
+    with pytest.raises(ConfigError, match=r"telegram\.token") as caught:
         load_config(write(tmp_path, body), env={})
     assert "12345678" not in str(caught.value)
     body = '[telegram.webhook]\nurl = "https://x.example/h"\nsecret_token = "SEKRIT value"\n'
@@ -214,5 +214,5 @@ def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_bad_port_in_the_database_url_from_the_environment(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="NEWSBOT_DATABASE_URL: store.url: the port"):
+    with pytest.raises(ConfigError, match=r"NEWSBOT_DATABASE_URL: store\.url: the port"):
         load_config(write(tmp_path, ""), env={"NEWSBOT_DATABASE_URL": "postgresql://h:x/db"})
