@@ -385,3 +385,23 @@ async def test_feed_ids_beyond_the_column_are_no_feed(store: SqlStore) -> None:
     with pytest.raises(NotFound):
         await store.get_feed(2**31)
     assert await store.due_feeds(include_not_due=True, feed_ids=[huge, -1, 2**31]) == []
+
+
+def test_two_upgrades_at_once_on_an_empty_postgresql_database_both_succeed() -> None:
+    """Two processes starting together on an empty database: without the advisory lock one
+    failed with a duplicate key in pg_type (issue 13)."""
+    from tests.conftest import scratch_postgres
+
+    async def race(url: str) -> list[tuple[str | None, str | None]]:
+        engines = [create_engine(url) for _ in range(4)]
+        try:
+            return list(await asyncio.gather(*(upgrade(engine) for engine in engines)))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    with scratch_postgres("newsbot_race") as url:
+        results = asyncio.run(race(url))
+    head = head_revision()
+    assert all(after == head for _, after in results)
+    assert sorted(before or "" for before, _ in results) == ["", head, head, head]
