@@ -488,3 +488,23 @@ def test_a_supported_summary_language_in_another_spelling_is_accepted(
     config = tmp_path / "summary.toml"
     config.write_text('[summary]\nalgorithm = "lexrank"\nlanguage = "en-GB"\n', encoding="utf-8")
     assert run(capsys, "--config", str(config), "db", "upgrade")[0] == 0
+
+
+def test_libpq_style_urls_work_on_a_real_postgresql(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import scratch_postgres
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSBOT_CONFIG", raising=False)
+    with scratch_postgres("newsbot_url") as url:
+        plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        psycopg2 = plain.replace("postgresql://", "postgresql+psycopg2://", 1)
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"{psycopg2}?sslmode=disable")
+        code, out, err = run(capsys, "db", "upgrade")
+        assert code == 0, err
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"{plain}?sslmode=prefer")
+        code, out, err = run(capsys, "stats", "--json")
+        assert code == 0 and json.loads(out)["articles"] == 0, err
