@@ -295,6 +295,25 @@ def test_database_urls_map_to_the_async_drivers_we_ship() -> None:
     assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://u:pw-secret@h:abc/x", "the port is not a number"),
+        ("pw-secret not a url", "expected dialect://"),
+    ],
+)
+def test_an_unreadable_database_url_is_a_store_error_without_the_password(
+    url: str, message: str
+) -> None:
+    from bot.errors import StoreError
+    from bot.store import async_url, describe_store, redact
+
+    with pytest.raises(StoreError, match=message) as caught:
+        async_url(url)
+    assert "pw-secret" not in str(caught.value)
+    assert "pw-secret" not in redact(url) and "pw-secret" not in describe_store(url)
+
+
 def test_a_database_url_with_a_bad_port_is_one_line_exit_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `newsbot` console command and of `python -m bot`.
 
-    Every error leaves through `_fail`, the one place messages reach the terminal: it keeps
+    Every error leaves through `fail`, the one place messages reach the terminal: it keeps
     them to one line and scrubs the secrets (the token, the webhook's secret token) that a
     library may have put in them, as the log formatter does for log lines.
     """
