@@ -24,11 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///newsbot.db"
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+# Upper bounds of the numbers a file may set: far above any sensible value, low enough that
+# every interval still makes a date, every count a database integer.
+MAX_INTERVAL_MINUTES = 366 * 24 * 60
+MAX_SECONDS = 86_400.0
+MAX_COUNT = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +215,10 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
             raise ConfigError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not UTF-8 (byte {exc.start}): save the file as UTF-8"
+            ) from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         source = str(path)
@@ -235,15 +245,36 @@ def _check(config: Config) -> None:
     url = config.store.url
     if not url.startswith(("sqlite", "postgresql", "postgres")):
         raise ConfigError(
-            f"store.url: expected an sqlite:/// or postgresql:// URL, got {url.split(':')[0]!r}"
+            "store.url: expected an sqlite:/// or postgresql:// URL, "
+            f"got {_shown(url.split(':')[0], False)}"
         )
+    try:
+        urlsplit(url).port  # noqa: B018 - the property is the check
+    except ValueError:
+        raise ConfigError("store.url: the port is not a number from 0 to 65535") from None
+    telegram = config.telegram
+    if not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", telegram.api_base_url):
+        raise ConfigError(
+            f"telegram.api_base_url: expected an http:// or https:// URL, "
+            f"got {_shown(telegram.api_base_url, False)}"
+        )
+    for i, admin in enumerate(telegram.admins):
+        if not -(2**63) <= admin < 2**63:
+            raise ConfigError(f"telegram.admins[{i}]: expected a Telegram user id")
     if not 1 <= config.summary.sentences <= 20:
         raise ConfigError("summary.sentences: expected an integer from 1 to 20")
-    for name in ("interval_minutes", "max_bytes", "max_redirects", "per_host_concurrency"):
-        if getattr(config.ingest, name) < (0 if name == "max_redirects" else 1):
-            raise ConfigError(f"ingest.{name}: expected a positive integer")
-    if config.ingest.timeout_seconds <= 0:
-        raise ConfigError("ingest.timeout_seconds: expected a positive number")
+    for name in ("max_bytes", "max_redirects", "per_host_concurrency", "max_failures"):
+        low = 0 if name == "max_redirects" else 1
+        if not low <= getattr(config.ingest, name) <= MAX_COUNT:
+            raise ConfigError(f"ingest.{name}: expected an integer from {low} to {MAX_COUNT}")
+    if not 1 <= config.ingest.interval_minutes <= MAX_INTERVAL_MINUTES:
+        raise ConfigError(
+            f"ingest.interval_minutes: expected an integer from 1 to {MAX_INTERVAL_MINUTES}"
+        )
+    if not 0 < config.ingest.timeout_seconds <= MAX_SECONDS:
+        raise ConfigError(
+            f"ingest.timeout_seconds: expected a positive number, at most {MAX_SECONDS:g}"
+        )
     for name in ("feed_concurrency", "page_concurrency"):
         if not 1 <= getattr(config.ingest, name) <= 100:
             raise ConfigError(f"ingest.{name}: expected an integer from 1 to 100")
@@ -251,30 +282,49 @@ def _check(config: Config) -> None:
         raise ConfigError("ingest.tick_seconds: expected an integer from 1 to 3600")
     for i, feed in enumerate(config.feeds):
         if not feed.url.startswith(("http://", "https://")):
-            raise ConfigError(f"feeds[{i}].url: expected an http(s) URL, got {feed.url!r}")
-        if feed.interval_minutes is not None and feed.interval_minutes < 1:
-            raise ConfigError(f"feeds[{i}].interval_minutes: expected a positive integer")
+            raise ConfigError(
+                f"feeds[{i}].url: expected an http(s) URL, got {_shown(feed.url, False)}"
+            )
+        if feed.interval_minutes is not None and not (
+            1 <= feed.interval_minutes <= MAX_INTERVAL_MINUTES
+        ):
+            raise ConfigError(
+                f"feeds[{i}].interval_minutes: expected an integer from 1 to {MAX_INTERVAL_MINUTES}"
+            )
     delivery = config.delivery
     for name in ("messages_per_second", "private_chat_per_second", "poll_seconds"):
-        if getattr(delivery, name) <= 0:
-            raise ConfigError(f"delivery.{name}: expected a positive number")
+        if not 0 < getattr(delivery, name) <= MAX_SECONDS:
+            raise ConfigError(
+                f"delivery.{name}: expected a positive number, at most {MAX_SECONDS:g}"
+            )
     for name in ("group_per_minute", "batch_size", "max_attempts"):
-        if getattr(delivery, name) < 1:
-            raise ConfigError(f"delivery.{name}: expected a positive integer")
+        if not 1 <= getattr(delivery, name) <= MAX_COUNT:
+            raise ConfigError(f"delivery.{name}: expected an integer from 1 to {MAX_COUNT}")
     if not 1 <= delivery.push_max_age_hours <= 24 * 366:
         raise ConfigError("delivery.push_max_age_hours: expected an integer from 1 to 8784")
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", delivery.digest_time):
-        raise ConfigError(f"delivery.digest_time: expected HH:MM, got {delivery.digest_time!r}")
+        raise ConfigError(
+            f"delivery.digest_time: expected HH:MM, got {_shown(delivery.digest_time, False)}"
+        )
     try:
         zoneinfo.ZoneInfo(delivery.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"delivery.timezone: unknown time zone {delivery.timezone!r}") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(
+            f"delivery.timezone: unknown time zone {_shown(delivery.timezone, False)}"
+        ) from None
     links = config.links
-    for name in ("per_user_per_minute", "max_bytes", "refetch_after_hours"):
-        if getattr(links, name) < 1:
-            raise ConfigError(f"links.{name}: expected a positive integer")
-    if links.timeout_seconds <= 0:
-        raise ConfigError("links.timeout_seconds: expected a positive number")
+    for name in ("per_user_per_minute", "max_bytes", "max_redirects", "inline_cache_seconds"):
+        low = 0 if name in ("max_redirects", "inline_cache_seconds") else 1
+        if not low <= getattr(links, name) <= MAX_COUNT:
+            raise ConfigError(f"links.{name}: expected an integer from {low} to {MAX_COUNT}")
+    if not 1 <= links.refetch_after_hours <= MAX_INTERVAL_MINUTES // 60:
+        raise ConfigError(
+            f"links.refetch_after_hours: expected an integer from 1 to {MAX_INTERVAL_MINUTES // 60}"
+        )
+    if not 0 < links.timeout_seconds <= MAX_SECONDS:
+        raise ConfigError(
+            f"links.timeout_seconds: expected a positive number, at most {MAX_SECONDS:g}"
+        )
     for i, port in enumerate(links.allowed_ports):
         if not 1 <= port <= 65535:
             raise ConfigError(f"links.allowed_ports[{i}]: expected a port from 1 to 65535")
@@ -283,11 +333,21 @@ def _check(config: Config) -> None:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
             raise ConfigError(
-                f"links.allowed_networks[{i}]: expected a network like 10.0.0.0/8, got {network!r}"
+                f"links.allowed_networks[{i}]: expected a network like 10.0.0.0/8, "
+                f"got {_shown(network, False)}"
             ) from None
     hook = config.telegram.webhook
-    if hook is not None and not hook.url.startswith("https://"):
-        raise ConfigError("telegram.webhook.url: expected an https:// URL")
+    if hook is not None:
+        if not hook.url.startswith("https://"):
+            raise ConfigError("telegram.webhook.url: expected an https:// URL")
+        if not 1 <= hook.port <= 65535:
+            raise ConfigError("telegram.webhook.port: expected a port from 1 to 65535")
+        # Telegram's rule for setWebhook's secret_token. The value itself is never shown.
+        if hook.secret_token and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", hook.secret_token):
+            raise ConfigError(
+                "telegram.webhook.secret_token: expected 1 to 256 characters among "
+                "A-Z a-z 0-9 _ - (Telegram's rule)"
+            )
 
 
 # Fields of Config that are bookkeeping, not settings a file may set.
@@ -320,10 +380,11 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     known = sorted(fields)
     values: dict[str, Any] = {}
     for key, raw in data.items():
-        path = f"{where}.{key}" if where else key
+        shown = key if re.fullmatch(r"[A-Za-z0-9_-]{1,40}", key) else _shown(key, False)
+        path = f"{where}.{shown}" if where else shown
         if key not in fields:
             raise ConfigError(f"{path}: unknown key (expected one of: {', '.join(known)})")
-        values[key] = _convert(hints[key], raw, path)
+        values[key] = _convert(hints[key], raw, path, secret=not fields[key].repr)
     try:
         return cls(**values)
     except TypeError:
@@ -339,24 +400,42 @@ def _build(cls: Any, data: Any, where: str) -> Any:
         ) from None
 
 
-def _convert(tp: Any, raw: Any, path: str) -> Any:
+def _shown(raw: Any, secret: bool) -> str:
+    """A wrong value as an error message quotes it: never a secret's, never more than a line."""
+    if secret:
+        return f"a {type(raw).__name__} (not shown: it is a secret)"
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _convert(tp: Any, raw: Any, path: str, *, secret: bool = False) -> Any:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _convert(inner[0], raw, path)
+        return _convert(inner[0], raw, path, secret=secret)
     if dataclasses.is_dataclass(tp):
         return _build(tp, raw, path)
     if origin is tuple:
         item_type = typing.get_args(tp)[0]
         if not isinstance(raw, list):
-            raise ConfigError(f"{path}: expected {_describe(tp)}, got {raw!r}")
+            raise ConfigError(f"{path}: expected {_describe(tp)}, got {_shown(raw, secret)}")
         return tuple(_convert(item_type, item, f"{path}[{i}]") for i, item in enumerate(raw))
     if tp is float and isinstance(raw, int) and not isinstance(raw, bool):
         return float(raw)
     if tp is float and isinstance(raw, float) and not math.isfinite(raw):  # TOML has nan, inf
         raise ConfigError(f"{path}: expected a finite number, got {raw!r}")
     if tp in (int, float, str) and (isinstance(raw, bool) or not isinstance(raw, tp)):
-        raise ConfigError(f"{path}: expected {_describe(tp)}, got {raw!r}")
+        raise ConfigError(f"{path}: expected {_describe(tp)}, got {_shown(raw, secret)}")
     if tp is bool and not isinstance(raw, bool):
-        raise ConfigError(f"{path}: expected {_describe(tp)}, got {raw!r}")
+        raise ConfigError(f"{path}: expected {_describe(tp)}, got {_shown(raw, secret)}")
+    if tp is str and not secret and not _printable(raw):
+        raise ConfigError(f"{path}: control characters are not allowed, got {_shown(raw, secret)}")
     return raw
+
+
+def _printable(text: str) -> bool:
+    """No control characters (tab excepted) and no lone surrogates, which no setting needs."""
+    return not any(
+        (ord(c) < 32 and c != "\t") or 0x7F <= ord(c) < 0xA0 or 0xD800 <= ord(c) < 0xE000
+        for c in text
+    )

@@ -292,6 +292,10 @@ class FakeBotAPI:
     inline_feedback: bool = True
     # Answers to inline queries, by query id: the parameters of answerInlineQuery.
     inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # (HTTP status, raw body) answered to every getMe instead of the bot: a revoked token
+    # (401), a proxy that does not know the method (404), a conflict (409), a broken server
+    # (500) or one that does not speak JSON, as `newsbot run` meets them at start-up.
+    get_me_answer: tuple[int, bytes] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -999,6 +1003,9 @@ class _Handler(BaseHTTPRequestHandler):
         if match is None:
             self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
             return
+        if match[2] == "getMe" and self.server_api.get_me_answer is not None:
+            self._reply_raw(*self.server_api.get_me_answer)
+            return
         status, payload = self.server_api.handle(match[1], match[2], self._params(body))
         self._reply(status, payload)
 
@@ -1012,7 +1019,9 @@ class _Handler(BaseHTTPRequestHandler):
         return {k: json.loads(v) if k in _JSON_PARAMS else v for k, v in pairs}
 
     def _reply(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
+        self._reply_raw(status, json.dumps(payload).encode())
+
+    def _reply_raw(self, status: int, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -233,16 +233,17 @@ def test_console_entry_point_runs_with_no_config_at_all(tmp_path: Path) -> None:
     """`python -m bot` in an empty directory with an empty HOME: built-in defaults work."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
     env["HOME"] = str(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "stats", "--json"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+    for command in (["db", "upgrade"], ["stats", "--json"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["articles"] == 0
     assert (tmp_path / "newsbot.db").exists()
 
@@ -276,3 +277,253 @@ def test_stats_show_the_deliveries_queue_and_deactivated_chats(
     code, out, _ = run(capsys, "stats")
     assert "chats:          2 (1 deactivated)" in out
     assert "deliveries:     1 pending (failed 1)" in out
+
+
+# -- database URLs as users write them (issue 13, part 5) ---------------------------------------
+
+
+def test_database_urls_map_to_the_async_drivers_we_ship() -> None:
+    from bot.store import async_url
+
+    assert async_url("postgresql://u:pw@db.example/news?sslmode=require") == (
+        "postgresql+asyncpg://u:pw@db.example/news?ssl=require"
+    )
+    assert async_url("postgres://u@db.example:6543/news?sslmode=verify-full&ssl=prefer") == (
+        "postgresql+asyncpg://u@db.example:6543/news?ssl=prefer"
+    )
+    assert async_url("postgresql+psycopg2://u@h/n").startswith("postgresql+asyncpg://u@h/n")
+    assert async_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://u:pw-secret@h:abc/x", "the port is not a number"),
+        ("pw-secret not a url", "expected dialect://"),
+    ],
+)
+def test_an_unreadable_database_url_is_a_store_error_without_the_password(
+    url: str, message: str
+) -> None:
+    from bot.errors import StoreError
+    from bot.store import async_url, describe_store, redact
+
+    with pytest.raises(StoreError, match=message) as caught:
+        async_url(url)
+    assert "pw-secret" not in str(caught.value)
+    assert "pw-secret" not in redact(url) and "pw-secret" not in describe_store(url)
+
+
+def test_a_database_url_with_a_bad_port_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", "postgresql://u:pw-secret@127.0.0.1:abc/x")
+    code, out, err = run(capsys, "stats")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "NEWSBOT_DATABASE_URL: store.url: the port is not a number" in err
+    assert "pw-secret" not in err
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:pw-secret@127.0.0.1:9/x?sslmode=disable",
+        "postgresql+psycopg2://u:pw-secret@127.0.0.1:9/x",
+    ],
+)
+def test_libpq_and_psycopg2_urls_reach_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """Both used to end in a traceback (an unknown `sslmode` argument, a driver not
+    installed); now they connect, and the refused connection is one line naming the store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", url)
+    code, out, err = run(capsys, "stats")
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert "127.0.0.1:9/x" in err and "pw-secret" not in err
+
+
+# -- commands that only read create nothing (issue 13, part 5) ----------------------------------
+
+
+@pytest.mark.parametrize("command", [["stats"], ["stats", "--json"], ["export"]])
+def test_reading_a_mistyped_sqlite_path_creates_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSBOT_CONFIG", raising=False)
+    typo = tmp_path / "dta" / "news.db"
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"sqlite:///{typo}")
+    code, out, err = run(capsys, *command)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert f"no store at SQLite {typo}" in err
+    assert not (tmp_path / "dta").exists()
+
+
+@pytest.mark.parametrize("command", ["stats", "export"])
+def test_reading_an_empty_sqlite_file_creates_no_schema(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    import sqlite3
+
+    sqlite3.connect(sqlite_env).close()  # an empty file: a database without our tables
+    code, out, err = run(capsys, command)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "is empty: no newsbot tables yet" in err
+    with sqlite3.connect(sqlite_env) as conn:
+        assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_reading_an_empty_postgresql_database_creates_no_schema(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from bot.store import create_engine
+    from tests.conftest import scratch_postgres
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSBOT_CONFIG", raising=False)
+    with scratch_postgres("newsbot_ro") as url:
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", url)
+        code, out, err = run(capsys, "stats")
+        assert code == 1 and out == "" and "is empty: no newsbot tables yet" in err
+
+        async def tables() -> int:
+            engine = create_engine(url)
+            try:
+                async with engine.connect() as conn:
+                    query = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                    return int((await conn.execute(text(query))).scalar_one())
+            finally:
+                await engine.dispose()
+
+        assert asyncio.run(tables()) == 0
+
+
+# -- numbers too large, unknown ids, wide rows (issue 13, parts 5 and 7) ------------------------
+
+HUGE = "999999999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["feeds", "remove", HUGE], f"no feed {HUGE}"),
+        (["feeds", "enable", HUGE], f"no feed {HUGE}"),
+        (["feeds", "remove", "-5"], "no feed -5"),
+        (["ingest", "--once", "--feed", HUGE], f"no feed {HUGE}"),
+        (["ingest", "--once", "--feed", "99999"], "no feed 99999"),
+        (
+            ["feeds", "add", "https://x.example/rss", "X", "--interval", "99999999999999999999"],
+            "the interval must be from 1 to",
+        ),
+        (
+            ["feeds", "add", "https://x.example/rss", "X", "--interval", "10000000000"],
+            "the interval must be from 1 to",
+        ),
+    ],
+)
+def test_ids_and_intervals_out_of_range_are_one_line(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == "" and err.count("\n") == 1, err
+    assert message in err
+
+
+def test_ingest_of_a_disabled_feed_says_so(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from bot.models import FeedState
+    from bot.store import open_store
+    from tests.helpers import START, FakeClock
+
+    async def disabled_feed() -> int:
+        store = await open_store(f"sqlite:///{sqlite_env}", clock=FakeClock(), rules=PushRules())
+        try:
+            feed = await store.upsert_feed("https://x.example/rss", category="X")
+            state = FeedState(START, START, failures=10, last_error="down", enabled=False)
+            await store.save_feed_state(feed.id, state)
+            return feed.id
+        finally:
+            await store.close()
+
+    feed_id = asyncio.run(disabled_feed())
+    code, out, err = run(capsys, "ingest", "--once", "--feed", str(feed_id))
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert f"feed {feed_id} is disabled; `newsbot feeds enable {feed_id}` first" in err
+
+
+def test_stats_rows_are_not_padded_to_the_longest_category(
+    sqlite_env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    long_name = "Catégorie " + "x" * 5000
+    write_jsonl(
+        tmp_path / "a.jsonl",
+        [
+            {**GOOD[0], "category": long_name},
+            {**GOOD[1], "category": "Weather"},
+        ],
+    )
+    assert run(capsys, "import", "--no-summaries", str(tmp_path / "a.jsonl"))[0] == 0
+    code, out, _ = run(capsys, "stats")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(rows) == 2 and max(len(row) for row in rows) <= 60, out
+    assert "Catégorie xxx" in out and "…" in out
+    code, out, _ = run(capsys, "stats", "--json")
+    assert long_name in json.loads(out)["categories"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[summary]\nalgorithm = "textrnk"', "summary.algorithm: unknown algorithm 'textrnk'"),
+        ('[summary]\nlanguage = "klingon"', "summary.language: unsupported language"),
+    ],
+)
+def test_an_unknown_summary_algorithm_or_language_is_refused_at_start(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str
+) -> None:
+    config = tmp_path / "summary.toml"
+    config.write_text(body + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "--config", str(config), "stats")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert message in err and str(config) in err
+
+
+def test_a_supported_summary_language_in_another_spelling_is_accepted(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "summary.toml"
+    config.write_text('[summary]\nalgorithm = "lexrank"\nlanguage = "en-GB"\n', encoding="utf-8")
+    assert run(capsys, "--config", str(config), "db", "upgrade")[0] == 0
+
+
+def test_libpq_style_urls_work_on_a_real_postgresql(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import scratch_postgres
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSBOT_CONFIG", raising=False)
+    with scratch_postgres("newsbot_url") as url:
+        plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        psycopg2 = plain.replace("postgresql://", "postgresql+psycopg2://", 1)
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"{psycopg2}?sslmode=disable")
+        code, out, err = run(capsys, "db", "upgrade")
+        assert code == 0, err
+        monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"{plain}?sslmode=prefer")
+        code, out, err = run(capsys, "stats", "--json")
+        assert code == 0 and json.loads(out)["articles"] == 0, err

@@ -152,3 +152,67 @@ def test_no_number_key_accepts_nan_or_infinity(tmp_path: Path, key: str, value: 
     path = write(tmp_path, f"[{table}]\n{name} = {value}\n")
     with pytest.raises(ConfigError, match=rf"{table}\.{name}: expected a finite number"):
         load_config(path, env={})
+
+
+# -- values that used to pass the check and fail later (issue 13, part 5) -----------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[telegram]\napi_base_url = "ftp://api.example.org/bot"', "telegram.api_base_url"),
+        ('[telegram]\napi_base_url = "api.telegram.org/bot"', "telegram.api_base_url"),
+        (
+            '[telegram.webhook]\nurl = "https://x.example/h"\nport = -1\nsecret_token = "s"',
+            "telegram.webhook.port: expected a port from 1 to 65535",
+        ),
+        (
+            '[telegram.webhook]\nurl = "https://x.example/h"\nport = 70000\nsecret_token = "s"',
+            "telegram.webhook.port",
+        ),
+        (
+            '[telegram.webhook]\nurl = "https://x.example/h"\nsecret_token = "has space!"',
+            "telegram.webhook.secret_token: expected 1 to 256 characters",
+        ),
+        (
+            f'[telegram.webhook]\nurl = "https://x.example/h"\nsecret_token = "{"a" * 257}"',
+            "telegram.webhook.secret_token",
+        ),
+        ('[store]\nurl = "postgresql://u:pw@db.example:abc/news"', "store.url: the port"),
+        ("[ingest]\ninterval_minutes = 99999999999999999999", "ingest.interval_minutes"),
+        ('[[feeds]]\nurl = "https://x.example/f"\ninterval_minutes = 99999999999', "feeds[0]"),
+        ("[links]\nrefetch_after_hours = 99999999999999", "links.refetch_after_hours"),
+        ("[delivery]\npoll_seconds = 1e300", "delivery.poll_seconds"),
+        ('[summary]\nlanguage = "fr\\u0000"', "summary.language: control characters"),
+    ],
+)
+def test_values_that_would_fail_later_are_refused_at_load(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=None) as caught:
+        load_config(write(tmp_path, body), env={})
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_bad_secret_token_is_never_echoed(tmp_path: Path) -> None:
+    body = '[telegram]\ntoken = 12345678\n[telegram.webhook]\nurl = "https://x.example/h"\n'
+    with pytest.raises(ConfigError, match=r"telegram\.token") as caught:
+        load_config(write(tmp_path, body), env={})
+    assert "12345678" not in str(caught.value)
+    body = '[telegram.webhook]\nurl = "https://x.example/h"\nsecret_token = "SEKRIT value"\n'
+    with pytest.raises(ConfigError, match="secret_token") as caught:
+        load_config(write(tmp_path, body), env={})
+    assert "SEKRIT" not in str(caught.value)
+
+
+def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[summary]\nlanguage = "été"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8") as caught:
+        load_config(str(path), env={})
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bad_port_in_the_database_url_from_the_environment(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"NEWSBOT_DATABASE_URL: store\.url: the port"):
+        load_config(write(tmp_path, ""), env={"NEWSBOT_DATABASE_URL": "postgresql://h:x/db"})

@@ -374,3 +374,34 @@ async def test_refresh_article_replaces_the_text_in_place(store: SqlStore) -> No
     twin = await store.get_article(other)
     assert not await store.refresh_article(first, title=twin.title, text=twin.text)
     assert not await store.refresh_article(99_999, title="x", text="y")
+
+
+async def test_feed_ids_beyond_the_column_are_no_feed(store: SqlStore) -> None:
+    """`feeds remove 999999999999999999999999` was an overflow in the driver (issue 13)."""
+    huge = 10**24
+    for call in (store.get_feed, store.remove_feed, store.enable_feed):
+        with pytest.raises(NotFound, match=f"no feed {huge}"):
+            await call(huge)
+    with pytest.raises(NotFound):
+        await store.get_feed(2**31)
+    assert await store.due_feeds(include_not_due=True, feed_ids=[huge, -1, 2**31]) == []
+
+
+def test_two_upgrades_at_once_on_an_empty_postgresql_database_both_succeed() -> None:
+    """Two processes starting together on an empty database: without the advisory lock one
+    failed with a duplicate key in pg_type (issue 13)."""
+    from tests.conftest import scratch_postgres
+
+    async def race(url: str) -> list[tuple[str | None, str | None]]:
+        engines = [create_engine(url) for _ in range(4)]
+        try:
+            return list(await asyncio.gather(*(upgrade(engine) for engine in engines)))
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    with scratch_postgres("newsbot_race") as url:
+        results = asyncio.run(race(url))
+    head = head_revision()
+    assert all(after == head for _, after in results)
+    assert sorted(before or "" for before, _ in results) == ["", head, head, head]

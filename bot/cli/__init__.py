@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 from collections.abc import Sequence
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -24,9 +26,9 @@ from bot import __version__
 from bot.cli import ingest, run, store, summarize
 from bot.cli._common import EXIT_FAILED, EXIT_USAGE, err
 from bot.clock import SystemClock
-from bot.config import load_config
+from bot.config import Config, SummaryConfig, load_config
 from bot.errors import ConfigError, NewsbotError
-from bot.logs import setup_logging
+from bot.logs import redact_secrets, setup_logging
 
 __all__ = ["build_parser", "main"]
 
@@ -53,36 +55,79 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `newsbot` console command and of `python -m bot`."""
+    """Entry point of the `newsbot` console command and of `python -m bot`.
+
+    Every error leaves through `fail`, the one place messages reach the terminal: it keeps
+    them to one line and scrubs the secrets (the token, the webhook's secret token) that a
+    library may have put in them, as the log formatter does for log lines.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    secrets = [os.environ.get("NEWSBOT_TOKEN", "")]
+
+    def fail(message: str, code: int) -> int:
+        first = message.strip().splitlines()[0] if message.strip() else message
+        err(redact_secrets(first, secrets))
+        return code
+
     try:
         config = load_config(args.config)
+        check_summary(config)
     except ConfigError as exc:
-        err(f"newsbot: config error: {exc}")
-        return EXIT_USAGE
-    setup_logging(args.verbose, secrets=[config.telegram.token])
+        return fail(f"newsbot: config error: {exc}", EXIT_USAGE)
+    hook = config.telegram.webhook
+    secrets = [config.telegram.token, hook.secret_token if hook else "", *secrets]
+    setup_logging(args.verbose, secrets=secrets)
     clock = SystemClock()  # the one clock of this command: everything below reads it
     try:
         code: int = asyncio.run(args.handler(args, config, clock))
         return code
     except ConfigError as exc:
-        err(f"newsbot: config error: {exc}")
-        return EXIT_USAGE
+        return fail(f"newsbot: config error: {exc}", EXIT_USAGE)
     except NewsbotError as exc:
-        err(f"newsbot {args.command}: {exc}")
-        return EXIT_FAILED
+        return fail(f"newsbot {args.command}: {exc}", EXIT_FAILED)
     except SQLAlchemyError as exc:
         # The driver's own message (first line) says what is wrong; SQLAlchemy's wrapper adds
         # the SQL and a link. The URL's password never appears in either.
+        from bot.store import describe_store
+
         reason = exc.orig if isinstance(exc, DBAPIError) else exc
-        err(f"newsbot {args.command}: database error: {str(reason).splitlines()[0]}")
-        return EXIT_FAILED
+        where = describe_store(config.store.url)
+        return fail(f"newsbot {args.command}: database error ({where}): {reason}", EXIT_FAILED)
     except (OSError, ConnectionError) as exc:
-        err(f"newsbot {args.command}: {exc}".replace(config.telegram.token or "\0", "***"))
-        return EXIT_FAILED
+        return fail(f"newsbot {args.command}: {exc}", EXIT_FAILED)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Anything else (a Bot API answering 409 or garbage at start-up, a bug): still one
+        # line, scrubbed; the traceback goes to the (redacting) log, shown with -v.
+        logging.getLogger("newsbot").info("%s failed", args.command, exc_info=True)
+        return fail(f"newsbot {args.command}: {type(exc).__name__}: {exc}", EXIT_FAILED)
+
+
+def check_summary(config: Config) -> None:
+    """Refuse a `[summary]` algorithm or language the summarizer does not have.
+
+    Done here rather than in `bot.config`, which sits below the summarizer and cannot ask it;
+    the summarizer is only imported when the values differ from the defaults (which it has),
+    for the start-up speed of every command (see bot/cli/_common.py).
+    """
+    defaults = SummaryConfig()
+    summary = config.summary
+    if (summary.algorithm, summary.language) == (defaults.algorithm, defaults.language):
+        return
+    from bot.errors import SummaryError
+    from bot.summarize import ALGORITHMS, normalize_language
+
+    if summary.algorithm not in ALGORITHMS:
+        raise ConfigError(
+            f"{config.source}: summary.algorithm: unknown algorithm {summary.algorithm[:40]!r}; "
+            f"choose one of: {', '.join(ALGORITHMS)}"
+        )
+    try:
+        normalize_language(summary.language)
+    except SummaryError as exc:
+        raise ConfigError(f"{config.source}: summary.language: {exc}") from None

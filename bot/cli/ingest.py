@@ -21,6 +21,7 @@ from bot.cli._common import EXIT_FAILED, EXIT_OK, out, subcommand
 from bot.clock import Clock
 from bot.config import Config
 from bot.deliver.rules import PushRules
+from bot.errors import FeedError
 from bot.models import Feed
 
 if TYPE_CHECKING:
@@ -109,6 +110,13 @@ async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> 
         config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
     )
     try:
+        for feed_id in args.feed or ():
+            # An unknown or disabled id is a mistake to name, not "no feed is due".
+            feed = await store.get_feed(feed_id)  # NotFound: "no feed N", exit 1
+            if not feed.enabled:
+                raise FeedError(
+                    f"feed {feed_id} is disabled; `newsbot feeds enable {feed_id}` first"
+                )
         async with IngestPipeline(store, config, clock=clock) as pipeline:
             if args.once:
                 report = await pipeline.run(

@@ -182,7 +182,10 @@ async def cmd_export(args: argparse.Namespace, config: Config, clock: Clock) -> 
     from bot.store import open_store
 
     store = await open_store(
-        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
+        config.store.url,
+        clock=clock,
+        rules=PushRules.from_config(config.delivery),
+        create=False,
     )
     stdout = out()
     target = stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
@@ -230,7 +233,10 @@ async def cmd_stats(args: argparse.Namespace, config: Config, clock: Clock) -> i
     from bot.store import open_store, redact
 
     store = await open_store(
-        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
+        config.store.url,
+        clock=clock,
+        rules=PushRules.from_config(config.delivery),
+        create=False,
     )
     try:
         status = await AdminService(store).status()
@@ -258,6 +264,13 @@ def status_record(status: Status) -> dict[str, object]:
     }
 
 
+CATEGORY_COLUMN = 40
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def print_status(status: Status, where: str, target: TextIO) -> None:
     """`newsbot stats`: one labelled line per count, every failing feed with its reason."""
 
@@ -266,8 +279,11 @@ def print_status(status: Status, where: str, target: TextIO) -> None:
 
     line("store", where)
     line("articles", status.articles)
-    width = max((len(name) for name, _ in status.categories), default=0)
-    for name, count in status.categories:
+    # One long category name must not widen every row: names are cut to a column of at most
+    # CATEGORY_COLUMN characters (the full names are in `stats --json`).
+    names = [_cut(name, CATEGORY_COLUMN) for name, _ in status.categories]
+    width = max((len(name) for name in [*names, "(none)"]), default=0)
+    for name, (_, count) in zip(names, status.categories, strict=True):
         print(f"  {name:<{width}}  {count:>8}", file=target)
     if status.uncategorized:
         print(f"  {'(none)':<{width}}  {status.uncategorized:>8}", file=target)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from bot.clock import Clock
-from bot.config import Config
+from bot.config import MAX_INTERVAL_MINUTES, Config
 from bot.errors import FeedError
 from bot.ingest.opml import parse_opml, render_opml
 from bot.ingest.pipeline import config_feeds
@@ -108,8 +108,10 @@ class FeedService:
             raise FeedError(f"category longer than {_MAX_CATEGORY} characters")
         if language is not None and not _LANGUAGE.fullmatch(language.strip()):
             raise FeedError(f'not a language code like "fr" or "en-GB": {language!r}')
-        if interval_minutes is not None and interval_minutes < 1:
-            raise FeedError("the interval must be at least one minute")
+        if interval_minutes is not None and not 1 <= interval_minutes <= MAX_INTERVAL_MINUTES:
+            raise FeedError(
+                f"the interval must be from 1 to {MAX_INTERVAL_MINUTES} minutes (a year)"
+            )
         existing = await self.store.find_feed(url)
         if existing is not None and existing.origin == "config":
             raise FeedError(self._managed(existing))

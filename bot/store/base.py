@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import urlsplit
 
 from cachetools import LRUCache
 from sqlalchemy import (
@@ -55,23 +57,72 @@ _SQLITE_PRAGMAS = (
 )
 
 
+# Drivers a URL may name that we do not ship: the same database through the async driver we do.
+_SYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+pg8000": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+
+
 def async_url(url: str) -> str:
     """Map plain SQLAlchemy/libpq URLs to the async drivers we ship with.
 
-    `sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`; `postgres://` and `postgresql://` ->
-    `postgresql+asyncpg://`. URLs naming a driver already are left alone.
+    `sqlite:///x.db` -> `sqlite+aiosqlite:///x.db`; `postgres://`, `postgresql://` and the
+    synchronous PostgreSQL drivers (`postgresql+psycopg2://`...) -> `postgresql+asyncpg://`;
+    libpq's `?sslmode=require` (the usual form for hosted PostgreSQL) -> asyncpg's `?ssl=require`.
+    Raises StoreError, naming what is wrong, for a URL that cannot be read (a port that is not a
+    number); the password is never part of the message.
     """
-    if url.startswith("sqlite:"):
-        return "sqlite+aiosqlite:" + url.removeprefix("sqlite:")
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url.removeprefix(prefix)
-    return url
+    try:
+        parsed = make_url(url)
+    except Exception:  # ValueError (the port), sqlalchemy's ArgumentError (not a URL at all)
+        raise StoreError(f"unreadable database URL: {_url_problem(url)}") from None
+    driver = _SYNC_DRIVERS.get(parsed.drivername, parsed.drivername)
+    if driver != parsed.drivername:
+        parsed = parsed.set(drivername=driver)
+    if driver == "postgresql+asyncpg" and "sslmode" in parsed.query:
+        sslmode = parsed.query["sslmode"]
+        parsed = parsed.difference_update_query(["sslmode"])
+        if "ssl" not in parsed.query:
+            parsed = parsed.update_query_dict({"ssl": sslmode})
+    return parsed.render_as_string(hide_password=False)
+
+
+def _url_problem(url: str) -> str:
+    """What is wrong with a URL make_url refused, without repeating the URL (its password)."""
+    try:
+        urlsplit(url).port  # noqa: B018 - the property is the check
+    except ValueError:
+        return "the port is not a number from 0 to 65535"
+    return "expected dialect://user:password@host:port/database or sqlite:///path"
 
 
 def redact(url: str) -> str:
     """The URL with any password hidden, for messages and logs."""
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unreadable URL: say which kind of store, never the rest
+        scheme = url.split(":", 1)[0]
+        return f"{scheme}://…" if re.fullmatch(r"[a-z0-9+]{1,40}", scheme) else "(unreadable URL)"
+
+
+def describe_store(url: str) -> str:
+    """The store as an error message names it: the SQLite file's path, or PostgreSQL's
+    host:port/database; never the password."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            return f"SQLite {parsed.database or ':memory:'}"
+        host = parsed.host or "localhost"
+        port = f":{parsed.port}" if parsed.port else ""
+        return f"PostgreSQL {host}{port}/{parsed.database or ''}"
+    except Exception:
+        return redact(url)
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -81,15 +132,21 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def is_file_path(database: str) -> bool:
+    """An SQLite database name that is a path on disk (not `:memory:`, not a `file:` URI)."""
+    return bool(database) and database != ":memory:" and not database.startswith("file:")
+
+
+def create_engine(url: str, *, create_directories: bool = True) -> AsyncEngine:
     """An async engine for *url*, with SQLite set up for a concurrent reader/writer workload:
     WAL journal, a busy timeout instead of instant "database is locked", foreign keys enforced.
-    (`SqlStore` runs its SQLite work on a synchronous twin, `create_sync_sqlite_engine`.)"""
+    (`SqlStore` runs its SQLite work on a synchronous twin, `create_sync_sqlite_engine`.)
+    The directory of an SQLite file is created unless *create_directories* is false."""
     url = async_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
+        if create_directories and is_file_path(database):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)

@@ -80,6 +80,7 @@ class FeedsMixin(StoreBase):
         return [_to_feed(row) for row in rows]
 
     async def get_feed(self, feed_id: int) -> Feed:
+        _check_feed_id(feed_id)
         row = await self._read(_first, select(feeds).where(feeds.c.id == feed_id))
         if row is None:
             raise NotFound(f"no feed {feed_id}")
@@ -90,6 +91,8 @@ class FeedsMixin(StoreBase):
         return _to_feed(row) if row else None
 
     async def remove_feed(self, feed_id: int) -> Feed:
+        _check_feed_id(feed_id)
+
         def run(conn: Connection) -> Row[Any]:
             row = conn.execute(select(feeds).where(feeds.c.id == feed_id)).first()
             if row is None:
@@ -100,6 +103,8 @@ class FeedsMixin(StoreBase):
         return _to_feed(await self._write(run))
 
     async def enable_feed(self, feed_id: int) -> Feed:
+        _check_feed_id(feed_id)
+
         def run(conn: Connection) -> Row[Any]:
             done = conn.execute(
                 feeds.update()
@@ -172,7 +177,7 @@ class FeedsMixin(StoreBase):
             now = self.clock.now()
             query = query.where(or_(feeds.c.next_fetch.is_(None), feeds.c.next_fetch <= now))
         if feed_ids is not None:
-            query = query.where(feeds.c.id.in_(list(feed_ids)))
+            query = query.where(feeds.c.id.in_([i for i in feed_ids if 1 <= i <= MAX_FEED_ID]))
         rows = await self._read(_all, query)
         return [_to_feed(row) for row in rows]
 
@@ -234,3 +239,13 @@ class FeedsMixin(StoreBase):
             .values(lease_owner=None, lease_until=None)
         )
         await self._write(lambda conn: conn.execute(statement))
+
+
+# Feed ids are a 32-bit INTEGER column on PostgreSQL: a larger id names no feed, and must not
+# reach the driver, which refuses to send it (an overflow, not "no such feed").
+MAX_FEED_ID = 2**31 - 1
+
+
+def _check_feed_id(feed_id: int) -> None:
+    if not 1 <= feed_id <= MAX_FEED_ID:
+        raise NotFound(f"no feed {feed_id}")

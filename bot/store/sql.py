@@ -28,7 +28,7 @@ from bot.models import (
     StoreStats,
 )
 from bot.store.articles import ArticlesMixin
-from bot.store.base import async_url, create_engine, redact
+from bot.store.base import async_url, create_engine, describe_store, redact
 from bot.store.chats import ChatsMixin
 from bot.store.feeds import FeedsMixin
 from bot.store.schema import (
@@ -40,7 +40,7 @@ from bot.store.schema import (
 )
 from bot.store.summaries import SummariesMixin
 
-__all__ = ["SqlStore", "async_url", "create_engine", "redact"]
+__all__ = ["SqlStore", "async_url", "create_engine", "describe_store", "redact"]
 
 
 class SqlStore(ArticlesMixin, FeedsMixin, ChatsMixin, SummariesMixin):
