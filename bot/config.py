@@ -266,8 +266,10 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
 def _migrate(data: dict[str, Any]) -> dict[str, Any]:
     """Apply the deprecated `[links] allowed_ports` / `allowed_networks` to `[fetch]`, where
     they now live (both tables end up with the one value); refuse two different values."""
-    links, fetch = data.get("links"), data.get("fetch", {})
+    links, fetch = data.get("links", {}), data.get("fetch", {})
     if not isinstance(links, dict) or not isinstance(fetch, dict):
+        return data  # `_build` says what is wrong with the table
+    if not any(name in table for name in _ALIASED for table in (links, fetch)):
         return data
     links, fetch = dict(links), dict(fetch)
     for name in _ALIASED:
