@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, FetchConfig, LinksConfig, load_config
-from bot.errors import ConfigError
+from bot.config import Config, FetchConfig, IngestConfig, LinksConfig, load_config
+from bot.errors import ConfigError, FetchError
 from bot.ingest.fetch import Fetcher
+from tests.feedserver import FeedServer
 from tests.helpers import FakeClock
 
 
@@ -85,3 +86,21 @@ def test_proxy_variables_of_the_environment_are_ignored(monkeypatch: pytest.Monk
     for client in (fetcher._trusted, fetcher._guarded):
         assert not client.trust_env
         assert not client._mounts  # no proxy transport mounted from the environment
+
+
+async def test_an_explicit_proxy_gets_only_what_the_guard_allowed() -> None:
+    async def resolve(host: str, port: int) -> list[str]:
+        return {"news.example": ["93.184.216.34"], "intranet.example": ["10.0.0.5"]}[host]
+
+    with FeedServer() as proxy:
+        fetcher = Fetcher(
+            IngestConfig(timeout_seconds=2.0), clock=FakeClock(), resolver=resolve, proxy=proxy.base
+        )
+        async with fetcher:
+            for url in ("http://intranet.example/", "http://10.0.0.5/", "http://127.0.0.1:5432/"):
+                with pytest.raises(FetchError) as caught:
+                    await fetcher.fetch(url)
+                assert caught.value.refused
+            with pytest.raises(FetchError, match="HTTP 404"):  # the proxy's answer
+                await fetcher.fetch("http://news.example/story")
+    assert [r.path for r in proxy.requests] == ["http://news.example/story"]

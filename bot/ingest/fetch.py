@@ -15,7 +15,8 @@ Each request says who chose its URL (`Trust`), and that decides what it may reac
 
 Redirects are followed here, one hop at a time, each judged like the first (httpx never follows
 them itself). Proxy variables of the environment are ignored; `fetch.proxy` sets one
-explicitly. Every request is bounded:
+explicitly (a guarded hop is then checked here as ever, and the proxy connects to it by name).
+Every request is bounded:
 
 - in time: `timeout_seconds` for the whole request, DNS and connect to last byte, so a server
   that trickles one byte a second cannot hold a slot forever (httpx's own timeouts are per
@@ -230,6 +231,7 @@ class Fetcher:
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=0),
             **common,
         )
+        self._proxied = bool(proxy)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     @classmethod
@@ -350,6 +352,11 @@ class Fetcher:
         """Send to the first checked address of the hop's host that accepts a connection."""
         target = self.policy.target(url)
         addresses = await self.policy.addresses(target, self.resolver)
+        if self._proxied:
+            # The proxy connects, by name (TLS through its tunnel checks the name, which an
+            # address in the URL would break): the check above is all we can do here.
+            request = self._guarded.build_request("GET", target.url, headers=headers)
+            return target.url, await self._guarded.send(request, stream=True)
         extensions = {}
         if target.url.scheme == "https" and target.literal is None:
             # TLS for the name (SNI and certificate check) on a connection to the address.
