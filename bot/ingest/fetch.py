@@ -37,6 +37,7 @@ httpx raises while building or sending a request.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -152,11 +153,10 @@ class Trust:
 
     origin: tuple[str, str, int] | None = None
 
-    @classmethod
-    def feed(cls, url: str) -> Trust:
+    @staticmethod
+    def feed(url: str) -> Trust:
         """The trust of a feed's URL, shared by every URL on the same origin."""
-        origin = _origin(url)
-        return cls(origin) if origin is not None else USER
+        return _feed_trust(url)
 
     def covers(self, url: str | httpx.URL) -> bool:
         """True when `url` is on the trusted origin."""
@@ -164,6 +164,14 @@ class Trust:
 
 
 USER = Trust()
+
+
+@functools.lru_cache(maxsize=1024)
+def _feed_trust(url: str) -> Trust:
+    # Cached: every page of a run asks for its feed's trust.
+    origin = _origin(url)
+    return Trust(origin) if origin is not None else USER
+
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Addresses of one name tried in turn when a connection is refused (all of them are checked).
@@ -301,11 +309,11 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        host = (_origin(url) or ("", url, 0))[1]
-        async with self._host_slot(host):
+        origin = _origin(url)
+        async with self._host_slot(origin[1] if origin else url):
             try:
                 async with asyncio.timeout(timeout):
-                    return await self._follow(url, trust, headers, limits)
+                    return await self._follow(url, origin, trust, headers, limits)
             except FetchError:
                 raise
             except LinkError as exc:  # the guard's refusal
@@ -320,13 +328,18 @@ class Fetcher:
                 raise FetchError(f"{type(exc).__name__}: {_reason(exc)}") from None
 
     async def _follow(
-        self, url: str, trust: Trust, headers: dict[str, str], limits: _Limits
+        self,
+        url: str,
+        origin: tuple[str, str, int] | None,
+        trust: Trust,
+        headers: dict[str, str],
+        limits: _Limits,
     ) -> FetchResult:
         current: str | httpx.URL = url
-        trusted = trust.covers(url)
-        for _ in range(limits.max_redirects + 1):
+        trusted = trust.origin is not None and origin == trust.origin
+        for hop in range(limits.max_redirects + 1):
             # Trust holds only while every hop stays on the trusted origin.
-            trusted = trusted and trust.covers(current)
+            trusted = trusted and (hop == 0 or trust.covers(current))
             if trusted:
                 final, response = await self._send_trusted(current, headers)
             else:
