@@ -33,8 +33,10 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.deliver.rules import PushRules
 from bot.deliver.sender import Sender
+from bot.ingest.fetch import Fetcher
+from bot.ingest.guard import Resolver
 from bot.ingest.pipeline import IngestPipeline
-from bot.ingest.safefetch import Resolver, SafeFetcher
+from bot.ingest.safefetch import SafeFetcher
 from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
@@ -51,8 +53,10 @@ class Runtime:
     def __init__(self, config: Config, *, clock: Clock, resolver: Resolver | None = None) -> None:
         self.config = config
         self.clock = clock
-        # DNS for the links users send; tests answer names themselves (see SafeFetcher).
+        # DNS for the guarded requests (links users send, pages off a feed's own host); tests
+        # answer names themselves (see Fetcher).
         self.resolver = resolver
+        self._fetcher: Fetcher | None = None
         self._store: SqlStore | None = None
         self._ingest: IngestPipeline | None = None
         self.sender: Sender | None = None
@@ -66,11 +70,23 @@ class Runtime:
         return self._store
 
     @property
+    def fetcher(self) -> Fetcher:
+        """The one HTTP fetcher (feeds, pages, users' links), built when first asked for."""
+        if self._fetcher is None:
+            self._fetcher = Fetcher.from_config(
+                self.config, clock=self.clock, resolver=self.resolver
+            )
+        return self._fetcher
+
+    @property
     def ingest(self) -> IngestPipeline:
-        """The feed ingestion pipeline over the open store (it owns an HTTP client and a worker
-        thread), built when first asked for: the shell, with no ingest job, never does."""
+        """The feed ingestion pipeline over the open store (it uses the shared fetcher and owns
+        a worker thread), built when first asked for: the shell, with no ingest job, never
+        does."""
         if self._ingest is None:
-            self._ingest = IngestPipeline(self.store, self.config, clock=self.clock)
+            self._ingest = IngestPipeline(
+                self.store, self.config, clock=self.clock, fetcher=self.fetcher
+            )
         return self._ingest
 
     async def open(self) -> Services:
@@ -85,9 +101,7 @@ class Runtime:
             self._store, SummaryService(self._store, self.config.summary), clock=clock
         )
         links = self.config.links
-        fetcher = SafeFetcher(
-            links, user_agent=self.config.ingest.user_agent, resolver=self.resolver
-        )
+        fetcher = SafeFetcher(links, fetcher=self.fetcher)
         chats = ChatService(self._store, self.config.summary, clock=self.clock)
         return Services(
             articles=articles,
@@ -131,6 +145,9 @@ class Runtime:
         ingest, self._ingest = self._ingest, None
         if ingest is not None:
             await ingest.aclose()
+        fetcher, self._fetcher = self._fetcher, None
+        if fetcher is not None:
+            await fetcher.aclose()
         if store is not None:
             await store.close()
 

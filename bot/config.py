@@ -126,10 +126,9 @@ class LinksConfig:
     timeout_seconds: float = 15.0
     max_bytes: int = 3_000_000
     max_redirects: int = 5
-    # Ports a link may use; anything else is refused.
+    # Deprecated aliases of `[fetch] allowed_ports` and `allowed_networks` (they sat here when
+    # only links were guarded); the loader keeps both tables equal (`Config.allowed_targets`).
     allowed_ports: tuple[int, ...] = (80, 443)
-    # Networks (CIDR) exempt from the refusal of private, loopback and reserved addresses.
-    # Empty by default: only public addresses are fetched. Tests set ["127.0.0.1/32"].
     allowed_networks: tuple[str, ...] = ()
     # Category of stored pages that carry no section of their own.
     category: str = "Shared"
@@ -138,6 +137,28 @@ class LinksConfig:
     refetch_after_hours: int = 24
     # How long Telegram may cache inline query results (seconds).
     inline_cache_seconds: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    """[fetch]: where any request of the bot may go (feeds, their pages, links users send).
+
+    A URL a user sent, and any host a feed's entries or redirects lead to, is fetched only on
+    `allowed_ports` and only at public addresses or addresses in `allowed_networks`; a feed's
+    own scheme, host and port (the operator or an admin chose it) are trusted.
+    """
+
+    # Ports a guarded request may use; anything else is refused.
+    allowed_ports: tuple[int, ...] = (80, 443)
+    # Networks (CIDR) exempt from the refusal of private, loopback and reserved addresses.
+    # Empty by default: only public addresses are fetched. Tests set ["127.0.0.1/32"].
+    allowed_networks: tuple[str, ...] = ()
+    # An explicit HTTP(S) proxy for every request ("http://proxy:3128"); proxy variables of the
+    # environment (HTTP_PROXY...) are ignored. Empty: connect directly.
+    proxy: str = ""
+
+
+_ALIASED = ("allowed_ports", "allowed_networks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +196,19 @@ class Config:
     ingest: IngestConfig = IngestConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     links: LinksConfig = LinksConfig()
+    fetch: FetchConfig = FetchConfig()
     feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
     source: str = "built-in defaults"
+
+    @property
+    def allowed_targets(self) -> FetchConfig:
+        """`[fetch]` with the deprecated `[links] allowed_*` aliases applied: a value set in
+        `[fetch]` wins, else the one set in `[links]` (the loader keeps both equal)."""
+        fetch = self.fetch
+        for name in _ALIASED:
+            if getattr(fetch, name) == getattr(FetchConfig(), name):
+                fetch = dataclasses.replace(fetch, **{name: getattr(self.links, name)})
+        return fetch
 
     def require_token(self) -> str:
         """The bot token, or a ConfigError saying where to put it (for `newsbot run`)."""
@@ -223,6 +255,7 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
         source = str(path)
     try:
+        data = _migrate(data)
         config = _build(Config, data, "")
         _check(config)
     except ConfigError as exc:
@@ -238,6 +271,26 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
         except ConfigError as exc:
             raise ConfigError(f"NEWSBOT_DATABASE_URL: {exc}") from None
     return config
+
+
+def _migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Apply the deprecated `[links] allowed_ports` / `allowed_networks` to `[fetch]`, where
+    they now live (both tables end up with the one value); refuse two different values."""
+    links, fetch = data.get("links", {}), data.get("fetch", {})
+    if not isinstance(links, dict) or not isinstance(fetch, dict):
+        return data  # `_build` says what is wrong with the table
+    if not any(name in table for name in _ALIASED for table in (links, fetch)):
+        return data
+    links, fetch = dict(links), dict(fetch)
+    for name in _ALIASED:
+        if name in links and name in fetch and links[name] != fetch[name]:
+            raise ConfigError(
+                f"links.{name}: deprecated alias of fetch.{name}, which is set to another "
+                f"value; keep only fetch.{name}"
+            )
+        if name in links or name in fetch:
+            links[name] = fetch[name] = fetch.get(name, links.get(name))
+    return {**data, "links": links, "fetch": fetch}
 
 
 def _check(config: Config) -> None:
@@ -325,17 +378,20 @@ def _check(config: Config) -> None:
         raise ConfigError(
             f"links.timeout_seconds: expected a positive number, at most {MAX_SECONDS:g}"
         )
-    for i, port in enumerate(links.allowed_ports):
+    fetch = config.allowed_targets
+    for i, port in enumerate(fetch.allowed_ports):
         if not 1 <= port <= 65535:
-            raise ConfigError(f"links.allowed_ports[{i}]: expected a port from 1 to 65535")
-    for i, network in enumerate(links.allowed_networks):
+            raise ConfigError(f"fetch.allowed_ports[{i}]: expected a port from 1 to 65535")
+    for i, network in enumerate(fetch.allowed_networks):
         try:
             ipaddress.ip_network(network, strict=False)
         except ValueError:
             raise ConfigError(
-                f"links.allowed_networks[{i}]: expected a network like 10.0.0.0/8, "
+                f"fetch.allowed_networks[{i}]: expected a network like 10.0.0.0/8, "
                 f"got {_shown(network, False)}"
             ) from None
+    if fetch.proxy and not fetch.proxy.startswith(("http://", "https://")):
+        raise ConfigError(f"fetch.proxy: expected an http:// or https:// URL, got {fetch.proxy!r}")
     hook = config.telegram.webhook
     if hook is not None:
         if not hook.url.startswith("https://"):
@@ -405,7 +461,10 @@ def _shown(raw: Any, secret: bool) -> str:
     if secret:
         return f"a {type(raw).__name__} (not shown: it is a secret)"
     text = repr(raw)
-    return text if len(text) <= 60 else text[:59] + "…"
+    if len(text) <= 60:
+        return text
+    # A cut string keeps its closing quote, so the message still reads as one quoted value.
+    return text[:58] + "…" + text[0] if text[0] in "'\"" else text[:59] + "…"
 
 
 def _convert(tp: Any, raw: Any, path: str, *, secret: bool = False) -> Any:

@@ -8,8 +8,9 @@
     ├── SummaryError             text that cannot be summarized, or an unknown algorithm
     ├── IngestError              a feed or page failed; `str(exc)` is the one-line reason kept in
     │   │                        `feeds.last_error` / `articles.page_error` and shown to admins
-    │   ├── FetchError           the network said no: DNS, refused, timeout, HTTP 4xx/5xx, too
-    │   │                        many redirects, a body over the size cap (`retry_after`)
+    │   ├── FetchError           the network said no, or the SSRF guard did: DNS, refused,
+    │   │                        timeout, HTTP 4xx/5xx, too many redirects, a body over the
+    │   │                        size cap, a refused address or port (`reason`, `retry_after`)
     │   └── FeedParseError       the bytes are not a usable feed: HTML, truncated XML, no entries
     └── UserInputError           what a person typed, pressed or sent cannot be done as asked:
         │                        answered where it is caught, never logged as a bug
@@ -86,12 +87,31 @@ class IngestError(NewsbotError):
 
 
 class FetchError(IngestError):
-    """The request failed. `retry_after` (seconds) is the server's Retry-After, if any, which
-    the back-off respects: a 429 or 503 saying "come back in an hour" is taken at its word."""
+    """The request failed or was refused; the message is the one-line detail (for logs and
+    admins), `reason` the kind, one of `LINK_REASONS` ("address", "timeout", "status"...),
+    `status` the HTTP status of a "status" failure. `retry_after` (seconds) is the server's
+    Retry-After, if any, which the back-off respects: a 429 or 503 saying "come back in an
+    hour" is taken at its word."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "bad_response",
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        assert reason in LINK_REASONS, reason
+        super().__init__(message)
+        self.reason = reason
         self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def refused(self) -> bool:
+        """True when the guard refused the URL (no request was sent to it): retrying is
+        pointless, and it is no failure of the server's."""
+        return self.reason in REFUSALS
 
 
 class FeedParseError(IngestError):
@@ -181,6 +201,10 @@ LINK_REASONS = (
     "bad_response",  # a broken answer: redirect without Location, corrupt compression...
     "no_article",  # fetched, but no article text in it (raised by the caller that extracts)
 )
+
+
+# The reasons that are the SSRF guard's refusals rather than failures of the network.
+REFUSALS = frozenset({"not_http", "credentials", "port", "address"})
 
 
 class LinkError(UserInputError):

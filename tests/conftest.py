@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,12 @@ from bot.store.schema import metadata
 from tests.helpers import FakeClock
 
 PG_ENV = "NEWSBOT_TEST_DATABASE_URL"
+
+# Property-based tests: no per-example deadline (a shared 2-core machine stalls), and under CI
+# the same examples on every run, so that a failure is reproducible and never a coin toss.
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, database=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "default")
 
 
 def _select_sleep(seconds: float) -> None:

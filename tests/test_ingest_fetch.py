@@ -4,6 +4,7 @@ process. The same limits against a real loopback server are in test_ingest_pipel
 from __future__ import annotations
 
 import gzip
+import socket
 import tracemalloc
 import zlib
 
@@ -21,12 +22,19 @@ CONFIG = IngestConfig(
 )
 
 
+async def public_dns(host: str, port: int) -> list[str]:
+    """Every name is one public address, but for `.invalid` (RFC 2606), which never is."""
+    if host.endswith(".invalid"):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    return ["93.184.216.34"]
+
+
 def fetcher(handler: object, config: IngestConfig = CONFIG) -> Fetcher:
     return Fetcher(
         config,
         clock=FakeClock(),
+        resolver=public_dns,
         transport=httpx.MockTransport(handler),  # type: ignore[arg-type]
-        trust_env=False,
     )
 
 
@@ -162,10 +170,14 @@ async def test_network_errors_and_bad_urls() -> None:
 
     async with fetcher(handler) as client:
         with pytest.raises(FetchError, match=r"cannot connect: .*Name or service not known"):
+            await client.fetch("https://ex.org/rss")
+        with pytest.raises(FetchError, match=r"no-such-host.invalid: .*not known") as caught:
             await client.fetch("https://no-such-host.invalid/rss")
+        assert caught.value.reason == "resolve"
         for url in ("ftp://ex.org/rss", "file:///etc/passwd", "not a url", "https:///x"):
-            with pytest.raises(FetchError, match="not an http"):
+            with pytest.raises(FetchError) as caught:
                 await client.fetch(url)
+            assert caught.value.reason == "not_http"
 
 
 def test_fetch_result_charset() -> None:

@@ -142,7 +142,7 @@ async def pipeline(
     server: FeedServer, store: SqlStore, store_url: str
 ) -> AsyncIterator[IngestPipeline]:
     config = make_config(server, store_url, {**GOOD, **dict.fromkeys(BAD, "")})
-    fetcher = Fetcher(config.ingest, clock=store.clock, trust_env=False)
+    fetcher = Fetcher(config.ingest, clock=store.clock)
     async with fetcher, IngestPipeline(store, config, clock=store.clock, fetcher=fetcher) as pipe:
         yield pipe
 
@@ -297,9 +297,7 @@ async def test_a_crashing_parser_costs_its_feed_only(store: SqlStore, store_url:
         ingest=INGEST,
         feeds=(FeedConfig("http://a.test/boom", "X"), FeedConfig("http://a.test/ok", "X")),
     )
-    fetcher = Fetcher(
-        INGEST, clock=store.clock, transport=httpx.MockTransport(transport), trust_env=False
-    )
+    fetcher = Fetcher(INGEST, clock=store.clock, transport=httpx.MockTransport(transport))
     pages_off = IngestPipeline(
         store,
         config,
@@ -323,7 +321,7 @@ async def test_two_processes_never_fetch_the_same_feed_at_once(
     """Two pipelines (as two bot processes) run together on one store: each feed is fetched
     by one of them, its articles stored once; a held lease keeps the feed from the other."""
     config = make_config(server, store_url, GOOD)
-    fetchers = [Fetcher(config.ingest, clock=store.clock, trust_env=False) for _ in range(2)]
+    fetchers = [Fetcher(config.ingest, clock=store.clock) for _ in range(2)]
     async with fetchers[0], fetchers[1]:
         one = IngestPipeline(store, config, clock=store.clock, fetcher=fetchers[0])
         two = IngestPipeline(

@@ -42,10 +42,10 @@ from typing import Any, Protocol, TypeVar
 
 from bot.clock import Clock
 from bot.config import Config
-from bot.errors import IngestError
+from bot.errors import FetchError, IngestError
 from bot.ingest.decide import Decider, PageCompletion
 from bot.ingest.extract import PageContent, extract_page
-from bot.ingest.fetch import PAGE_ACCEPT, Fetcher, FetchResult
+from bot.ingest.fetch import PAGE_ACCEPT, Fetcher, FetchResult, Trust, media_type
 from bot.ingest.parse import FeedEntry, ParsedFeed, parse_feed
 from bot.models import (
     Feed,
@@ -259,7 +259,7 @@ class IngestPipeline:
         self.store = store
         self.config = config
         self._owns_fetcher = fetcher is None
-        self.fetcher = fetcher or Fetcher(config.ingest, clock=clock)
+        self.fetcher = fetcher or Fetcher.from_config(config, clock=clock)
         self.parser = parser
         self.extractor = extractor
         self.summarizer: Summarizer = summarizer or functools.partial(
@@ -428,7 +428,10 @@ class IngestPipeline:
     ) -> FeedState:
         with times.measure("fetch feed"):
             fetched = await self.fetcher.fetch(
-                feed.url, etag=feed.etag, last_modified=feed.last_modified
+                feed.url,
+                trust=Trust.feed(feed.url),
+                etag=feed.etag,
+                last_modified=feed.last_modified,
             )
         await self._retry_pages(feed, times, report)
         if fetched.not_modified:
@@ -502,7 +505,7 @@ class IngestPipeline:
             times.add(spent)
             return article
         async with self._pages:  # bounds the pages held in memory, fetched or extracting
-            page, error = await self._fetch_page(entry.url, times)
+            page, error, _ = await self._fetch_page(feed, entry.url, times)
             article, error, spent = await self._off_loop(
                 functools.partial(
                     build_article,
@@ -523,18 +526,35 @@ class IngestPipeline:
         return article
 
     async def _fetch_page(
-        self, url: str, times: PhaseTimes
-    ) -> tuple[FetchResult | None, str | None]:
-        """An article page, or the reason it could not be had."""
+        self, feed: Feed, url: str, times: PhaseTimes, *, retry: bool = False
+    ) -> tuple[FetchResult | None, str | None, bool]:
+        """An article page, or the reason it could not be had and whether the guard refused
+        it (a page off the feed's origin at a private address, on another port...): such an
+        entry keeps the feed's teaser, it is logged once (on its first try), and the feed is
+        not counted as failing."""
         try:
             with times.measure("fetch page"):
-                fetched = await self.fetcher.fetch(url, accept=PAGE_ACCEPT)
+                fetched = await self.fetcher.fetch(
+                    url, trust=Trust.feed(feed.url), accept=PAGE_ACCEPT
+                )
+        except FetchError as exc:
+            if exc.refused and not retry:
+                log.warning(
+                    "ingest: feed %d (%s): page %s refused, teaser kept: %s",
+                    feed.id,
+                    feed.url,
+                    url,
+                    exc,
+                )
+            return None, str(exc), exc.refused
         except IngestError as exc:
-            return None, str(exc)
-        kind = fetched.headers.get("content-type", "text/html").split(";")[0].strip().lower()
+            return None, str(exc), False
+        kind = media_type(fetched)
+        if kind is None:
+            return None, "not an HTML page (no Content-Type, and not HTML)", False
         if "html" not in kind and "xml" not in kind and not kind.startswith("text/"):
-            return None, f"not an HTML page ({kind})"
-        return fetched, None
+            return None, f"not an HTML page ({kind})", False
+        return fetched, None, False
 
     async def _retry_pages(self, feed: Feed, times: PhaseTimes, report: FeedReport) -> None:
         """Phase "retry": fetch the pages earlier runs could not, for this feed's teasers."""
@@ -546,7 +566,7 @@ class IngestPipeline:
         self, feed: Feed, item: PendingPage, times: PhaseTimes, report: FeedReport
     ) -> None:
         async with self._pages:
-            page, error = await self._fetch_page(item.url, times)
+            page, error, refused = await self._fetch_page(feed, item.url, times, retry=True)
             done, summary, error, spent = await self._off_loop(
                 functools.partial(
                     build_completion,
@@ -561,7 +581,8 @@ class IngestPipeline:
             )
         times.add(spent)
         if done is None:
-            give_up = self.decider.give_up_page(item.attempts + 1)
+            # A refused page stays refused: no point asking again.
+            give_up = refused or self.decider.give_up_page(item.attempts + 1)
             with times.measure("store"):
                 await self.store.fail_page(item.id, error or "failed", give_up=give_up)
             if give_up:

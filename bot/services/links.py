@@ -6,8 +6,9 @@ article's, and a second request for the same URL is answered from the store: the
 and the page's final URL (after redirects) are both looked up, normalized, before anything is
 fetched. Two users sending the same URL at once share one fetch.
 
-Fetching goes through `bot.ingest.safefetch.SafeFetcher` (the SSRF rules live there), and each
-user may ask for at most `links.per_user_per_minute` URLs a minute. Nothing here knows Telegram.
+Fetching goes through `bot.ingest.safefetch.SafeFetcher`, the bot's one fetcher with no trust
+(the SSRF rules live in `bot.ingest.guard`), and each user may ask for at most
+`links.per_user_per_minute` URLs a minute. Nothing here knows Telegram.
 """
 
 from __future__ import annotations
