@@ -317,9 +317,8 @@ async def unknown_command(update: Update, context: NewsContext) -> None:
     prefs = await context.preferences(update)
     text = update.effective_message.text if update.effective_message else ""
     command = (text or "").split()[0].split("@")[0] if text else "/"
-    await _reply(
-        update, context, render.message(prefs.language, "unknown_command", command=command)
-    )
+    view = render.message(prefs.language, "unknown_command", command=render.echo(command))
+    await _reply(update, context, view)
 
 
 # -- buttons ----------------------------------------------------------------------------------

@@ -106,6 +106,16 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
+# How much of what a user typed (or of a stored name) a one-line answer echoes: enough to
+# recognise it, never enough to push the answer past Telegram's limits.
+ECHO = 60
+
+
+def echo(text: str, limit: int = ECHO) -> str:
+    """User input (or a stored name) shown back in an answer: one line, shortened with "…"."""
+    return clip(text, limit)
+
+
 # http(s), a host, then anything but blanks and control characters: what Telegram takes in a
 # URL button. The host is captured for bylines.
 _URL = re.compile(r"(?i:https?)://(?:[^\s/?#@\x00-\x1f]*@)?([^\s/?#:\x00-\x1f]+)[^\s\x00-\x1f]*")
@@ -261,7 +271,7 @@ def empty_list(language: str, page: ArticlePage) -> View:
     if page.query is not None:
         return View(t(language, "no_results", query=quote(language, clip(page.query, 100))))
     if page.category is not None:
-        return View(t(language, "no_articles_category", category=page.category.name))
+        return View(t(language, "no_articles_category", category=echo(page.category.name)))
     return View(t(language, "no_articles"))
 
 
@@ -269,7 +279,7 @@ def unknown_category(language: str, name: str, suggestions: Sequence[Category]) 
     """An unknown category: the closest existing ones, as text and as buttons."""
     lines = [t(language, "unknown_category", name=quote(language, clip(name, 60)))]
     if suggestions:
-        names = ", ".join(c.name for c in suggestions)
+        names = ", ".join(echo(c.name, 40) for c in suggestions)
         lines.append(t(language, "did_you_mean", names=names))
     else:
         lines.append(t(language, "see_categories"))

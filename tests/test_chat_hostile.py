@@ -1,0 +1,135 @@
+"""Hostile input in the chat: the largest message a user can send echoed back, names as long as
+the store keeps, control and bidi characters, a store busy in another process. Every answer
+must be valid Telegram HTML within Telegram's limits (the fake Bot API refuses anything else)
+and no update may end in the error handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.deliver.rules import PushRules
+from bot.models import NewArticle
+from bot.store import open_store
+from tests.fakebotapi import Call, utf16_len
+from tests.helpers import EN, FR, Bot, FakeClock, only, running_bot, seed, shown
+
+# The largest text a user can send in one message (Telegram's limit, UTF-16 code units).
+MAX_INPUT = 4096
+LONG_CATEGORY = "Catégorie" + "x" * 5000
+
+
+def fill(prefix: str, char: str = "z") -> str:
+    """`prefix` followed by `char` up to the largest message a user can send."""
+    return prefix + char * ((MAX_INPUT - utf16_len(prefix)) // utf16_len(char))
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[Bot]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    ids = await seed(url)
+    store = await open_store(url, clock=FakeClock(), rules=PushRules())
+    try:
+        added = await store.add_articles(
+            [
+                NewArticle(
+                    title="Un article d’une rubrique au nom démesuré",
+                    text="Une phrase. " * 20,
+                    url="https://news.example.org/long-category",
+                    published=datetime(2025, 11, 26, 12, tzinfo=UTC),
+                    category=LONG_CATEGORY,
+                    language="fr",
+                )
+            ]
+        )
+    finally:
+        await store.close()
+    ids["long_category"] = added.ids[0]
+    async with running_bot(url, ids) as running:
+        yield running
+
+
+def answered(calls: list[Call]) -> str:
+    reply = only(calls, "sendMessage")
+    assert utf16_len(reply.text) <= MAX_INPUT
+    return shown(reply)
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# -- echoed input at the largest message a user can send ----------------------------------------
+
+ECHOING = [
+    fill("/subscribe Économie -"),  # a filter word, echoed in "Filters: ..."
+    fill("/subscribe Économie +", "<"),  # not a plain word: echoed in the refusal
+    fill("/subscribe "),  # an unknown category, echoed with suggestions
+    fill("/subscribe Économie ", "é"),
+    fill("/unsubscribe "),
+    fill("/latest "),
+    fill("/latest ", "&"),
+    fill("/search "),
+    fill("/search ", "👨‍👩‍👧"[0]),  # an emoji counts 2 UTF-16 units
+    fill("/timezone "),
+    fill("/digest "),
+    fill("/quiet "),
+    fill("/language "),
+    fill("/summarize "),
+    fill("/summarize http://"),
+    fill("/summary "),
+    fill("/full "),
+    fill("/start "),
+    fill("/nosuchcommand"),
+    fill(""),  # a plain message: a search
+    fill("", "\u202e"),
+]
+
+
+@pytest.mark.parametrize("text", ECHOING, ids=lambda text: text[:20].strip())
+async def test_a_reply_echoing_the_largest_message_fits(
+    bot: Bot, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    assert utf16_len(text) <= MAX_INPUT
+    with caplog.at_level(logging.ERROR):
+        for user in (FR, EN):
+            answered(await bot.send(text, user=user))
+    assert not errors(caplog)
+
+
+async def test_a_filter_word_is_echoed_shortened(bot: Bot) -> None:
+    # Before: the refusal quoted the whole word, 4,182 UTF-16 units, and Telegram refused it.
+    reply = answered(await bot.send(fill("/subscribe Économie -")))
+    assert reply.startswith("« -zzzz") and "z… » n’est pas un filtre" in reply
+
+
+async def test_a_category_name_as_long_as_the_store_keeps_is_shortened_everywhere(
+    bot: Bot,
+) -> None:
+    listing = only(await bot.send("/categories"), "sendMessage")
+    assert utf16_len(listing.text) <= MAX_INPUT
+    assert "Catégoriexxx" in shown(listing) and "x…" in shown(listing)
+    # Its own name, typed in full, would be longer than a message: the first 4,000 characters
+    # match nothing, and the suggestions are shortened.
+    answered(await bot.send(fill("/latest Catégorie", "x")))
+    answered(await bot.send(fill("/subscribe Catégorie", "x")))
+    answered(await bot.send(fill("/unsubscribe Catégorie", "x")))
+
+
+async def test_subscribing_by_button_to_a_long_category_gives_a_short_notice(bot: Bot) -> None:
+    store = bot.store
+    found = [c for c in await store.categories() if c.name == LONG_CATEGORY]
+    assert found
+    listing = only(await bot.send("/categories"), "sendMessage")
+    notice = only(await bot.press_data(listing, f"n:{found[0].id}"), "answerCallbackQuery")
+    assert len(notice.params["text"]) <= 200
+    assert "…" in notice.params["text"]
+    subs = only(await bot.send("/subscriptions"), "sendMessage")
+    assert utf16_len(subs.text) <= MAX_INPUT
+    notice = only(await bot.press_data(listing, f"x:{found[0].id}"), "answerCallbackQuery")
+    assert len(notice.params["text"]) <= 200
