@@ -3,7 +3,8 @@
     NewsbotError                 base of everything we raise on purpose
     ├── ConfigError              the configuration is wrong; message names the key (exit code 2)
     ├── StoreError               the article store failed or was misused
-    │   └── NotFound             an id that does not exist
+    │   ├── NotFound             an id that does not exist
+    │   └── StoreBusy            another process holds the store's write lock: try again soon
     ├── ImportFormatError        a line or file of an import cannot be read (carries file:line)
     ├── SummaryError             text that cannot be summarized, or an unknown algorithm
     ├── IngestError              a feed or page failed; `str(exc)` is the one-line reason kept in
@@ -56,6 +57,12 @@ class StoreError(NewsbotError):
 
 class NotFound(StoreError):
     """A requested row (article, feed, chat...) does not exist."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store's write lock (SQLite's "database is locked") longer
+    than this write would wait. Nothing was written; the same request may succeed in a moment.
+    The chat answers "busy, try again"; the CLI prints it as one line."""
 
 
 class ImportFormatError(NewsbotError):

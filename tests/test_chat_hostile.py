@@ -7,16 +7,19 @@ and no update may end in the error handler.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.deliver.rules import PushRules
+from bot.errors import StoreBusy
 from bot.models import NewArticle
-from bot.store import open_store
-from tests.fakebotapi import Call, utf16_len
+from bot.store import impatient, open_store
+from tests.fakebotapi import Call, User, utf16_len
 from tests.helpers import EN, FR, Bot, FakeClock, only, running_bot, seed, shown
 
 # The largest text a user can send in one message (Telegram's limit, UTF-16 code units).
@@ -133,3 +136,95 @@ async def test_subscribing_by_button_to_a_long_category_gives_a_short_notice(bot
     assert utf16_len(subs.text) <= MAX_INPUT
     notice = only(await bot.press_data(listing, f"x:{found[0].id}"), "answerCallbackQuery")
     assert len(notice.params["text"]) <= 200
+
+
+# -- the store busy in another process ------------------------------------------------------------
+
+
+@pytest.fixture
+def write_lock(bot: Bot) -> Iterator[Callable[[], None]]:
+    """Take SQLite's write lock in another connection (as another process would: an import, a
+    second bot) until the test calls the returned function."""
+    engine = bot.store.engine
+    database = engine.url.database
+    assert database
+    other = sqlite3.connect(database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            other.execute("ROLLBACK")
+            other.close()
+            released = True
+
+    yield release
+    release()
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        (FR, "⏳ Je suis occupé pour l’instant : réessayez dans un moment."),
+        (EN, "⏳ I’m busy right now: please try again in a moment."),
+    ],
+)
+async def test_a_write_while_another_process_holds_the_lock_answers_busy(
+    bot: Bot,
+    write_lock: Callable[[], None],
+    caplog: pytest.LogCaptureFixture,
+    user: User,
+    expected: str,
+) -> None:
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO):
+        reply = answered(await bot.send("/subscribe économie", user=user))
+    waited = time.monotonic() - started
+    # Before: 30 s of waiting, then "Oops" and a traceback in the log.
+    assert reply == expected
+    assert waited < 10
+    assert not errors(caplog)
+    busy = [r for r in caplog.records if "try again" in r.getMessage()]
+    assert len(busy) == 1 and busy[0].exc_info is None and busy[0].levelno == logging.WARNING
+    assert "\n" not in busy[0].getMessage()
+    write_lock()
+    reply = answered(await bot.send("/subscribe économie", user=user))
+    assert reply.startswith("✅")
+
+
+async def test_a_button_while_another_process_holds_the_lock_says_busy(
+    bot: Bot, write_lock: Callable[[], None]
+) -> None:
+    write_lock()  # /settings itself writes the chat on first contact: take the lock after it
+    settings = only(await bot.send("/settings"), "sendMessage")
+    other = sqlite3.connect(bot.store.engine.url.database or "", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        notice = only(await bot.press_data(settings, "o:n:3"), "answerCallbackQuery")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert notice.params["text"] == "Occupé pour l’instant : réessayez dans un moment."
+    assert str(notice.params["show_alert"]).lower() == "true"
+
+
+async def test_the_store_raises_store_busy_when_the_lock_outlasts_its_patience(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}"
+    store = await open_store(url, clock=FakeClock(), rules=PushRules())
+    other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with impatient(0.2), pytest.raises(StoreBusy, match="database is locked"):
+            await store.upsert_chat(42, language="fr")
+        assert time.monotonic() - started < 5
+        assert await store.latest(5) == []  # reads go on beside the writer (WAL)
+        other.execute("ROLLBACK")
+        with impatient(0.2):
+            await store.upsert_chat(42, language="fr")
+    finally:
+        other.close()
+        await store.close()

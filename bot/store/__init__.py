@@ -8,7 +8,7 @@ await store.latest(10, category="economie")
 from __future__ import annotations
 
 from bot.clock import Clock
-from bot.store.base import lease_owner
+from bot.store.base import impatient, lease_owner
 from bot.store.contract import AddResult, ArticleStore, Audience
 from bot.store.migrate import current_revision, head_revision, upgrade
 from bot.store.sql import SqlStore, async_url, create_engine, redact
@@ -21,6 +21,7 @@ __all__ = [
     "async_url",
     "current_revision",
     "head_revision",
+    "impatient",
     "lease_owner",
     "open_store",
     "redact",
