@@ -175,6 +175,7 @@ class RateLimited(UserInputError):
 # a `link_<reason>` line for each).
 LINK_REASONS = (
     "not_http",  # not an http(s) URL at all
+    "too_long",  # longer than a URL may be (2,048 characters)
     "credentials",  # user:password@ in the URL
     "port",  # a port that is not allowed
     "address",  # resolves to a loopback, private, link-local, reserved... address

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat import render
 from bot.deliver.rules import PushRules
 from bot.errors import StoreBusy
-from bot.models import NewArticle
+from bot.models import Article, NewArticle
 from bot.store import impatient, open_store
+from bot.text import clean_line, normalize_body
 from tests.fakebotapi import Call, User, utf16_len
 from tests.helpers import EN, FR, Bot, FakeClock, only, running_bot, seed, shown
 
@@ -228,3 +230,109 @@ async def test_the_store_raises_store_busy_when_the_lock_outlasts_its_patience(
     finally:
         other.close()
         await store.close()
+
+
+# -- small ones (issue 13, part 7) ---------------------------------------------------------------
+
+FAMILY = "👨\u200d👩\u200d👧"
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def article(url: str | None, **fields: object) -> Article:
+    values: dict[str, object] = {
+        "id": 1,
+        "title": "Titre",
+        "text": "Texte.",
+        "url": url,
+        "guid": None,
+        "author": None,
+        "published": datetime(2025, 11, 26, tzinfo=UTC),
+        "category": None,
+        "language": "fr",
+        "feed_id": None,
+        "content_hash": "h",
+        "stored_at": datetime(2025, 11, 26, tzinfo=UTC),
+    }
+    values.update(fields)
+    return Article(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "site"),
+    [
+        ("http://[2001:db8::1]/a", "[2001:db8::1]"),  # before: "["
+        ("https://[::1]:8443/a?b=c", "[::1]"),
+        ("https://user@[2001:DB8::2]:80/", "[2001:db8::2]"),
+        ("https://www.LeMonde.fr:443/x", "lemonde.fr"),
+        ("http://192.0.2.7:8080/x", "192.0.2.7"),
+        ("http://[::1/broken", None),
+        ("ftp://example.org/x", None),
+        (None, None),
+    ],
+)
+def test_the_site_of_a_byline_comes_from_a_url_parser(url: str | None, site: str | None) -> None:
+    assert render.source(article(url)) == site
+
+
+def test_bidi_controls_are_stripped_and_joiners_kept() -> None:
+    # Before: U+202E stayed (reversing the rest of the line) and the joiners of 👨‍👩‍👧 went.
+    assert clean_line(f"Famille {FAMILY}\u202e gpj.exe") == f"Famille {FAMILY} gpj.exe"
+    assert clean_line(f"a{BIDI}b\u200cc\u200e") == "ab\u200cc\u200e"
+    assert normalize_body(f"{FAMILY}\u2067x\n\n\u202ey") == f"{FAMILY}x\n\ny"
+
+
+async def test_titles_and_categories_show_no_bidi_control_and_keep_families(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bidi.db'}"
+    store = await open_store(url, clock=FakeClock(), rules=PushRules())
+    try:
+        added = await store.add_articles(
+            [
+                NewArticle(
+                    title=f"La {FAMILY} \u202egpj.exe",
+                    text="Une phrase assez longue pour un résumé. " * 5,
+                    url="http://[2001:db8::1]/famille",
+                    published=datetime(2025, 11, 26, 12, tzinfo=UTC),
+                    category="Société\u202e",
+                    language="fr",
+                )
+            ]
+        )
+    finally:
+        await store.close()
+    async with running_bot(url, {"bidi": added.ids[0]}) as bot:
+        for command in ("/latest", f"/summary {added.ids[0]}", "/categories"):
+            reply = answered(await bot.send(command))
+            assert not set(BIDI) & set(reply), command
+        reply = answered(await bot.send(f"/summary {added.ids[0]}"))
+        assert f"La {FAMILY} gpj.exe" in reply
+        assert "Société · [2001:db8::1] ·" in reply
+
+
+@pytest.mark.parametrize(
+    ("data", "fr", "en"),
+    [
+        ("c:999999", "Cette rubrique n’existe plus.", "This category no longer exists."),
+        ("n:999999", "Cette rubrique n’existe plus.", "This category no longer exists."),
+        ("x:999999", "Cette rubrique n’existe plus.", "This category no longer exists."),
+        ("g:999999:1", "Cette sélection n’existe plus.", "This digest no longer exists."),
+        ("S:999999", "Cet article n’existe plus.", "This article no longer exists."),
+    ],
+)
+async def test_a_button_of_something_gone_says_what_is_gone(
+    bot: Bot, data: str, fr: str, en: str
+) -> None:
+    for user, expected in ((FR, fr), (EN, en)):
+        listing = only(await bot.send("/categories", user=user), "sendMessage")
+        notice = only(await bot.press_data(listing, data, user=user), "answerCallbackQuery")
+        assert notice.params["text"] == expected, data
+
+
+async def test_a_url_over_2048_characters_is_told_it_is_too_long(bot: Bot) -> None:
+    url = "https://example.org/" + "a" * 2100
+    reply = answered(await bot.send(f"/summarize {url}"))
+    # Before: "Je ne lis que les liens qui commencent par http:// ou https://."
+    assert reply == "Ce lien est trop long : 2\u202f048 caractères au plus."
+    reply = answered(await bot.send(url, user=EN))
+    assert reply == "This link is too long: 2,048 characters at most."

@@ -338,14 +338,22 @@ async def button(update: Update, context: NewsContext) -> None:
     try:
         notice = await _act(context, query, prefs, action)
     except NotFound:
-        about_category = isinstance(action, OpenCategory | ShowLatest)
-        key = "notice_category_gone" if about_category else "notice_gone"
-        await query.answer(plain(prefs.language, key), show_alert=True)
+        await query.answer(plain(prefs.language, _gone(action)), show_alert=True)
         return
     except UserInputError:  # a value this version no longer offers: a page size, a length...
         await query.answer(plain(prefs.language, "notice_expired"), show_alert=True)
         return
     await query.answer(notice)
+
+
+def _gone(action: Action) -> str:
+    """The notice for a button whose target no longer exists: a category, a digest message or
+    an article."""
+    if isinstance(action, OpenCategory | ShowLatest | Subscribe | Unsubscribe):
+        return "notice_category_gone"
+    if isinstance(action, ShowDigest):
+        return "notice_digest_gone"
+    return "notice_gone"
 
 
 async def _act(

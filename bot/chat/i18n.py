@@ -427,6 +427,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "links_disabled": "Les résumés de pages web sont désactivés sur ce bot.",
         "link_rate_limited": "Trop de liens d’un coup : réessayez dans {seconds} s.",
         "link_not_http": "Je ne lis que les liens qui commencent par http:// ou https://.",
+        "link_too_long": "Ce lien est trop long : {max} caractères au plus.",
         "link_credentials": (
             "Je ne lis pas les liens qui contiennent un identifiant ou un mot de passe."
         ),
@@ -632,6 +633,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "links_disabled": "Web page summaries are turned off on this bot.",
         "link_rate_limited": "Too many links at once: try again in {seconds} s.",
         "link_not_http": "I only read links that start with http:// or https://.",
+        "link_too_long": "This link is too long: {max} characters at most.",
         "link_credentials": "I don’t read links that contain a user name or a password.",
         "link_port": "I only read web pages on port {ports}.",
         "link_address": (

@@ -45,8 +45,10 @@ from bot.config import LinksConfig
 from bot.models import INTERFACE_LANGUAGES, Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage
 from bot.services.chats import SUMMARY_LENGTHS, Preferences
+from bot.services.links import MAX_URL
 from bot.services.sharing import SharedArticle
 from bot.text import clean_line
+from bot.urls import url_host
 
 MAX_MESSAGE = 4096
 # Buttons in the /categories view: Telegram allows 100 per message; beyond a few dozen a
@@ -117,23 +119,29 @@ def echo(text: str, limit: int = ECHO) -> str:
 
 
 # http(s), a host, then anything but blanks and control characters: what Telegram takes in a
-# URL button. The host is captured for bylines.
-_URL = re.compile(r"(?i:https?)://(?:[^\s/?#@\x00-\x1f]*@)?([^\s/?#:\x00-\x1f]+)[^\s\x00-\x1f]*")
+# URL button.
+_URL = re.compile(r"(?i:https?)://(?:[^\s/?#@\x00-\x1f]*@)?[^\s/?#:\x00-\x1f]+[^\s\x00-\x1f]*")
 
 
 def safe_url(url: str | None) -> str | None:
     """The URL if Telegram will accept it in a button (http or https with a host), else None."""
-    if not url or len(url) > 2048 or _URL.fullmatch(url) is None:
+    if not url or len(url) > MAX_URL or _URL.fullmatch(url) is None:
         return None
     return url
 
 
 def source(article: Article) -> str | None:
-    """The site an article comes from, as readers know it ("lemonde.fr")."""
-    match = _URL.fullmatch(article.url) if article.url and len(article.url) <= 2048 else None
-    if match is None:
+    """The site an article comes from, as readers know it ("lemonde.fr"; "[2001:db8::1]" for
+    an IPv6 address), from a URL parser: a host is not whatever precedes the first ":"."""
+    url = safe_url(article.url)
+    if url is None:
         return None
-    return match[1].lower().removeprefix("www.") or None
+    host = url_host(url)
+    if not host:
+        return None
+    if ":" in host:
+        return f"[{host}]"
+    return host.removeprefix("www.")
 
 
 def byline(article: Article, language: str, full: bool = True) -> str:
@@ -508,6 +516,8 @@ def link_error(language: str, reason: str, config: LinksConfig, status: int | No
         return message(language, "link_timeout", seconds=f"{config.timeout_seconds:g}")
     if reason == "too_large":
         return message(language, "link_too_large", size=format_size(config.max_bytes, language))
+    if reason == "too_long":
+        return message(language, "link_too_long", max=format_number(MAX_URL, language))
     if reason == "status":
         return message(language, "link_status", status=status or "?")
     if f"link_{reason}" in MESSAGES["en"]:
