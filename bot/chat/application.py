@@ -31,7 +31,7 @@ from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContex
 from bot.chat.handlers import UPDATE_TYPES
 from bot.config import TelegramConfig, WebhookConfig
 from bot.errors import ConfigError, NewsbotError
-from bot.store import impatient
+from bot.services import impatient
 
 log = logging.getLogger(__name__)
 
