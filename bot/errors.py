@@ -3,7 +3,8 @@
     NewsbotError                 base of everything we raise on purpose
     ├── ConfigError              the configuration is wrong; message names the key (exit code 2)
     ├── StoreError               the article store failed or was misused
-    │   └── NotFound             an id that does not exist
+    │   ├── NotFound             an id that does not exist
+    │   └── StoreBusy            another process holds the store's write lock: try again soon
     ├── ImportFormatError        a line or file of an import cannot be read (carries file:line)
     ├── SummaryError             text that cannot be summarized, or an unknown algorithm
     ├── IngestError              a feed or page failed; `str(exc)` is the one-line reason kept in
@@ -57,6 +58,12 @@ class StoreError(NewsbotError):
 
 class NotFound(StoreError):
     """A requested row (article, feed, chat...) does not exist."""
+
+
+class StoreBusy(StoreError):
+    """Another process holds the store's write lock (SQLite's "database is locked") longer
+    than this write would wait. Nothing was written; the same request may succeed in a moment.
+    The chat answers "busy, try again"; the CLI prints it as one line."""
 
 
 class ImportFormatError(NewsbotError):
@@ -188,6 +195,7 @@ class RateLimited(UserInputError):
 # a `link_<reason>` line for each).
 LINK_REASONS = (
     "not_http",  # not an http(s) URL at all
+    "too_long",  # longer than a URL may be (2,048 characters)
     "credentials",  # user:password@ in the URL
     "port",  # a port that is not allowed
     "address",  # resolves to a loopback, private, link-local, reserved... address

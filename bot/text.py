@@ -54,9 +54,16 @@ def content_hash(title: str, text: str) -> str:
     return digest.hexdigest()[:32]
 
 
-# Control characters (C0 and C1, except tab/newline/CR which are whitespace we normalize) and
-# invisible format characters that sneak in from copy-paste and CMS exports.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]")
+# What text loses wherever it is cleaned (`clean_line`, `normalize_body`): control characters
+# (C0 and C1, except tab/newline/CR which are whitespace we normalize); invisible characters that
+# sneak in from copy-paste and CMS exports (zero-width space, word joiner, BOM); and the bidi
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), which a title could leave
+# open to reverse the rest of a message (U+202E shows "gpj.exe" as "exe.jpg"). Kept: the
+# zero-width joiner and non-joiner (U+200D in 👨‍👩‍👧, U+200C in Persian words) and the
+# left-to-right and right-to-left marks, which open nothing.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def clean_line(value: str) -> str:

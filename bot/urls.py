@@ -29,3 +29,13 @@ def normalize_url(url: str) -> str:
         if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING_NAMES
     ]
     return urlunsplit((scheme, host, path, urlencode(sorted(query)), ""))
+
+
+def url_host(url: str) -> str | None:
+    """The host of an http(s) URL as a URL parser reads it, lowercased: "lemonde.fr",
+    "192.0.2.7", "2001:db8::1" (an IPv6 literal without its brackets); None when the URL has
+    none or cannot be parsed (brackets that do not close)."""
+    try:
+        return urlsplit(url).hostname or None
+    except ValueError:
+        return None

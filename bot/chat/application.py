@@ -31,6 +31,7 @@ from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContex
 from bot.chat.handlers import UPDATE_TYPES
 from bot.config import TelegramConfig, WebhookConfig
 from bot.errors import ConfigError, NewsbotError
+from bot.services import impatient
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,9 @@ ALLOWED_UPDATES = UPDATE_TYPES
 # more in a burst only make each handler wait for the others' CPU (bench/chat.py). A bot far
 # from Telegram's servers can raise it with `newsbot run --concurrency`.
 DEFAULT_CONCURRENCY = 2
+# How long a chat's write waits for the store's write lock held by another process (an import,
+# a second bot) before the user is told the bot is busy; batch work waits longer.
+CHAT_BUSY_SECONDS = 2.0
 # A token-shaped placeholder for an application that never talks to Telegram (the shell).
 OFFLINE_TOKEN = "0:offline"
 
@@ -75,12 +79,19 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             async with self._slots:
-                await coroutine
+                await self._handle(coroutine)
             return
         lock = self._locks.get(chat.id)
         if lock is None:
             lock = self._locks[chat.id] = asyncio.Lock()
         async with lock, self._slots:
+            await self._handle(coroutine)
+
+    @staticmethod
+    async def _handle(coroutine: Awaitable[Any]) -> None:
+        """Handle an update: a store write waits at most CHAT_BUSY_SECONDS for a write lock
+        another process holds, then the user is told the bot is busy (`StoreBusy`)."""
+        with impatient(CHAT_BUSY_SECONDS):
             await coroutine
 
     async def initialize(self) -> None:

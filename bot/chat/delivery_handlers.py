@@ -21,7 +21,7 @@ from bot.chat import render_delivery as views
 from bot.chat.callbacks import Action, SetDelivery, ShowDigest, Subscribe, Unsubscribe
 from bot.chat.context import NewsContext
 from bot.chat.i18n import plain, t
-from bot.chat.render import View, unknown_category
+from bot.chat.render import View, echo, unknown_category
 from bot.chat.replies import edit, send
 from bot.errors import BadArgument, BadFilter, TooManyFilters, UnknownCategory
 from bot.services.chats import Preferences
@@ -114,7 +114,7 @@ async def subscribe(update: Update, context: NewsContext) -> None:
         await _reply(update, context, unknown_category(lang, exc.name, exc.suggestions))
         return
     except BadFilter as exc:
-        await _reply(update, context, View(t(lang, "bad_filter", word=exc.word)))
+        await _reply(update, context, View(t(lang, "bad_filter", word=echo(exc.word))))
         return
     except TooManyFilters as exc:
         await _reply(update, context, View(t(lang, "too_many_filters", count=exc.limit)))
@@ -145,7 +145,7 @@ async def unsubscribe(update: Update, context: NewsContext) -> None:
         return
     removed = await service.unsubscribe(prefs.chat_id, found.name)
     key = "unsubscribed" if removed else "not_subscribed"
-    await _reply(update, context, View(t(lang, key, category=found.name)))
+    await _reply(update, context, View(t(lang, key, category=echo(found.name))))
 
 
 async def subscriptions(update: Update, context: NewsContext) -> None:
@@ -218,9 +218,9 @@ async def timezone(update: Update, context: NewsContext) -> None:
     try:
         settings = await _service(context).set_timezone(prefs.chat_id, args[0])
     except BadArgument:
-        await _reply(update, context, View(t(lang, "unknown_timezone", zone=args[0][:64])))
+        await _reply(update, context, View(t(lang, "unknown_timezone", zone=echo(args[0]))))
         return
-    await _reply(update, context, View(t(lang, "timezone_set", zone=settings.timezone)))
+    await _reply(update, context, View(t(lang, "timezone_set", zone=echo(settings.timezone))))
 
 
 async def pause(update: Update, context: NewsContext) -> None:
@@ -308,12 +308,12 @@ async def act(
     match action:
         case Subscribe(category_id):
             sub = await service.subscribe_id(prefs.chat_id, category_id)
-            return plain(lang, "notice_subscribed", category=sub.category)
+            return plain(lang, "notice_subscribed", category=echo(sub.category))
         case Unsubscribe(category_id):
             name = await service.unsubscribe_id(prefs.chat_id, category_id)
             if isinstance(message, Message) and _is_list(message.text):
                 await edit(context.bot, query, await subscriptions_view(context, prefs))
-            return plain(lang, "notice_unsubscribed", category=name)
+            return plain(lang, "notice_unsubscribed", category=echo(name))
         case SetDelivery("m", mode):
             await service.set_mode(prefs.chat_id, mode)
         case SetDelivery("t", hhmm):

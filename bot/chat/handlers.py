@@ -65,6 +65,7 @@ from bot.errors import (
     NotFound,
     RateLimited,
     StaleButton,
+    StoreBusy,
     SummaryError,
     UnknownCategory,
     UserInputError,
@@ -317,9 +318,8 @@ async def unknown_command(update: Update, context: NewsContext) -> None:
     prefs = await context.preferences(update)
     text = update.effective_message.text if update.effective_message else ""
     command = (text or "").split()[0].split("@")[0] if text else "/"
-    await _reply(
-        update, context, render.message(prefs.language, "unknown_command", command=command)
-    )
+    view = render.message(prefs.language, "unknown_command", command=render.echo(command))
+    await _reply(update, context, view)
 
 
 # -- buttons ----------------------------------------------------------------------------------
@@ -338,14 +338,22 @@ async def button(update: Update, context: NewsContext) -> None:
     try:
         notice = await _act(context, query, prefs, action)
     except NotFound:
-        about_category = isinstance(action, OpenCategory | ShowLatest)
-        key = "notice_category_gone" if about_category else "notice_gone"
-        await query.answer(plain(prefs.language, key), show_alert=True)
+        await query.answer(plain(prefs.language, _gone(action)), show_alert=True)
         return
     except UserInputError:  # a value this version no longer offers: a page size, a length...
         await query.answer(plain(prefs.language, "notice_expired"), show_alert=True)
         return
     await query.answer(notice)
+
+
+def _gone(action: Action) -> str:
+    """The notice for a button whose target no longer exists: a category, a digest message or
+    an article."""
+    if isinstance(action, OpenCategory | ShowLatest | Subscribe | Unsubscribe):
+        return "notice_category_gone"
+    if isinstance(action, ShowDigest):
+        return "notice_digest_gone"
+    return "notice_gone"
 
 
 async def _act(
@@ -538,17 +546,26 @@ async def on_error(update: object, context: NewsContext) -> None:
     if isinstance(error, Forbidden):
         log.info("the user blocked the bot or left the chat: %s", error)
         return
-    described = update.to_dict() if isinstance(update, Update) else repr(update)
-    log.error("error while handling update %s", described, exc_info=error)
+    busy = isinstance(error, StoreBusy)
+    if busy:  # another process holds the store: not a bug, one line and "try again"
+        where = (
+            update.effective_chat.id
+            if isinstance(update, Update) and update.effective_chat
+            else "?"
+        )
+        log.warning("chat %s told to try again: %s", where, error)
+    else:
+        described = update.to_dict() if isinstance(update, Update) else repr(update)
+        log.error("error while handling update %s", described, exc_info=error)
     if not isinstance(update, Update):
         return
     try:
-        await _apologize(update, context)
+        await _apologize(update, context, busy)
     except Exception as exc:  # the error reply is best effort: never raise from here
         log.warning("could not tell the user about the error: %r", exc)
 
 
-async def _apologize(update: Update, context: NewsContext) -> None:
+async def _apologize(update: Update, context: NewsContext, busy: bool = False) -> None:
     chat = update.effective_chat
     user = update.effective_user
     services = context.bot_data.services
@@ -556,13 +573,14 @@ async def _apologize(update: Update, context: NewsContext) -> None:
     lang = known.language if known else language_for(user.language_code if user else None)
     if update.callback_query is not None:
         try:
-            await update.callback_query.answer(plain(lang, "notice_error"), show_alert=True)
+            notice = plain(lang, "notice_busy" if busy else "notice_error")
+            await update.callback_query.answer(notice, show_alert=True)
         except TelegramError:
             pass  # already answered: the message below still tells the user
         else:
             return
     if chat is not None:
-        await send(context.bot, chat.id, render.message(lang, "error"))
+        await send(context.bot, chat.id, render.message(lang, "busy" if busy else "error"))
 
 
 # -- registration -----------------------------------------------------------------------------

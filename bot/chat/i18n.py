@@ -427,6 +427,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "links_disabled": "Les résumés de pages web sont désactivés sur ce bot.",
         "link_rate_limited": "Trop de liens d’un coup : réessayez dans {seconds} s.",
         "link_not_http": "Je ne lis que les liens qui commencent par http:// ou https://.",
+        "link_too_long": "Ce lien est trop long : {max} caractères au plus.",
         "link_credentials": (
             "Je ne lis pas les liens qui contiennent un identifiant ou un mot de passe."
         ),
@@ -448,10 +449,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "error": (
             "⚠️ Oups, quelque chose s’est mal passé de notre côté. Réessayez dans un instant."
         ),
+        "busy": "⏳ Je suis occupé pour l’instant : réessayez dans un moment.",
         # Plain text (callback query notices and button labels): no markup, no entities.
         "notice_error": "Oups, une erreur. Réessayez dans un instant.",
+        "notice_busy": "Occupé pour l’instant : réessayez dans un moment.",
         "notice_gone": "Cet article n’existe plus.",
         "notice_category_gone": "Cette rubrique n’existe plus.",
+        "notice_digest_gone": "Cette sélection n’existe plus.",
         "notice_expired": "Ce bouton n’est plus valable. Relancez la commande.",
         "notice_no_more": "Il n’y a pas d’autres articles.",
         "notice_saved": "Enregistré ✓",
@@ -629,6 +633,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "links_disabled": "Web page summaries are turned off on this bot.",
         "link_rate_limited": "Too many links at once: try again in {seconds} s.",
         "link_not_http": "I only read links that start with http:// or https://.",
+        "link_too_long": "This link is too long: {max} characters at most.",
         "link_credentials": "I don’t read links that contain a user name or a password.",
         "link_port": "I only read web pages on port {ports}.",
         "link_address": (
@@ -645,9 +650,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "link_bad_response": "The site’s answer cannot be read.",
         "unknown_command": "I don’t know the command {command}. /help lists them all.",
         "error": "⚠️ Oops, something went wrong on our side. Please try again in a moment.",
+        "busy": "⏳ I’m busy right now: please try again in a moment.",
         "notice_error": "Oops, something went wrong. Please try again in a moment.",
+        "notice_busy": "Busy right now: please try again in a moment.",
         "notice_gone": "This article no longer exists.",
         "notice_category_gone": "This category no longer exists.",
+        "notice_digest_gone": "This digest no longer exists.",
         "notice_expired": "This button has expired. Please run the command again.",
         "notice_no_more": "There are no more articles.",
         "notice_saved": "Saved ✓",

@@ -45,8 +45,10 @@ from bot.config import LinksConfig
 from bot.models import INTERFACE_LANGUAGES, Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage
 from bot.services.chats import SUMMARY_LENGTHS, Preferences
+from bot.services.links import MAX_URL
 from bot.services.sharing import SharedArticle
 from bot.text import clean_line
+from bot.urls import url_host
 
 MAX_MESSAGE = 4096
 # Buttons in the /categories view: Telegram allows 100 per message; beyond a few dozen a
@@ -106,24 +108,40 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
+# How much of what a user typed (or of a stored name) a one-line answer echoes: enough to
+# recognise it, never enough to push the answer past Telegram's limits.
+ECHO = 60
+
+
+def echo(text: str, limit: int = ECHO) -> str:
+    """User input (or a stored name) shown back in an answer: one line, shortened with "…"."""
+    return clip(text, limit)
+
+
 # http(s), a host, then anything but blanks and control characters: what Telegram takes in a
-# URL button. The host is captured for bylines.
-_URL = re.compile(r"(?i:https?)://(?:[^\s/?#@\x00-\x1f]*@)?([^\s/?#:\x00-\x1f]+)[^\s\x00-\x1f]*")
+# URL button.
+_URL = re.compile(r"(?i:https?)://(?:[^\s/?#@\x00-\x1f]*@)?[^\s/?#:\x00-\x1f]+[^\s\x00-\x1f]*")
 
 
 def safe_url(url: str | None) -> str | None:
     """The URL if Telegram will accept it in a button (http or https with a host), else None."""
-    if not url or len(url) > 2048 or _URL.fullmatch(url) is None:
+    if not url or len(url) > MAX_URL or _URL.fullmatch(url) is None:
         return None
     return url
 
 
 def source(article: Article) -> str | None:
-    """The site an article comes from, as readers know it ("lemonde.fr")."""
-    match = _URL.fullmatch(article.url) if article.url and len(article.url) <= 2048 else None
-    if match is None:
+    """The site an article comes from, as readers know it ("lemonde.fr"; "[2001:db8::1]" for
+    an IPv6 address), from a URL parser: a host is not whatever precedes the first ":"."""
+    url = safe_url(article.url)
+    if url is None:
         return None
-    return match[1].lower().removeprefix("www.") or None
+    host = url_host(url)
+    if not host:
+        return None
+    if ":" in host:
+        return f"[{host}]"
+    return host.removeprefix("www.")
 
 
 def byline(article: Article, language: str, full: bool = True) -> str:
@@ -261,7 +279,7 @@ def empty_list(language: str, page: ArticlePage) -> View:
     if page.query is not None:
         return View(t(language, "no_results", query=quote(language, clip(page.query, 100))))
     if page.category is not None:
-        return View(t(language, "no_articles_category", category=page.category.name))
+        return View(t(language, "no_articles_category", category=echo(page.category.name)))
     return View(t(language, "no_articles"))
 
 
@@ -269,7 +287,7 @@ def unknown_category(language: str, name: str, suggestions: Sequence[Category]) 
     """An unknown category: the closest existing ones, as text and as buttons."""
     lines = [t(language, "unknown_category", name=quote(language, clip(name, 60)))]
     if suggestions:
-        names = ", ".join(c.name for c in suggestions)
+        names = ", ".join(echo(c.name, 40) for c in suggestions)
         lines.append(t(language, "did_you_mean", names=names))
     else:
         lines.append(t(language, "see_categories"))
@@ -498,6 +516,8 @@ def link_error(language: str, reason: str, config: LinksConfig, status: int | No
         return message(language, "link_timeout", seconds=f"{config.timeout_seconds:g}")
     if reason == "too_large":
         return message(language, "link_too_large", size=format_size(config.max_bytes, language))
+    if reason == "too_long":
+        return message(language, "link_too_long", max=format_number(MAX_URL, language))
     if reason == "status":
         return message(language, "link_status", status=status or "?")
     if f"link_{reason}" in MESSAGES["en"]:

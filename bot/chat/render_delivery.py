@@ -28,6 +28,7 @@ from bot.chat.render import (
     _link_button,
     bullets,
     clip,
+    echo,
     page_buttons,
     tg_len,
 )
@@ -116,9 +117,10 @@ def digest(language: str, page: DigestPage) -> View:
 
 def subscribed(language: str, sub: Subscription) -> View:
     """The answer to /subscribe or a Subscribe button."""
-    text = t(language, "subscribed", category=sub.category)
+    text = t(language, "subscribed", category=echo(sub.category))
     if sub.filters:
-        text = Html(f"{text}\n{t(language, 'subscribed_filters', filters=' '.join(sub.filters))}")
+        filters = echo(" ".join(sub.filters), 200)
+        text = Html(f"{text}\n{t(language, 'subscribed_filters', filters=filters)}")
     rows = (
         (
             Button(

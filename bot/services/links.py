@@ -134,7 +134,7 @@ class LinkService:
             raise LinksDisabled("link summaries are disabled")
         url = url.strip()
         if len(url) > MAX_URL:
-            raise LinkError("not_http", "URL too long")
+            raise LinkError("too_long", f"URL of {len(url)} characters")
         self.fetcher.policy.target(url)  # a bad scheme or port costs nothing: not counted
         self.limiter.hit(user_id)
         key = normalize_url(url)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
 from bot.errors import StoreError
-from bot.store.base import is_file_path, lease_owner
+from bot.store.base import impatient, is_file_path, lease_owner
 from bot.store.contract import AddResult, ArticleStore, Audience
 from bot.store.migrate import current_revision, head_revision, upgrade
 from bot.store.sql import SqlStore, async_url, create_engine, describe_store, redact
@@ -28,6 +28,7 @@ __all__ = [
     "current_revision",
     "describe_store",
     "head_revision",
+    "impatient",
     "lease_owner",
     "open_store",
     "redact",

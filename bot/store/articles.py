@@ -42,7 +42,9 @@ from bot.text import content_hash, fold
 from bot.urls import normalize_url
 
 PAGE_PENDING, PAGE_FAILED = "pending", "failed"
-_WORDS = re.compile(r"\w+")
+# A word is a run of letters and digits; anything else (the underscore too) separates words,
+# as SQLite's unicode61 tokenizer and the PostgreSQL index (migration 0004) read text.
+_WORDS = re.compile(r"[^\W_]+")
 _MAX_SEARCH_TERMS = 12
 
 
@@ -86,8 +88,9 @@ def _to_article(row: Row[Any]) -> Article:
 
 
 def search_terms(query: str) -> list[str]:
-    """The words of a search, folded; one-letter words (the "l" of "l'économie") are dropped
-    unless nothing else is left, since as prefixes they would match almost everything."""
+    """The words of a search, folded: runs of letters and digits, as the index reads the
+    articles. One-letter words (the "l" of "l'économie") are dropped unless nothing else is
+    left, since they would match almost everything."""
     words = _WORDS.findall(fold(query))
     longer = [w for w in words if len(w) > 1]
     return (longer or words)[:_MAX_SEARCH_TERMS]

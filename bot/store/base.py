@@ -7,12 +7,14 @@ synchronous function on one connection (in a worker thread on an SQLite file, th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from itertools import islice
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -27,10 +29,11 @@ from sqlalchemy import (
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.clock import Clock
-from bot.errors import StoreError
+from bot.errors import StoreBusy, StoreError
 from bot.store.contract import Audience
 from bot.store.schema import (
     categories,
@@ -46,10 +49,13 @@ _P = ParamSpec("_P")
 SQLITE_THREADS = 4
 # Category ids kept by a store: far more than any real deployment has.
 CACHED_CATEGORIES = 10_000
+# How long an SQLite write waits for another process's write lock before StoreBusy, unless
+# the caller is impatient (see `impatient`).
+BUSY_TIMEOUT_MS = 30_000
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
-    "PRAGMA busy_timeout=30000",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA foreign_keys=ON",
     # 64 MiB of page cache (default 2 MiB): the full-text index's merges during a large
     # import touch far more pages than the default holds.
@@ -171,6 +177,28 @@ def create_sync_sqlite_engine(url: URL | str) -> Engine:
     return engine
 
 
+# Seconds the writes of the current task wait for SQLite's write lock (None: BUSY_TIMEOUT_MS).
+_patience: ContextVar[float | None] = ContextVar("store_patience", default=None)
+
+
+@contextlib.contextmanager
+def impatient(seconds: float) -> Iterator[None]:
+    """Within this block (in this task), an SQLite write waits at most *seconds* for a write
+    lock another process holds, then raises StoreBusy: a chat answers "busy, try again" in a
+    moment rather than after 30 s. Batch work (ingest, import, the sender) keeps the default."""
+    token = _patience.set(seconds)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+def _locked(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" (or "... table is locked"): another writer holds it."""
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "table is locked" in message
+
+
 def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -235,12 +263,29 @@ class StoreBase:
         return await self._run(True, lambda conn: fn(conn, *args, **kwargs))
 
     async def _run(self, write: bool, call: Callable[[Connection], _T]) -> _T:
+        """`call` on a connection; StoreBusy if SQLite's write lock stays taken by another
+        process longer than the caller waits (`impatient`, else BUSY_TIMEOUT_MS)."""
+        try:
+            return await self._run_once(write, call)
+        except OperationalError as exc:
+            if self.dialect != "sqlite" or not _locked(exc):
+                raise
+            raise StoreBusy(f"the store is busy: {exc.orig}") from None
+
+    async def _run_once(self, write: bool, call: Callable[[Connection], _T]) -> _T:
+        patience = _patience.get() if self.dialect == "sqlite" else None
         if self._sync_engine is not None:
             engine = self._sync_engine
 
             def hop() -> _T:
                 with engine.begin() if write else engine.connect() as conn:
-                    return call(conn)
+                    if patience is None:
+                        return call(conn)
+                    _busy_timeout(conn, round(patience * 1000))
+                    try:
+                        return call(conn)
+                    finally:
+                        _busy_timeout(conn, BUSY_TIMEOUT_MS)
 
             return await asyncio.get_running_loop().run_in_executor(self._executor, hop)
         async with self.engine.begin() if write else self.engine.connect() as conn:
@@ -277,6 +322,12 @@ class StoreBase:
             return None
         self._category_ids[key] = (int(row.id), row.name)
         return self._category_ids[key]
+
+
+def _busy_timeout(conn: Connection, ms: int) -> None:
+    """How long this SQLite connection waits for a lock (not transactional: it holds until
+    set again, so a pooled connection is set back before it is returned)."""
+    conn.exec_driver_sql(f"PRAGMA busy_timeout={int(ms)}")
 
 
 # -- one-statement bodies, shared by many methods ----------------------------------------------

@@ -1,0 +1,97 @@
+"""Search follows one rule on SQLite and PostgreSQL (README, "Search"):
+
+- a word is a run of letters and digits, case and accents aside; anything else separates words
+  (`<script>` is the word "script", `covid-19` the words "covid" and "19");
+- an article matches when it has every word of the query (one-letter words are dropped unless
+  nothing else is left);
+- each word matches whole, except the last one, which of 3 letters or more also matches as the
+  start of a word (search as you type);
+- newest first.
+
+Each query runs on both backends (the `store` fixture).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.models import NewArticle
+from bot.store import SqlStore
+from bot.store.articles import search_terms
+
+ARTICLES = {
+    "script": ("<script>alert(1)</script>", "Une page piégée."),
+    "covid": ("Covid-19 : la vague d’hiver", "Les hôpitaux se préparent."),
+    "site": (
+        "news.example.org change d’adresse",
+        "Le site https://news.example.org/a_b?x=1 déménage.",
+    ),
+    "pi": ("Le prix passe à 3.14 euros", "Écrire à user@example.com ou lire foo_bar."),
+    "eco": ("L’économie « repart »", "Croissance de 0,5 %, selon l’Insee."),
+}
+
+
+def articles() -> list[NewArticle]:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    return [
+        NewArticle(
+            title=title,
+            text=text,
+            url=f"https://example.net/{name}",
+            published=start + timedelta(hours=i),
+            category="Tests",
+        )
+        for i, (name, (title, text)) in enumerate(ARTICLES.items())
+    ]
+
+
+QUERIES = [
+    # Markup, hyphens, hosts, numbers, addresses and underscores are words and separators.
+    ("script alert", ["script"]),
+    ("<script>", ["script"]),
+    ("alert(1)", ["script"]),
+    ("covid 19", ["covid"]),
+    ("covid-19", ["covid"]),
+    ("19", ["covid"]),
+    ("news example org", ["site"]),
+    ("news.example.org", ["site"]),
+    ("https", ["site"]),
+    ("example", ["pi", "site"]),
+    ("3.14", ["pi"]),
+    ("14", ["pi"]),
+    ("foo_bar", ["pi"]),
+    ("bar", ["pi"]),
+    ("user@example.com", ["pi"]),
+    ("l’économie", ["eco"]),
+    ("ECONOMIE repart", ["eco"]),
+    ("0,5", ["eco"]),
+    # Only the last word, of 3 letters or more, also matches as a prefix.
+    ("scri", ["script"]),
+    ("alert scri", ["script"]),
+    ("scri alert", []),
+    ("econ", ["eco"]),
+    ("repart econ", ["eco"]),
+    ("econ repart", []),
+    ("ec", []),
+    ("hopitau", ["covid"]),
+    ("hopitau prepar", []),
+    ("hopitaux prepar", ["covid"]),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), QUERIES)
+async def test_search_follows_one_rule_on_both_backends(
+    store: SqlStore, query: str, expected: list[str]
+) -> None:
+    result = await store.add_articles(articles())
+    names = dict(zip(result.ids, ARTICLES, strict=True))
+    found = [names[a.id] for a in await store.search(query)]
+    assert found == expected, f"{store.dialect}: {query!r}"
+
+
+def test_search_terms_are_runs_of_letters_and_digits() -> None:
+    assert search_terms("<script>alert(1)</script>") == ["script", "alert", "script"]
+    assert search_terms("foo_bar covid-19") == ["foo", "bar", "covid", "19"]
+    assert search_terms("3.14 l’été") == ["14", "ete"]
