@@ -125,5 +125,6 @@ def test_the_refused_token_message_of_the_bot_api_is_redacted(
     with FakeBotAPI(token=TOKEN, get_me_answer=GET_ME_ANSWERS["401"]) as api:
         code, err = _run(capsys, monkeypatch, _config(tmp_path, api.base_url))
     assert code == 2
-    assert "newsbot: config error: telegram.token: refused by the Bot API" in err
-    assert "***" in err
+    assert "newsbot: config error: telegram.token: refused by the Bot API at http" in err
+    assert "(a revoked token, or telegram.api_base_url is not a Bot API)" in err
+    assert TOKEN not in err

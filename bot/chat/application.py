@@ -194,12 +194,21 @@ async def serve(
     """
     try:
         await _serve(application, stop, webhook, poll_timeout, ready)
-    except InvalidToken as exc:
-        raise ConfigError(f"telegram.token: refused by the Bot API ({exc.message})") from None
+    except InvalidToken:
+        # PTB's message quotes the token: say what it means instead. Telegram answers 401 to a
+        # revoked token; a proxy or a self-hosted Bot API answers 404 to a path it lacks.
+        raise ConfigError(
+            f"telegram.token: refused by the Bot API at {_api_base(application)} "
+            "(a revoked token, or telegram.api_base_url is not a Bot API)"
+        ) from None
     except NetworkError as exc:
-        # The bot's base URL ends with the token, which must not be shown.
-        where = application.bot.base_url.removesuffix(application.bot.token)
+        where = _api_base(application)
         raise NewsbotError(f"cannot reach the Bot API at {where}: {exc.message}") from None
+
+
+def _api_base(application: NewsApplication) -> str:
+    """The Bot API's base URL as configured: the bot's own ends with the token, never shown."""
+    return application.bot.base_url.removesuffix(application.bot.token)
 
 
 async def _serve(
