@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import LinksConfig
 from bot.deliver.rules import PushRules
 from bot.errors import ImportFormatError
 from bot.ingest.files import iter_import_file, parse_text_page
@@ -28,7 +29,8 @@ from bot.ingest.importer import PROCESS_THRESHOLD_BYTES, import_files
 from bot.models import NewArticle
 from bot.store import SqlStore, open_store
 from bot.text import MAX_CATEGORY_CHARS, MAX_LANGUAGE_CHARS, cap_category, fold
-from tests.helpers import FakeClock
+from tests.feedserver import FeedServer
+from tests.helpers import FakeClock, running_bot, seed
 
 BODY = "Un corps de texte assez long pour faire un article. Il a même une deuxième phrase."
 
@@ -187,25 +189,46 @@ def test_an_export_of_sqlite_imports_whole_into_postgresql(
     assert len(again.splitlines()) == 420
 
 
+SHARED_PAGE = (
+    "<!doctype html><html lang='fr'><head><meta charset='utf-8'>"
+    "<meta property='article:section' content='" + "S" * 3017 + "'>"
+    "<title>Le port de Marseille s’agrandit</title></head><body>"
+    "<article><h1>Le port de Marseille s’agrandit</h1>"
+    + "".join(
+        f"<p>{sentence}</p>"
+        for sentence in (
+            "Le port de Marseille a présenté mardi un plan d’agrandissement de ses quais.",
+            "Les travaux doivent durer quatre ans et coûter près de deux cents millions d’euros.",
+            "La région finance un tiers du projet, l’État et l’Union européenne le reste.",
+            "Les dockers saluent un projet qui devrait créer plusieurs centaines d’emplois.",
+            "Les riverains s’inquiètent en revanche du bruit et de la pollution des navires.",
+        )
+    )
+    + "</article></body></html>"
+)
+
+
 async def test_a_shared_pages_section_is_capped_like_an_imported_category(
     tmp_path: Path,
 ) -> None:
     """`article:section` of 3,017 characters made a category of that size (and broke the
     200-character callback answer); the cap of the import applies."""
-    from tests.feedserver import FeedServer
-    from tests.helpers import running_bot, seed
-    from tests.test_chat_links import ARTICLE, Resolver, links_config, port_of
 
-    page = ARTICLE.replace(
-        "<meta charset='utf-8'>",
-        "<meta charset='utf-8'><meta property='article:section' content='" + "S" * 3017 + "'>",
-    )
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
     url = f"sqlite+aiosqlite:///{tmp_path / 'links.db'}"
     ids = await seed(url)
     with FeedServer() as server:
-        server.add("/long.html", page, content_type="text/html; charset=utf-8")
-        async with running_bot(url, ids, links=links_config(server), resolver=Resolver()) as bot:
-            await bot.send(f"http://news.test:{port_of(server)}/long.html")
+        server.add("/long.html", SHARED_PAGE, content_type="text/html; charset=utf-8")
+        port = int(server.base.rsplit(":", 1)[1])
+        links = LinksConfig(
+            allowed_ports=(80, 443, port),
+            allowed_networks=("127.0.0.1/32",),
+            timeout_seconds=5.0,
+        )
+        async with running_bot(url, ids, links=links, resolver=resolve) as bot:
+            await bot.send(f"http://news.test:{port}/long.html")
     store = await open_store(url, clock=FakeClock(), rules=PushRules())
     try:
         names = [c.name for c in await store.categories()]
@@ -407,6 +430,49 @@ def test_killing_an_import_leaves_no_worker_alive(tmp_path: Path, signum: int) -
         deadline = time.monotonic() + 15
         while left := session_processes(proc.pid):
             assert time.monotonic() < deadline, f"still alive after the import was killed: {left}"
+            time.sleep(0.1)
+    finally:
+        for pid in session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+POOL_SCRIPT = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from bot.ingest.importer import die_with_parent
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(2, initializer=die_with_parent, initargs=(os.getpid(),))
+    futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_the_summary_pool_of_a_killed_import_dies_with_it(tmp_path: Path) -> None:
+    """The import command's summary pool uses `die_with_parent` as its initializer."""
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 30
+        while len(session_processes(proc.pid)) < 3:  # the script and its two workers
+            assert time.monotonic() < deadline, "the pool did not start"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while left := session_processes(proc.pid):
+            assert time.monotonic() < deadline, f"pool workers outlived their parent: {left}"
             time.sleep(0.1)
     finally:
         for pid in session_processes(proc.pid):

@@ -101,6 +101,8 @@ def iter_import_file(path: Path, source: str | None = None) -> ImportItems:
     if source is None:
         source = "<stdin>" if stdin else str(path)
     if stdin:
+        if sys.stdin is None:  # started with standard input closed
+            raise ImportFormatError(source, 0, "standard input is closed")
         handle: BinaryIO = sys.stdin.buffer
     else:
         if path.is_dir():
@@ -298,7 +300,8 @@ def parse_jsonl_line(
     url = values["url"]
     if url is not None and not _is_http_url(url):
         raise fail(f'"url": not an http(s) URL: {_show(url)}')
-    if url is not None and not key_fits(normalize_url(url)):
+    # Percent-encoding makes a character at most 12 bytes: a usual URL needs no normalizing.
+    if url is not None and len(url) * 12 > MAX_KEY_BYTES and not key_fits(normalize_url(url)):
         note(f'"url" longer than {MAX_KEY_BYTES} bytes: stored without it')
         url = None
     guid = values["guid"]
