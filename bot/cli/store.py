@@ -146,8 +146,7 @@ async def import_paths(
         if summaries and report.read_anything:
             service = SummaryService(store, config.summary)
             missing = await service.missing()
-            summarized = 0
-            if missing:
+            if missing:  # else nothing to say: "0 summaries computed" would be noise
                 workers = max(1, min(os.cpu_count() or 1, 4))
                 with ProcessPoolExecutor(
                     workers, initializer=die_with_parent, initargs=(os.getpid(),)
