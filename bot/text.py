@@ -80,10 +80,11 @@ MAX_KEY_BYTES = 2000
 
 
 def cap_category(name: str) -> str:
-    """*name* cut to `MAX_CATEGORY_CHARS`, with "…", so that its folded key fits as well
-    (NFKD can make the key longer than the name); unchanged when it fits."""
-    name = clean_line(name)
-    if len(name) <= MAX_CATEGORY_CHARS and len(fold(name)) <= MAX_CATEGORY_CHARS:
+    """*name* (a cleaned line) cut to `MAX_CATEGORY_CHARS`, with "…", so that its folded key
+    fits as well (NFKD can make the key longer than the name); unchanged when it fits."""
+    if len(name) <= MAX_CATEGORY_CHARS and (
+        name.isascii() or len(fold(name)) <= MAX_CATEGORY_CHARS
+    ):
         return name
     cut = name[: MAX_CATEGORY_CHARS - 1].rstrip()
     while cut and len(fold(cut + "…")) > MAX_CATEGORY_CHARS:

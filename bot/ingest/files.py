@@ -270,7 +270,7 @@ def parse_jsonl_line(
         raise fail(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     if not isinstance(record, dict):
         raise fail(f"expected a JSON object, got {_json_kind(record)}")
-    if _SURROGATE_ESCAPE.search(line):
+    if ("\\ud" in line or "\\uD" in line) and _SURROGATE_ESCAPE.search(line):
         _check_surrogates(record, fail)
 
     title = clean_line(_required_string(record, "title", fail))
