@@ -74,6 +74,49 @@ def clean_line(value: str) -> str:
     return _SPACES.sub(" ", _CONTROL.sub("", value)).strip()
 
 
+# -- field limits ------------------------------------------------------------------------------
+# One set of limits for every source of articles (import, a shared page) and both backends, so
+# a record SQLite would take is never refused by PostgreSQL halfway through an import. They
+# follow the schema (`bot/store/schema.py`: `categories.name`/`key` String(200),
+# `articles.language` String(16)) and PostgreSQL's btree limit for the unique `guid` and
+# `url_key` (about 2,700 bytes per index entry; counted in UTF-8 bytes, with a margin).
+
+MAX_CATEGORY_CHARS = 200
+MAX_LANGUAGE_CHARS = 16
+MAX_KEY_BYTES = 2000
+
+
+def cap_category(name: str) -> str:
+    """*name* (a cleaned line) cut to `MAX_CATEGORY_CHARS`, with "…", so that its folded key
+    fits as well (NFKD can make the key longer than the name); unchanged when it fits."""
+    if len(name) <= MAX_CATEGORY_CHARS and (
+        name.isascii() or len(fold(name)) <= MAX_CATEGORY_CHARS
+    ):
+        return name
+    cut = name[: MAX_CATEGORY_CHARS - 1].rstrip()
+    while cut and len(fold(cut + "…")) > MAX_CATEGORY_CHARS:
+        cut = cut[: len(cut) - max(1, (len(fold(cut + "…")) - MAX_CATEGORY_CHARS) // 4)].rstrip()
+    return cut + "…"
+
+
+def cap_language(tag: str) -> str:
+    """A language tag cut to `MAX_LANGUAGE_CHARS` by dropping whole subtags from the end
+    ("de-DE-1996-x-private" -> "de-DE-1996"); unchanged when it fits."""
+    if len(tag) <= MAX_LANGUAGE_CHARS:
+        return tag
+    subtags = tag.replace("_", "-").split("-")
+    while len(subtags) > 1 and (
+        len("-".join(subtags)) > MAX_LANGUAGE_CHARS or len(subtags[-1]) == 1  # "-x" alone
+    ):
+        subtags.pop()
+    return "-".join(subtags)[:MAX_LANGUAGE_CHARS]
+
+
+def key_fits(value: str) -> bool:
+    """True when *value* (a guid, a normalized URL) is short enough for a unique index."""
+    return len(value) * 4 <= MAX_KEY_BYTES or len(value.encode("utf-8", "replace")) <= MAX_KEY_BYTES
+
+
 def normalize_body(text: str) -> str:
     """Article body with control characters removed and whitespace collapsed, paragraphs kept.
 

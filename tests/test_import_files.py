@@ -162,10 +162,10 @@ def test_byline_without_author_and_impossible_dates() -> None:
     dated = parse_text_page("Un titre, 26 novembre 2025 Le corps. High-tech")
     assert (dated.title, dated.author, dated.category) == ("Un titre", None, "High-tech")
     assert dated.published == datetime(2025, 11, 26, tzinfo=UTC)
-    # 31 February is not a date, so there is no byline: first-sentence fallback.
-    odd = parse_text_page("Titre Jean Roy, 31 février 2025 Corps. Suite du corps.")
-    assert odd.published is None
-    assert odd.text == "Suite du corps."
+    # 31 February is not a date: the page is rejected with the reason, rather than the title
+    # swallowing the byline and the first sentence (issue 13).
+    with pytest.raises(ImportFormatError, match="byline date '31 février 2025' is not a real"):
+        parse_text_page("Titre Jean Roy, 31 février 2025 Corps. Suite du corps.")
 
 
 def test_last_word_is_a_category_only_after_a_sentence_end() -> None:
@@ -294,7 +294,7 @@ def test_a_bad_utf8_line_far_into_a_file_spoils_only_that_line(tmp_path: Path) -
     assert len(items) == 202
     bad = items[200]
     assert isinstance(bad, ImportFormatError)
-    assert (bad.line, bad.reason) == (201, "not valid UTF-8 text")
+    assert (bad.line, bad.reason) == (201, "not valid UTF-8 text (invalid byte at column 15)")
     assert isinstance(items[201], tuple) and items[201][0] == 202
 
 

@@ -35,7 +35,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Import articles from JSON Lines files or plain-text pages; duplicates are skipped.",
         "newsbot import --sample articles.jsonl",
     )
-    imp.add_argument("files", nargs="*", metavar="FILE", help="a .jsonl file or a text page")
+    imp.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="a .jsonl file or a text page; - for standard input (a pipe or FIFO is read whole)",
+    )
     imp.add_argument(
         "--sample",
         action="store_true",
@@ -93,12 +98,15 @@ class ImportResult:
     unreadable_files: int
     summarized: int | None
     read_anything: bool
+    shortened: int = 0
 
     def summary_line(self) -> str:
         line = (
             f"imported {self.imported}, skipped {self.duplicates} duplicate(s), "
             f"rejected {self.rejected}"
         )
+        if self.shortened:
+            line += f", {self.shortened} stored with a field shortened"
         if self.unreadable_files:
             line += f", {self.unreadable_files} unreadable file(s)"
         if self.summarized is not None:
@@ -116,10 +124,11 @@ async def import_paths(
 ) -> ImportResult:
     """Import files (and with `sample`, the sample shipped in the package) into the configured
     store, bad records reported on stderr; with `summaries`, the default summary of each new
-    article is computed at once."""
+    article is computed at once, and of every stored article still missing it (an import
+    killed before its summaries, re-run, catches up)."""
     # SQLAlchemy and the summarizer: loaded when the command runs, for the start-up speed of
     # the other commands (see bot/cli/_common.py).
-    from bot.ingest.importer import import_files
+    from bot.ingest.importer import die_with_parent, import_files
     from bot.services.summaries import SummaryService
     from bot.store import open_store
 
@@ -134,11 +143,15 @@ async def import_paths(
             ]
             report = await import_files(store, [*shipped, *paths], err)
         summarized = None
-        if report.ids and summaries:
+        if summaries and report.read_anything:
             service = SummaryService(store, config.summary)
-            workers = max(1, min(os.cpu_count() or 1, 4))
-            with ProcessPoolExecutor(workers) as pool:
-                summarized = await service.precompute(report.ids, pool)
+            missing = await service.missing()
+            if missing:  # else nothing to say: "0 summaries computed" would be noise
+                workers = max(1, min(os.cpu_count() or 1, 4))
+                with ProcessPoolExecutor(
+                    workers, initializer=die_with_parent, initargs=(os.getpid(),)
+                ) as pool:
+                    summarized = await service.precompute(missing, pool)
     finally:
         await store.close()
     return ImportResult(
@@ -148,6 +161,7 @@ async def import_paths(
         report.unreadable_files,
         summarized,
         report.read_anything,
+        report.shortened,
     )
 
 

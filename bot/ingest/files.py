@@ -11,23 +11,36 @@ Pure: no database, no network. Two input formats:
 
 A bad record never stops an import: `iter_import_file` yields an `ImportFormatError` carrying
 `FILE:LINE` and a precise reason, then goes on. Only a file that cannot be read at all (missing,
-a directory, binary, not UTF-8, empty) raises, with line 0.
+a directory, binary, empty, or a text page that is not UTF-8) raises, with line 0. `-` is
+standard input.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 from bot.errors import ImportFormatError
 from bot.models import Article, NewArticle, as_utc
-from bot.text import clean_line, normalize_body, remove_repeats
+from bot.text import (
+    MAX_CATEGORY_CHARS,
+    MAX_KEY_BYTES,
+    MAX_LANGUAGE_CHARS,
+    cap_category,
+    cap_language,
+    clean_line,
+    key_fits,
+    normalize_body,
+    remove_repeats,
+)
+from bot.urls import normalize_url
 
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 
@@ -35,85 +48,153 @@ JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 MAX_TEXT_PAGE_BYTES = 8 * 1024 * 1024
 
 _SNIFF_BYTES = 8192
+# A line that starts a JSON object: the sign of JSON Lines, whatever else the start holds.
+_RECORD_START = re.compile(rb"(?:^|\n)\{")
 
-ImportItem = tuple[int, NewArticle] | ImportFormatError
-"""What `iter_import_file` yields: a good record with its line number, or a bad record's error."""
+
+@dataclass(frozen=True, slots=True)
+class ImportNote:
+    """A good record stored with a field shortened or left out to fit the store's limits
+    (`bot.text`), so that every backend takes it: reported like a problem, counted apart."""
+
+    source: str
+    lineno: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.lineno}: {self.reason}"
+
+
+ImportItem = tuple[int, NewArticle] | ImportFormatError | ImportNote
+"""What `iter_import_file` yields: a good record with its line number, a note about a field of
+the record that follows it, or a bad record's error."""
 
 _OPTIONAL_FIELDS = ("url", "guid", "author", "published", "category", "language")
 _WHITESPACE = re.compile(r"\s")
 _LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+# A JSON escape that can decode to a surrogate: only then are the values checked for a lone one
+# (a line decoded from UTF-8 cannot hold one otherwise), keeping the common case free.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 # --------------------------------------------------------------------------------------------
 # Files
 
 
-def iter_import_file(path: Path) -> Iterator[ImportItem]:
+STDIN = "-"
+"""The file name that means standard input, as for `summarize` and `feeds import`."""
+
+
+def iter_import_file(path: Path, source: str | None = None) -> ImportItems:
     """Yield `(line_number, article)` for each good record of *path* and an error for each bad one.
 
-    Not a generator itself: the file is checked (and a text page read) when this is called, so
-    an unreadable file raises `ImportFormatError(str(path), 0, reason)` right at the call, not
-    halfway through iterating, and never looks like an empty import. JSON Lines are then
-    decoded line by line from bytes: a stray invalid byte spoils only its line, and "\\r" or
-    U+2028 inside a record cannot split it.
+    Not a generator itself: the file is opened and sniffed (and a text page read) when this is
+    called, so an unreadable file raises `ImportFormatError(source, 0, reason)` right at the
+    call, not halfway through iterating, and never looks like an empty import. The file is
+    opened once and what the sniff read is parsed too, so standard input (`-`), a pipe,
+    `/dev/stdin` or a named FIFO is read completely. JSON Lines are then decoded line by line
+    from bytes: a stray invalid byte spoils only its line, wherever it is, and "\\r" or U+2028
+    inside a record cannot split it. Close the result when not iterating it to the end.
     """
-    source = str(path)
-    first_char = _sniff(path, source)
-    if path.suffix.lower() in JSONL_SUFFIXES or first_char == "{":
-        if first_char == "[":
-            raise ImportFormatError(
-                source, 0, "a JSON array, not JSON Lines: put one article object per line"
-            )
-        return _iter_jsonl(path, source)
-    text = _read_text_page(path, source)
+    stdin = str(path) == STDIN
+    if source is None:
+        source = "<stdin>" if stdin else str(path)
+    if stdin:
+        if sys.stdin is None:  # started with standard input closed
+            raise ImportFormatError(source, 0, "standard input is closed")
+        handle: BinaryIO = sys.stdin.buffer
+    else:
+        if path.is_dir():
+            raise ImportFormatError(source, 0, "is a directory, not a file")
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            raise ImportFormatError(source, 0, "no such file") from None
+        except OSError as exc:
+            raise ImportFormatError(source, 0, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        head, first_char = _sniff(handle, source)
+        if path.suffix.lower() in JSONL_SUFFIXES or first_char == "{":
+            # The whole file is refused only when nothing in its start looks like a record:
+            # one bad first line must not cost the good lines after it.
+            if first_char != "{" and not _RECORD_START.search(head[:_SNIFF_BYTES]):
+                if first_char == "[":
+                    raise ImportFormatError(
+                        source, 0, "a JSON array, not JSON Lines: put one article object per line"
+                    )
+                if b"\x00" in head[:_SNIFF_BYTES]:
+                    raise ImportFormatError(source, 0, "binary file, not UTF-8 text")
+            return ImportItems(_iter_jsonl(_lines(head, handle), source), handle, not stdin)
+        text = _read_text_page(head, handle, source)
+    except BaseException:
+        if not stdin:
+            handle.close()
+        raise
+    if not stdin:
+        handle.close()
     try:
         item: ImportItem = (1, parse_text_page(text, source))
     except ImportFormatError as exc:
         item = exc
-    return iter([item])
+    return ImportItems(iter([item]), None, False)
 
 
-def _sniff(path: Path, source: str) -> str:
-    """Check *path* is a readable, non-empty UTF-8 text file; return its first non-blank char.
+class ImportItems(Iterator[ImportItem]):
+    """The records of one input, and the file they are read from (closed by `close`, or at the
+    end of the iteration)."""
 
-    Only the start is checked: a file whose first bytes are not UTF-8 is the wrong file (or the
-    wrong encoding) and one error says so, rather than one per line.
+    def __init__(self, items: Iterator[ImportItem], handle: BinaryIO | None, owned: bool) -> None:
+        self._items = items
+        self._handle = handle if owned else None
+
+    def __next__(self) -> ImportItem:
+        try:
+            return next(self._items)
+        except StopIteration:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the file (standard input is left open)."""
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _sniff(handle: BinaryIO, source: str) -> tuple[bytes, str]:
+    """The first bytes of *handle* (at least one non-blank, unless the input is blank) and its
+    first non-blank character ("\\x80" for any non-ASCII one).
+
+    Nothing read is lost: the caller parses the returned bytes before reading on, since a pipe
+    cannot be rewound. The encoding is not judged here: in JSON Lines a bad byte is its line's
+    problem, and a text page is decoded whole.
     """
-    if path.is_dir():
-        raise ImportFormatError(source, 0, "is a directory, not a file")
     try:
-        with path.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-            if b"\x00" in head:
-                raise ImportFormatError(source, 0, "binary file, not UTF-8 text")
-            try:
-                # Incremental, so a character cut in two by the chunk end is not an error.
-                codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
-            except UnicodeDecodeError as exc:
-                raise ImportFormatError(
-                    source, 0, f"not UTF-8 text (invalid byte at offset {exc.start})"
-                ) from None
-            chunk = head
-            while chunk:
-                stripped = chunk.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
-                if stripped:
-                    return chr(stripped[0]) if stripped[0] < 0x80 else "\x80"
-                chunk = handle.read(_SNIFF_BYTES)
-    except FileNotFoundError:
-        raise ImportFormatError(source, 0, "no such file") from None
+        head = handle.read(_SNIFF_BYTES)
+        while head:
+            stripped = head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+            if stripped:
+                return head, (chr(stripped[0]) if stripped[0] < 0x80 else "\x80")
+            chunk = handle.read(_SNIFF_BYTES)
+            if not chunk:
+                break
+            head += chunk
     except OSError as exc:
         raise ImportFormatError(source, 0, f"cannot read: {exc.strerror or exc}") from None
     raise ImportFormatError(source, 0, "empty file")
 
 
-def _read_text_page(path: Path, source: str) -> str:
+def _read_text_page(head: bytes, handle: BinaryIO, source: str) -> str:
     try:
-        size = path.stat().st_size
-        if size > MAX_TEXT_PAGE_BYTES:
+        data = head + handle.read(MAX_TEXT_PAGE_BYTES + 1 - len(head))
+        if len(data) > MAX_TEXT_PAGE_BYTES:
             raise ImportFormatError(
-                source, 0, f"too large for a text page ({size} bytes, limit {MAX_TEXT_PAGE_BYTES})"
+                source, 0, f"too large for a text page (over {MAX_TEXT_PAGE_BYTES} bytes)"
             )
-        return path.read_bytes().decode("utf-8-sig")
+        if b"\x00" in data:
+            raise ImportFormatError(source, 0, "binary file, not UTF-8 text")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFormatError(
             source, 0, f"not UTF-8 text (invalid byte at offset {exc.start})"
@@ -122,34 +203,62 @@ def _read_text_page(path: Path, source: str) -> str:
         raise ImportFormatError(source, 0, f"cannot read: {exc.strerror or exc}") from None
 
 
-def _iter_jsonl(path: Path, source: str) -> Iterator[ImportItem]:
-    with path.open("rb") as handle:
-        for lineno, raw in enumerate(handle, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                yield ImportFormatError(source, lineno, "not valid UTF-8 text")
-                continue
-            if lineno == 1:
-                line = line.removeprefix("\ufeff")
-            if not line.strip():
-                continue
-            try:
-                yield lineno, parse_jsonl_line(line, source, lineno)
-            except ImportFormatError as exc:
-                yield exc
+def _lines(head: bytes, handle: BinaryIO) -> Iterator[bytes]:
+    """The lines of *head* followed by the rest of *handle*, split on "\\n" only."""
+    *complete, tail = head.split(b"\n")
+    for line in complete:
+        yield line + b"\n"
+    rest = handle.readline()
+    if tail or rest:
+        yield tail + rest
+    yield from handle
+
+
+def _iter_jsonl(lines: Iterator[bytes], source: str) -> Iterator[ImportItem]:
+    notes: list[ImportNote] = []
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield ImportFormatError(
+                source, lineno, f"not valid UTF-8 text (invalid byte at column {exc.start + 1})"
+            )
+            continue
+        if lineno == 1:
+            line = line.removeprefix("\ufeff")
+        if not line.strip():
+            continue
+        try:
+            article = parse_jsonl_line(line, source, lineno, notes)
+        except ImportFormatError as exc:
+            yield exc
+            continue
+        if notes:
+            yield from notes
+            notes.clear()
+        yield lineno, article
 
 
 # --------------------------------------------------------------------------------------------
 # JSON Lines
 
 
-def parse_jsonl_line(line: str, source: str, lineno: int) -> NewArticle:
+def parse_jsonl_line(
+    line: str, source: str, lineno: int, notes: list[ImportNote] | None = None
+) -> NewArticle:
     """Parse one JSON Lines record into a `NewArticle`, or raise `ImportFormatError`.
 
     `title` and `text` are required; the optional fields may be absent or null; `id` (added by
     export) and unknown keys are ignored, since exports from other tools carry extras. Strings
     are cleaned the same way as text pages so both import paths store the same text.
+
+    A lone surrogate (`"\\ud800"` not followed by its pair) in a field rejects the record: it is
+    not a character, no backend can store it, and replacing it would silently change a title,
+    or worse a guid or URL that de-duplication relies on; the producer's encoding is broken and
+    the operator should know which line. Fields over the store's limits (`bot.text`) do not
+    reject the record, since an export of a store must import into any other: a category or
+    language tag is shortened, an over-long guid or URL is left out (the content hash still
+    finds the duplicate), each with an `ImportNote` appended to *notes*.
     """
 
     def fail(reason: str) -> ImportFormatError:
@@ -161,6 +270,8 @@ def parse_jsonl_line(line: str, source: str, lineno: int) -> NewArticle:
         raise fail(f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     if not isinstance(record, dict):
         raise fail(f"expected a JSON object, got {_json_kind(record)}")
+    if ("\\ud" in line or "\\uD" in line) and _SURROGATE_ESCAPE.search(line):
+        _check_surrogates(record, fail)
 
     title = clean_line(_required_string(record, "title", fail))
     if not title:
@@ -182,12 +293,33 @@ def parse_jsonl_line(line: str, source: str, lineno: int) -> NewArticle:
             raise fail(f'"{name}": expected a string, got {_json_kind(value)}')
         values[name] = clean_line(value) or None
 
+    def note(reason: str) -> None:
+        if notes is not None:
+            notes.append(ImportNote(source, lineno, reason))
+
     url = values["url"]
     if url is not None and not _is_http_url(url):
         raise fail(f'"url": not an http(s) URL: {_show(url)}')
+    # Percent-encoding makes a character at most 12 bytes: a usual URL needs no normalizing.
+    if url is not None and len(url) * 12 > MAX_KEY_BYTES and not key_fits(normalize_url(url)):
+        note(f'"url" longer than {MAX_KEY_BYTES} bytes: stored without it')
+        url = None
+    guid = values["guid"]
+    if guid is not None and not key_fits(guid):
+        note(f'"guid" longer than {MAX_KEY_BYTES} bytes: stored without it')
+        guid = None
     language = values["language"]
     if language is not None and not _LANGUAGE_CODE.fullmatch(language):
         raise fail(f'"language": not a language code like "fr" or "en-GB": {_show(language)}')
+    if language is not None and len(language) > MAX_LANGUAGE_CHARS:
+        language = cap_language(language)
+        note(f'"language" longer than {MAX_LANGUAGE_CHARS} characters: cut to {language!r}')
+    category = values["category"]
+    if category is not None:
+        capped = cap_category(category)
+        if capped != category:
+            note(f'"category" longer than {MAX_CATEGORY_CHARS} characters: cut')
+            category = capped
     published: datetime | None = None
     if values["published"] is not None:
         try:
@@ -199,10 +331,10 @@ def parse_jsonl_line(line: str, source: str, lineno: int) -> NewArticle:
         title=title,
         text=text,
         url=url,
-        guid=values["guid"],
+        guid=guid,
         author=values["author"],
         published=published,
-        category=values["category"],
+        category=category,
         language=language,
     )
 
@@ -236,6 +368,16 @@ def _required_string(
     if not isinstance(value, str):
         raise fail(f'"{name}": expected a string, got {_json_kind(value)}')
     return value
+
+
+def _check_surrogates(record: dict[str, Any], fail: Callable[[str], ImportFormatError]) -> None:
+    """Reject a record whose title, text or optional field holds a lone surrogate."""
+    for name in ("title", "text", "section", *_OPTIONAL_FIELDS):
+        value = record.get(name)
+        if isinstance(value, str) and (match := _SURROGATE.search(value)):
+            code = f"\\u{ord(match[0]):04x}"
+            at = match.start() + 1
+            raise fail(f'"{name}": a lone surrogate ({code}) at character {at}: not text')
 
 
 def _json_kind(value: object) -> str:
@@ -292,11 +434,12 @@ _WEEKDAYS = (
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DAY_RE = r"[0-3]?\d(?:er|st|nd|rd|th)?"
 # "novembre 26, 2025", "November 26 2025", "26 novembre 2025", "1er mai 2025", with an optional
-# weekday in front. Digits are checked against the calendar after matching.
+# weekday in front, or ISO "2025-11-26". Digits are checked against the calendar after matching.
 _DATE = re.compile(
     rf"(?<!\w)(?:(?:{'|'.join(_WEEKDAYS)}),?\s+)?"
     rf"(?:(?P<m1>{_MONTH_RE})\.?\s+(?P<d1>{_DAY_RE}),?\s+(?P<y1>\d{{4}})"
-    rf"|(?P<d2>{_DAY_RE})\s+(?P<m2>{_MONTH_RE})\.?,?\s+(?P<y2>\d{{4}}))(?!\w)",
+    rf"|(?P<d2>{_DAY_RE})\s+(?P<m2>{_MONTH_RE})\.?,?\s+(?P<y2>\d{{4}})"
+    rf"|(?P<y3>\d{{4}})-(?P<m3>[01]\d)-(?P<d3>[0-3]\d))(?![\w-])",
     re.IGNORECASE,
 )
 # The byline of a one-line page must start within this many characters: it follows the title.
@@ -346,6 +489,8 @@ def parse_text_page(text: str, source: str = "<text>") -> NewArticle:
         body_lines = lines[content[1] + 1 :]
     else:
         head = _split_one_line(first)
+        if isinstance(head, str):
+            raise ImportFormatError(source, 1, head)
         if head is not None:
             title, author, published, rest = head
             body_lines = [rest, *body_lines]
@@ -353,6 +498,13 @@ def parse_text_page(text: str, source: str = "<text>") -> NewArticle:
             title = first
         else:
             title, rest = _first_sentence(first)
+            if (undated := _undated_byline(title)) is not None:
+                raise ImportFormatError(
+                    source,
+                    1,
+                    f"a byline without a date ({_show(undated)}): cannot tell the title from "
+                    'the body; write it as "Title Author, November 26, 2025 Body"',
+                )
             body_lines = [rest]
 
     body_content = [line for line in body_lines if line]
@@ -379,13 +531,13 @@ def parse_text_page(text: str, source: str = "<text>") -> NewArticle:
 
 def _match_date(match: re.Match[str]) -> datetime | None:
     """The UTC midnight of a matched date, or None when the digits are not a real date."""
-    month = match["m1"] or match["m2"]
-    day = match["d1"] or match["d2"]
-    year = match["y1"] or match["y2"]
+    month = match["m1"] or match["m2"] or match["m3"]
+    day = match["d1"] or match["d2"] or match["d3"]
+    year = match["y1"] or match["y2"] or match["y3"]
     try:
         return datetime(
             int(year),
-            _MONTHS[month.lower().rstrip(".")],
+            int(month) if month.isdigit() else _MONTHS[month.lower().rstrip(".")],
             int(day.rstrip("erstndh")),
             tzinfo=UTC,
         )
@@ -409,13 +561,15 @@ def _parse_byline_line(line: str) -> tuple[str | None, datetime] | None:
     return (" ".join(words) or None), published
 
 
-def _split_one_line(line: str) -> tuple[str, str | None, datetime, str] | None:
+def _split_one_line(line: str) -> tuple[str, str | None, datetime, str] | str | None:
     """Split "Title Author, <date> Body" into (title, author, published, body); None if no byline.
 
     The date must follow a comma (or a separator like "|" or "-"), so a date inside the title
     ("Le 1er mai 2025 : ...") is not taken for the byline. The author is the run of capitalized
     name words right before that comma (with particles like "de"/"van" and initials); the title
-    is everything before the author.
+    is everything before the author. A byline whose date is not in the calendar ("février 30,
+    2025") gives the reason to reject the page, as a string: without it the first sentence
+    would be taken for the title and swallow the byline.
     """
     for match in _DATE.finditer(line, 0, _MAX_TITLE_CHARS + 80):
         if match.start() > _MAX_TITLE_CHARS:
@@ -425,7 +579,7 @@ def _split_one_line(line: str) -> tuple[str, str | None, datetime, str] | None:
             continue
         published = _match_date(match)
         if published is None:
-            continue
+            return f"the byline date {_show(match[0].strip())} is not a real date"
         tokens = before[:-1].rstrip().split(" ")
         author_words = _author_run(tokens) if before[-1] == "," else []
         tokens = tokens[: len(tokens) - len(author_words)]
@@ -434,6 +588,31 @@ def _split_one_line(line: str) -> tuple[str, str | None, datetime, str] | None:
         title = " ".join(tokens).strip(_SEPARATOR_CHARS)
         rest = line[match.end() :].lstrip(_SEPARATOR_CHARS)
         return title, (" ".join(author_words) or None), published, rest
+    return None
+
+
+# "Author, Body" in a first sentence: a name of two or more words, a comma, a capitalized word.
+_UNDATED_BYLINE = re.compile(rf"(?<=\S) ((?:\S+ ){{1,{_MAX_AUTHOR_WORDS - 1}}}\S+), (?=[^\W\d_])")
+
+
+def _undated_byline(sentence: str) -> str | None:
+    """The byline of "Title Author, Body..." whose date is missing, else None.
+
+    Only a name of at least two plain words followed by a comma and a capital counts ("... du
+    gazole Marie de La Tour, Les patrons ..."), so a title like "Emmanuel Macron, président"
+    or "Paris, la nuit" is not taken for one.
+    """
+    for match in _UNDATED_BYLINE.finditer(sentence):
+        after = sentence[match.end() :]
+        if not after[:1].isupper():
+            continue
+        tokens = match[1].split(" ")
+        run = _author_run(tokens)
+        core = sum(
+            1 for word in run if word.casefold() not in _PARTICLES and not _INITIAL.fullmatch(word)
+        )
+        if core >= 2:
+            return " ".join(run) + ","
     return None
 
 

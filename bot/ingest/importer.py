@@ -3,13 +3,26 @@
 Parsing (JSON decoding, text clean-up, repeated-paragraph removal) is pure Python and as costly
 as storing, so on a large file it runs in a separate process that streams batches through a
 bounded queue while this one writes to the store: both cores work, memory stays flat. A small
-file is parsed in-line, where starting a process would cost more than it saves.
+file is parsed in-line, where starting a process would cost more than it saves, and so is
+standard input or any input that is not a regular file (a pipe cannot be opened twice).
+
+A worker must not outlive the import: killed with `kill -9`, the parent cannot stop it, and a
+worker blocked on a full queue would hold the input file, the terminal's pipes and the
+multiprocessing resource tracker forever. `die_with_parent` makes every worker of the import
+(the parser here, the summary pool of the `import` command) exit when its parent is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
+import os
+import signal
+import stat
+import sys
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from multiprocessing.process import BaseProcess
@@ -19,7 +32,7 @@ from queue import Empty
 from typing import Any
 
 from bot.errors import ImportFormatError
-from bot.ingest.files import ImportItem, iter_import_file
+from bot.ingest.files import STDIN, ImportItem, ImportNote, iter_import_file
 from bot.models import NewArticle
 from bot.store.contract import ArticleWriter
 from bot.text import content_hash
@@ -40,6 +53,7 @@ class ImportReport:
     imported: int = 0
     duplicates: int = 0
     rejected: int = 0
+    shortened: int = 0
     unreadable_files: int = 0
     ids: list[int] = field(default_factory=list)
 
@@ -60,6 +74,9 @@ def _parse(items: Iterator[ImportItem]) -> Iterator[_Message]:
         if isinstance(item, ImportFormatError):
             yield ("problem", str(item))
             continue
+        if isinstance(item, ImportNote):
+            yield ("note", str(item))
+            continue
         article = item[1]
         # Hashing the body is pure CPU: done here, it runs in the parser process on a large
         # import instead of in the process that writes to the store.
@@ -73,10 +90,41 @@ def _parse(items: Iterator[ImportItem]) -> Iterator[_Message]:
         yield ("batch", batch)
 
 
-def _parse_into(path: Path, queue: Queue[_Message]) -> None:
+# How often a worker checks that its parent is still there (where PR_SET_PDEATHSIG is missing).
+PARENT_POLL_SECONDS = 0.2
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this (worker) process exit as soon as *parent_pid* is no longer its parent.
+
+    On Linux the kernel sends SIGKILL when the parent dies (`PR_SET_PDEATHSIG`); everywhere, a
+    daemon thread also polls the parent id, which changes when the parent is gone (the worker
+    is re-parented), so a worker blocked on a full queue exits too. Use as a process pool's
+    `initializer` or at the start of a worker's body.
+    """
+    if sys.platform == "linux":
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # gone before the call above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def _parse_into(path: Path, source: str, queue: Queue[_Message], parent_pid: int) -> None:
     """Worker process body: stream `_parse` messages, then ("end", None) or ("crash", why)."""
+    die_with_parent(parent_pid)
     try:
-        for message in _parse(iter_import_file(path)):  # an iterator cannot cross processes
+        # An iterator cannot cross processes: the worker opens the (regular) file again.
+        for message in _parse(iter_import_file(path, source)):
             queue.put(message)
         queue.put(("end", None))
     except Exception as exc:  # reported by the parent as a problem with this file
@@ -99,12 +147,14 @@ def _next_from(queue: Queue[_Message], worker: BaseProcess) -> _Message:
                 return ("crash", f"parser process died (exit code {worker.exitcode})")
 
 
-async def _from_process(path: Path) -> AsyncIterator[_Message]:
+async def _from_process(path: Path, source: str) -> AsyncIterator[_Message]:
     # "spawn", not "fork": this process has threads (the database driver's), and forking a
     # threaded process can copy a lock in the held state.
     context = multiprocessing.get_context("spawn")
     queue: Queue[_Message] = context.Queue(QUEUE_DEPTH)
-    worker = context.Process(target=_parse_into, args=(path, queue), daemon=True)
+    worker = context.Process(
+        target=_parse_into, args=(path, source, queue, os.getpid()), daemon=True
+    )
     worker.start()
     loop = asyncio.get_running_loop()
     try:
@@ -120,6 +170,21 @@ async def _from_process(path: Path) -> AsyncIterator[_Message]:
             worker.terminate()
         worker.join()
         queue.close()
+
+
+def _regular_file(path: Path) -> tuple[Path, int] | None:
+    """(where a worker can open it again, size) when *path* is a regular file, else None
+    (standard input, a pipe, a FIFO, a device: read once, by this process)."""
+    if str(path) == STDIN:
+        return None
+    try:
+        real = path.resolve()  # /dev/stdin redirected from a file resolves to that file
+        info = real.stat()
+    except (OSError, RuntimeError):
+        return None
+    if not stat.S_ISREG(info.st_mode) or real.is_relative_to("/proc"):
+        return None
+    return real, info.st_size
 
 
 async def import_files(
@@ -141,12 +206,19 @@ async def import_files(
             report_problem(str(exc))
             report.unreadable_files += 1
             continue
-        large = path.stat().st_size >= process_threshold
-        source = _from_process(path) if large else _in_line(items)
+        regular = _regular_file(path)
+        if regular is not None and regular[1] >= process_threshold:
+            items.close()
+            source = _from_process(regular[0], str(path))
+        else:
+            source = _in_line(items)
         async for kind, value in source:
             if kind == "problem":
                 report_problem(value)
                 report.rejected += 1
+            elif kind == "note":
+                report_problem(value)
+                report.shortened += 1
             elif kind == "crash":
                 report_problem(f"{path}: import stopped: {value}")
                 report.unreadable_files += 1

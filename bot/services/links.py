@@ -32,7 +32,7 @@ from bot.ingest.safefetch import Page, SafeFetcher
 from bot.models import Article, NewArticle
 from bot.store.contract import ArticleReader, ArticleWriter
 from bot.summarize import supported_languages
-from bot.text import clean_line, content_hash, normalize_body
+from bot.text import cap_category, clean_line, content_hash, normalize_body
 from bot.urls import normalize_url
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ class LinkService:
             url=page.url,
             author=content.author,
             published=content.published,
-            category=content.section or self.config.category,
+            category=cap_category(content.section) if content.section else self.config.category,
             language=_language(page),
         )
         result = await self.store.add_articles([item])

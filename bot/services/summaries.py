@@ -62,6 +62,16 @@ class SummaryService:
         await self.store.put_summary(article.id, algorithm, length_key(sentences, ratio), result)
         return result
 
+    async def missing(self) -> list[int]:
+        """Ids of the stored articles without their default summary: the new ones of an
+        import, and those an interrupted import stored but never summarized (one query).
+
+        Articles too short to summarize have none either, so they are tried again each time;
+        that costs the summarizer's quick refusal, not a summary.
+        """
+        key = length_key(self.config.sentences, None)
+        return await self.store.article_ids_without_summary(self.config.algorithm, key)
+
     async def precompute(self, article_ids: Sequence[int], executor: Executor | None = None) -> int:
         """Compute and cache the default summary of each article; how many were cached.
 

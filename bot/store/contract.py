@@ -170,6 +170,10 @@ class SummaryCache(ArticleReader, Protocol):
         """Cache many (article id, algorithm, length, sentences) in one transaction, each
         replacing any for the same (article, algorithm, length) (precomputing in batches)."""
 
+    async def article_ids_without_summary(self, algorithm: str, length: str) -> list[int]:
+        """Ids of the stored articles that have no cached summary for (algorithm, length),
+        in ascending order (precomputing catches up after an interrupted import)."""
+
 
 class ArticleWriter(Protocol):
     """Storing articles: what a source of articles needs (`bot.ingest.importer`, a link a user

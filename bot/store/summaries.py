@@ -7,11 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    exists,
     select,
 )
 
 from bot.store.base import StoreBase, _execute, _first
 from bot.store.schema import (
+    articles,
     summaries,
 )
 
@@ -61,3 +63,18 @@ class SummariesMixin(StoreBase):
             },
         )
         await self._write(_execute, statement, rows)
+
+    async def article_ids_without_summary(self, algorithm: str, length: str) -> list[int]:
+        """Ids of the stored articles with no cached summary for (algorithm, length), oldest
+        first, in one query: what an import interrupted before its summaries left to do."""
+        cached = exists().where(
+            summaries.c.article_id == articles.c.id,
+            summaries.c.algorithm == algorithm,
+            summaries.c.length == length,
+        )
+        query = select(articles.c.id).where(~cached).order_by(articles.c.id)
+
+        def run(conn: Any) -> list[int]:
+            return [int(article_id) for article_id in conn.execute(query).scalars()]
+
+        return await self._read(run)
