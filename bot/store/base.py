@@ -273,7 +273,9 @@ class StoreBase:
             raise StoreBusy(f"the store is busy: {exc.orig}") from None
 
     async def _run_once(self, write: bool, call: Callable[[Connection], _T]) -> _T:
-        patience = _patience.get() if self.dialect == "sqlite" else None
+        # Only a write waits for SQLite's lock: in WAL mode readers never do, so a read runs
+        # without the two PRAGMAs an impatient caller's write costs.
+        patience = _patience.get() if write and self.dialect == "sqlite" else None
         if self._sync_engine is not None:
             engine = self._sync_engine
 
