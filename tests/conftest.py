@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -163,3 +164,14 @@ async def store(store_url: str, clock: FakeClock, rules: PushRules) -> AsyncIter
     store = SqlStore(engine, clock, rules)
     yield store
     await store.close()
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run commands in an empty directory with a store of their own and no config file."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("NEWSBOT_CONFIG", "NEWSBOT_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "news.db"
+    monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"sqlite:///{db}")
+    return db

@@ -24,9 +24,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.app import PeriodicJob, create_application
 from bot.chat.application import serve
 from bot.chat.context import NewsApplication
+from bot.cli import main
 from bot.clock import Clock
 from bot.config import (
     Config,
@@ -370,3 +373,10 @@ async def running_bot(
 
 def rows_of(call: Call) -> list[list[str]]:
     return [[b["text"] for b in row] for row in call.buttons]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`newsbot ARGV...` in this process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -14,25 +14,9 @@ from bot.cli import build_parser, main
 from bot.deliver.rules import PushRules
 from bot.store import head_revision
 from bot.text import cap_category
+from tests.helpers import run_cli as run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "import"
-
-
-@pytest.fixture
-def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run commands in an empty directory with a store of their own and no config file."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("NEWSBOT_CONFIG", "NEWSBOT_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    db = tmp_path / "news.db"
-    monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"sqlite:///{db}")
-    return db
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write_jsonl(path: Path, lines: list[object]) -> Path:

@@ -217,8 +217,8 @@ async def test_a_blocked_bot_deactivates_the_chat(store: SqlStore) -> None:
     assert set(await statuses(store, kept)) == {"sent"}
     result = await store.add_articles([art(3)])
     assert result.queued == 1  # only the chat still there
-    counts = await store.queue_counts()
-    assert counts["deactivated_chats"] == 1 and counts["failed"] == 2
+    stats = await store.stats()
+    assert stats.chats_inactive == 1 and stats.deliveries["failed"] == 2
 
 
 async def test_a_migrated_group_moves_with_its_queue(store: SqlStore) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.config import LinksConfig
 from bot.deliver.rules import PushRules
 from bot.errors import ImportFormatError
@@ -31,6 +30,7 @@ from bot.store import SqlStore, open_store
 from bot.text import MAX_CATEGORY_CHARS, MAX_LANGUAGE_CHARS, cap_category, fold
 from tests.feedserver import FeedServer
 from tests.helpers import FakeClock, running_bot, seed
+from tests.helpers import run_cli as run
 
 BODY = "Un corps de texte assez long pour faire un article. Il a même une deuxième phrase."
 
@@ -128,24 +128,8 @@ async def test_over_long_fields_are_stored_within_the_limits_on_both_backends(
     assert (again.imported, again.duplicates) == (0, 7)
 
 
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("NEWSBOT_CONFIG", "NEWSBOT_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    db = tmp_path / "news.db"
-    monkeypatch.setenv("NEWSBOT_DATABASE_URL", f"sqlite:///{db}")
-    return db
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_an_export_of_sqlite_imports_whole_into_postgresql(
-    cli_env: Path,
+    sqlite_env: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -155,7 +139,7 @@ def test_an_export_of_sqlite_imports_whole_into_postgresql(
     when the export is imported into PostgreSQL: 0 of 420 were stored before."""
 
     async def fill() -> None:
-        store = await open_store(f"sqlite:///{cli_env}", clock=FakeClock(), rules=PushRules())
+        store = await open_store(f"sqlite:///{sqlite_env}", clock=FakeClock(), rules=PushRules())
         try:
             items = [
                 NewArticle(title=f"Titre {i}", text=f"{BODY} {i}.", category="Sport")
@@ -402,6 +386,23 @@ def session_processes(session: int) -> list[int]:
     return found
 
 
+def assert_session_ends(session: int, what: str) -> None:
+    """Every process of the session is gone within 15 s; else fail with *what*."""
+    deadline = time.monotonic() + 15
+    while left := session_processes(session):
+        assert time.monotonic() < deadline, f"{what}: {left}"
+        time.sleep(0.1)
+
+
+def end_session(proc: subprocess.Popen[bytes]) -> None:
+    """Whatever the test's outcome, kill what is left of the session *proc* leads."""
+    for pid in session_processes(proc.pid):
+        os.kill(pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
 def test_killing_an_import_leaves_no_worker_alive(tmp_path: Path, signum: int) -> None:
@@ -427,16 +428,9 @@ def test_killing_an_import_leaves_no_worker_alive(tmp_path: Path, signum: int) -
         os.kill(proc.pid, signum)
         # Whoever reads the output sees it end: nothing holds the pipes any more.
         proc.communicate(timeout=30)
-        deadline = time.monotonic() + 15
-        while left := session_processes(proc.pid):
-            assert time.monotonic() < deadline, f"still alive after the import was killed: {left}"
-            time.sleep(0.1)
+        assert_session_ends(proc.pid, "still alive after the import was killed")
     finally:
-        for pid in session_processes(proc.pid):
-            os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        end_session(proc)
 
 
 POOL_SCRIPT = """
@@ -470,23 +464,16 @@ def test_the_summary_pool_of_a_killed_import_dies_with_it(tmp_path: Path) -> Non
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        deadline = time.monotonic() + 15
-        while left := session_processes(proc.pid):
-            assert time.monotonic() < deadline, f"pool workers outlived their parent: {left}"
-            time.sleep(0.1)
+        assert_session_ends(proc.pid, "pool workers outlived their parent")
     finally:
-        for pid in session_processes(proc.pid):
-            os.kill(pid, signal.SIGKILL)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        end_session(proc)
 
 
 # -- summaries catch up -------------------------------------------------------------------------
 
 
 def test_a_rerun_computes_the_summaries_an_interrupted_import_missed(
-    cli_env: Path,
+    sqlite_env: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.clock import Clock
 from bot.config import Config
+
+if TYPE_CHECKING:
+    from bot.store import SqlStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -18,6 +21,17 @@ Handler = Callable[[argparse.Namespace, Config, Clock], Coroutine[Any, Any, int]
 # Where the importing of heavy modules (Telegram, SQLAlchemy, trafilatura...) is deferred to the
 # command that needs them, this is said at the import: the parser is built on every call, and
 # loading them all would triple the time `newsbot --help` takes (0.5 s -> 1.5 s).
+
+
+async def open_configured_store(config: Config, clock: Clock, *, create: bool = True) -> SqlStore:
+    """The store `[store] url` names, on the command's clock, pushing as `[delivery]` says;
+    `create=False` for the commands that only read (a missing store is then an error)."""
+    # heavy (SQLAlchemy): imported by the commands that open a store, not by `--help`
+    from bot.deliver.rules import PushRules
+    from bot.store import open_store
+
+    rules = PushRules.from_config(config.delivery)
+    return await open_store(config.store.url, clock=clock, rules=rules, create=create)
 
 
 def out() -> TextIO:

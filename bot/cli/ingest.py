@@ -17,10 +17,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.cli._common import EXIT_FAILED, EXIT_OK, out, subcommand
+from bot.cli._common import EXIT_FAILED, EXIT_OK, open_configured_store, out, subcommand
 from bot.clock import Clock
 from bot.config import Config
-from bot.deliver.rules import PushRules
 from bot.errors import FeedError
 from bot.models import Feed
 
@@ -104,11 +103,8 @@ def print_report(report: IngestReport, out: TextIO) -> None:
 async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Fetch feeds into the store: once with --once, else for as long as it runs."""
     from bot.ingest.pipeline import FAILED, IngestPipeline
-    from bot.store import open_store
 
-    store = await open_store(
-        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
-    )
+    store = await open_configured_store(config, clock)
     try:
         for feed_id in args.feed or ():
             # An unknown or disabled id is a mistake to name, not "no feed is due".
@@ -217,7 +213,6 @@ def add_feeds_arguments(parser: argparse.ArgumentParser) -> None:
 async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> int:
     """Run one `newsbot feeds` action."""
     from bot.services.feeds import FeedService
-    from bot.store import open_store
 
     handlers: dict[str, Callable[[FeedService, argparse.Namespace], Awaitable[int]]] = {
         "list": _feeds_list,
@@ -227,9 +222,7 @@ async def cmd_feeds(args: argparse.Namespace, config: Config, clock: Clock) -> i
         "import": _feeds_import,
         "export": _feeds_export,
     }
-    store = await open_store(
-        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
-    )
+    store = await open_configured_store(config, clock)
     try:
         return await handlers[args.feeds_command](FeedService(store, config, clock=clock), args)
     finally:

@@ -13,10 +13,17 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from bot.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, err, out, subcommand
+from bot.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    err,
+    open_configured_store,
+    out,
+    subcommand,
+)
 from bot.clock import Clock
 from bot.config import Config
-from bot.deliver.rules import PushRules
 
 if TYPE_CHECKING:
     from bot.services.admin import Status
@@ -130,11 +137,8 @@ async def import_paths(
     # the other commands (see bot/cli/_common.py).
     from bot.ingest.importer import die_with_parent, import_files
     from bot.services.summaries import SummaryService
-    from bot.store import open_store
 
-    store = await open_store(
-        config.store.url, clock=clock, rules=PushRules.from_config(config.delivery)
-    )
+    store = await open_configured_store(config, clock)
     try:
         with contextlib.ExitStack() as files:
             shipped = [
@@ -193,14 +197,8 @@ async def cmd_export(args: argparse.Namespace, config: Config, clock: Clock) -> 
     """Write articles as JSON Lines."""
     # SQLAlchemy: loaded when the command runs (see bot/cli/_common.py).
     from bot.ingest.files import article_to_record
-    from bot.store import open_store
 
-    store = await open_store(
-        config.store.url,
-        clock=clock,
-        rules=PushRules.from_config(config.delivery),
-        create=False,
-    )
+    store = await open_configured_store(config, clock, create=False)
     stdout = out()
     target = stdout if args.output in (None, "-") else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
     count = 0
@@ -244,14 +242,9 @@ async def cmd_stats(args: argparse.Namespace, config: Config, clock: Clock) -> i
     """Print the state of the store: the same `Status` /stats shows admins in chat."""
     # SQLAlchemy: loaded when the command runs (see bot/cli/_common.py).
     from bot.services.admin import AdminService
-    from bot.store import open_store, redact
+    from bot.store import redact
 
-    store = await open_store(
-        config.store.url,
-        clock=clock,
-        rules=PushRules.from_config(config.delivery),
-        create=False,
-    )
+    store = await open_configured_store(config, clock, create=False)
     try:
         status = await AdminService(store).status()
     finally:

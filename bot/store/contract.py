@@ -412,9 +412,6 @@ class AdminStore(FeedAdmin, Protocol):
     async def stats(self) -> StoreStats:
         """Counts for `newsbot stats`."""
 
-    async def queue_counts(self) -> dict[str, int]:
-        """Deliveries per status, plus "deactivated_chats"."""
-
 
 class ArticleStore(
     SummaryCache,

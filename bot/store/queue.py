@@ -491,27 +491,3 @@ class QueueMixin(StoreBase):
         if row is None:
             raise NotFound(f"no digest {digest_id}")
         return Digest(row.id, row.chat_id, tuple(row.article_ids), row.created_at)
-
-    # -- counts ------------------------------------------------------------------------------
-
-    async def queue_counts(self) -> dict[str, int]:
-        """Deliveries per status, plus "deactivated_chats"."""
-
-        def counts(conn: Connection) -> dict[str, int]:
-            found = {
-                row.status: int(row.n)
-                for row in conn.execute(
-                    select(deliveries.c.status, func.count().label("n")).group_by(
-                        deliveries.c.status
-                    )
-                )
-            }
-            found["deactivated_chats"] = int(
-                conn.execute(
-                    select(func.count()).select_from(chats).where(chats.c.active.is_(False))
-                ).scalar_one()
-            )
-            return found
-
-        result: dict[str, int] = await self._read(counts)
-        return result
