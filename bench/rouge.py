@@ -22,6 +22,7 @@ import re
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bot.errors import SummaryError  # noqa: E402
-from bot.summarize import ALGORITHMS, split_sentences, summarize  # noqa: E402
+from bot.summarize import (  # noqa: E402
+    ALGORITHMS,
+    AUTO,
+    DEFAULT_SENTENCES,
+    split_sentences,
+    summarize,
+    word_budget,
+)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "orangesum-dev-fr.jsonl"
 CASES = ROOT / "tests" / "fixtures" / "summarize" / "sentence_cases.json"
@@ -64,18 +72,43 @@ def repeats(summary: list[str]) -> bool:
     return False
 
 
-def rouge_table(rows: list[dict[str, Any]], algorithms: list[str], count: int) -> None:
+@dataclass(frozen=True)
+class System:
+    """One row of the table: an algorithm at a length."""
+
+    label: str
+    algorithm: str
+    sentences: int
+    max_words: int | str | None  # AUTO: the summarizer's word budget for the language
+
+
+def default_systems() -> list[System]:
+    """`default` at its default length, Lead-3, lead cut like the default, sumy LexRank."""
+    return [
+        System("default", "default", DEFAULT_SENTENCES, AUTO),
+        System("lead-3", "lead", 3, None),
+        System("lead@default", "lead", DEFAULT_SENTENCES, AUTO),
+        System("lexrank-3", "lexrank", 3, None),
+    ]
+
+
+def rouge_table(rows: list[dict[str, Any]], systems: list[System], language: str) -> None:
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(
         ["rouge1", "rouge2", "rougeL"], use_stemmer=False, tokenizer=UnicodeTokenizer()
     )
-    print(f"ROUGE F1 x100 on {len(rows)} articles, {count} sentences per summary\n")
+    reference_words = statistics.mean(len(r["reference"].split()) for r in rows)
     print(
-        f"{'algorithm':<10} {'R1':>6} {'R2':>6} {'RL':>6} {'words':>6} {'repeats':>8} {'errors':>7}"
+        f"ROUGE F1 x100 on {len(rows)} articles ({language}; references: "
+        f"{reference_words:.1f} words on average)\n"
+    )
+    print(
+        f"{'system':<13} {'length':<14} {'R1':>6} {'R2':>6} {'RL':>6} {'words':>6} "
+        f"{'repeats':>8} {'errors':>7}"
     )
     results: dict[str, tuple[float, float, float]] = {}
-    for name in algorithms:
+    for system in systems:
         r1: list[float] = []
         r2: list[float] = []
         rl: list[float] = []
@@ -86,9 +119,10 @@ def rouge_table(rows: list[dict[str, Any]], algorithms: list[str], count: int) -
                 summary = summarize(
                     row["text"],
                     title=row.get("title"),
-                    algorithm=name,
-                    sentences=count,
-                    language="fr",
+                    algorithm=system.algorithm,
+                    sentences=system.sentences,
+                    max_words=system.max_words,  # type: ignore[arg-type]
+                    language=language,
                 )
             except SummaryError:
                 errors += 1
@@ -100,18 +134,22 @@ def rouge_table(rows: list[dict[str, Any]], algorithms: list[str], count: int) -
             r1.append(scores["rouge1"].fmeasure)
             r2.append(scores["rouge2"].fmeasure)
             rl.append(scores["rougeL"].fmeasure)
-        results[name] = (statistics.mean(r1), statistics.mean(r2), statistics.mean(rl))
+        result = (statistics.mean(r1), statistics.mean(r2), statistics.mean(rl))
+        results[system.label] = result
+        words = system.max_words
+        if words == AUTO:
+            words = word_budget(system.sentences, language)
+        length = f"{system.sentences} sent" + (f" <={words}w" if words else "")
         print(
-            f"{name:<10} {100 * results[name][0]:6.2f} {100 * results[name][1]:6.2f} "
-            f"{100 * results[name][2]:6.2f} {statistics.mean(lengths):6.1f} {repeated:8d} "
-            f"{errors:7d}"
+            f"{system.label:<13} {length:<14} {100 * result[0]:6.2f} {100 * result[1]:6.2f} "
+            f"{100 * result[2]:6.2f} {statistics.mean(lengths):6.1f} {repeated:8d} {errors:7d}"
         )
-    if "default" in results and "lead" in results:
-        d, lead = results["default"], results["lead"]
+    if "default" in results and "lead-3" in results:
+        d, lead = results["default"], results["lead-3"]
         gains = ", ".join(
             f"{k} {100 * (a - b):+.2f}" for k, a, b in zip(("R1", "R2", "RL"), d, lead, strict=True)
         )
-        print(f"\ndefault - lead: {gains}")
+        print(f"\ndefault - lead-3: {gains}")
 
 
 # --- sentence splitter comparison -----------------------------------------------------------
@@ -195,8 +233,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", type=Path, default=DEFAULT_DATA, help="OrangeSum-style JSONL file"
     )
-    parser.add_argument("--sentences", type=int, default=3, help="sentences per summary (3)")
-    parser.add_argument("--algorithms", default=",".join(ALGORITHMS), help="comma-separated names")
+    parser.add_argument(
+        "--algorithms",
+        help="instead of the default table, these algorithms (comma-separated, 'all' for every "
+        "one) at --sentences and --max-words",
+    )
+    parser.add_argument("--sentences", type=int, default=3, help="with --algorithms (3)")
+    parser.add_argument("--max-words", type=int, default=None, help="with --algorithms (none)")
+    parser.add_argument("--language", default="fr", help="language of the data (fr)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
     parser.add_argument(
         "--splitters", action="store_true", help="compare sentence splitters instead"
@@ -206,7 +250,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.splitters:
         splitter_table(rows)
     else:
-        rouge_table(rows, args.algorithms.split(","), args.sentences)
+        systems = default_systems()
+        if args.algorithms:
+            names = ALGORITHMS if args.algorithms == "all" else args.algorithms.split(",")
+            systems = [System(n, n, args.sentences, args.max_words) for n in names]
+        rouge_table(rows, systems, args.language)
     return 0
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from bot.ingest.files import iter_import_file
 from bot.models import NewArticle
-from bot.summarize import ALGORITHMS, split_sentences, summarize
+from bot.summarize import ALGORITHMS, DEFAULT_MAX_WORDS, split_sentences, summarize
+from bot.summarize._tokenize import words
 
 SEED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "seed-article-fr.txt"
 
@@ -44,8 +45,23 @@ def test_seed_body_does_not_repeat_itself(seed: NewArticle) -> None:
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_seed_summary_is_three_distinct_body_sentences(algorithm: str) -> None:
     raw = SEED.read_text(encoding="utf-8")
-    summary = summarize(raw, algorithm=algorithm, sentences=3)
+    summary = summarize(raw, algorithm=algorithm, sentences=3, max_words=None)
     assert len(summary) == 3 == len(set(summary))
+    _assert_body_sentences(raw, summary)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_seed_summary_at_the_default_length(algorithm: str) -> None:
+    """The default length: at most three whole body sentences within the word budget."""
+    raw = SEED.read_text(encoding="utf-8")
+    summary = summarize(raw, algorithm=algorithm)
+    assert 1 <= len(summary) <= 3 and len(summary) == len(set(summary))
+    if len(summary) > 1:
+        assert sum(len(words(s, "fr")) for s in summary) <= DEFAULT_MAX_WORDS
+    _assert_body_sentences(raw, summary)
+
+
+def _assert_body_sentences(raw: str, summary: list[str]) -> None:
     for sentence in summary:
         assert sentence in raw
         assert "Louis Joubert" not in sentence and "Poutine et le Kirghizstan" not in sentence

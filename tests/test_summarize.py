@@ -89,7 +89,7 @@ def test_seed_shaped_article_never_yields_title_byline_or_category() -> None:
 
 
 def test_lead_takes_the_first_body_sentences() -> None:
-    assert summarize(ARTICLE_FR, algorithm="lead", sentences=2) == BODY_FR[:2]
+    assert summarize(ARTICLE_FR, algorithm="lead", sentences=2, max_words=None) == BODY_FR[:2]
 
 
 def test_explicit_title_is_removed_from_the_top_and_never_chosen() -> None:

@@ -48,9 +48,20 @@ def test_file_prints_one_body_sentence_per_line() -> None:
 
 def test_stdin_with_options() -> None:
     text = ARTICLE_FR.read_text(encoding="utf-8")
-    code, out, _ = _run(["-", "--sentences", "2", "--algorithm", "lead", "--language", "fr"], text)
+    argv = ["-", "--sentences", "2", "--algorithm", "lead", "--language", "fr", "--max-words", "0"]
+    code, out, _ = _run(argv, text)
     assert code == 0
     assert out.splitlines() == BODY_FR[:2]
+
+
+def test_max_words_keeps_whole_sentences_within_the_budget() -> None:
+    text = ARTICLE_FR.read_text(encoding="utf-8")
+    code, out, _ = _run(["-", "--algorithm", "lead", "--language", "fr", "--max-words", "30"], text)
+    assert code == 0
+    lines = out.splitlines()
+    # lead ranks in document order: the first sentence, then the next ones that still fit
+    assert lines[0] == BODY_FR[0] and all(line in BODY_FR for line in lines)
+    assert len(lines) < 3 and len(" ".join(lines).split()) <= 32  # 30 words + numbers
 
 
 @pytest.mark.parametrize("ratio", ["0.3", "30%", " 30 % "])

@@ -22,7 +22,9 @@ from bot.config import Config
 from bot.errors import SummaryError
 from bot.summarize import (
     ALGORITHMS,
+    AUTO,
     DEFAULT_ALGORITHM,
+    DEFAULT_SENTENCES,
     algorithm_descriptions,
     summarize,
     supported_languages,
@@ -75,6 +77,19 @@ def _count(value: str) -> int:
     return count
 
 
+def _words(value: str) -> int | str | None:
+    """--max-words: a whole number of words, 0 for no cap, "auto" for the language's budget."""
+    if value.strip().lower() == AUTO:
+        return AUTO
+    try:
+        words = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if words < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (no cap) or more: {value!r}")
+    return words or None
+
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`summarize`."""
     parser = subcommand(
@@ -110,7 +125,12 @@ def add_summarize_arguments(parser: argparse.ArgumentParser) -> None:
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
-        "--sentences", "-n", type=_count, default=3, metavar="N", help="sentences (default: 3)"
+        "--sentences",
+        "-n",
+        type=_count,
+        default=DEFAULT_SENTENCES,
+        metavar="N",
+        help=f"at most N sentences (default: {DEFAULT_SENTENCES})",
     )
     size.add_argument(
         "--ratio", type=_ratio, metavar="R", help="share of the sentences instead: 0.1 or 10%%"
@@ -126,7 +146,18 @@ def add_summarize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--language", "-l", metavar="LANG", help="language code such as fr or en (default: detect)"
     )
-    parser.add_argument("--title", help="the article's title, kept out of the summary")
+    parser.add_argument(
+        "--max-words",
+        type=_words,
+        default=AUTO,
+        metavar="W",
+        help="keep whole sentences, best first, within W words; 0 for no cap (default: auto, "
+        "20 words a sentence, 27 in English)",
+    )
+    parser.add_argument(
+        "--title",
+        help="the article's title: kept out of the summary, and it helps pick the sentences",
+    )
     parser.add_argument(
         "--max-chars",
         type=_count,
@@ -155,6 +186,7 @@ def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO, stderr: TextIO)
             algorithm=args.algorithm,
             sentences=args.sentences,
             ratio=args.ratio,
+            max_words=args.max_words,
             max_chars=args.max_chars,
         )
     except (OSError, SummaryError) as error:
@@ -228,6 +260,7 @@ def _summarize_line(line: str, number: int, args: argparse.Namespace) -> dict[st
             algorithm=args.algorithm,
             sentences=args.sentences,
             ratio=args.ratio,
+            max_words=args.max_words,
             max_chars=args.max_chars,
         )
     except SummaryError as error:

@@ -21,6 +21,7 @@ calls, so the bot runs them in worker threads.
 from __future__ import annotations
 
 import math
+from typing import Final, Literal
 
 from bot.errors import SummaryError
 from bot.summarize import _tokenize
@@ -31,7 +32,10 @@ from bot.summarize._languages import detect_language as _detect
 
 __all__ = [
     "ALGORITHMS",
+    "AUTO",
     "DEFAULT_ALGORITHM",
+    "DEFAULT_MAX_WORDS",
+    "DEFAULT_SENTENCES",
     "algorithm_descriptions",
     "detect_language",
     "length_key",
@@ -39,10 +43,24 @@ __all__ = [
     "summarize",
     "summarize_or_none",
     "supported_languages",
+    "word_budget",
 ]
 
 ALGORITHMS: tuple[str, ...] = tuple(_REGISTRY)
 DEFAULT_ALGORITHM = "default"
+# The default length: at most DEFAULT_SENTENCES sentences, within a word budget of
+# `word_budget(sentences, language)` words (DEFAULT_MAX_WORDS for French). Whole sentences are
+# kept, best first, while they fit, and the best one always is. French abstracts run about 30
+# words and the best extracts 45-50, so three long sentences cost score and reading time: the
+# budget was chosen on 1,000 held-out training articles (bench/train_scorer.py prints the
+# trade-off). English news highlights run longer, and the English dev set (bbc-dev-en) needs
+# about 80 words to beat its first three sentences: see README, "Summaries".
+DEFAULT_SENTENCES = 3
+_WORDS_PER_SENTENCE = 20
+_WORDS_PER_SENTENCE_BY_LANGUAGE = {"en": 27}
+DEFAULT_MAX_WORDS = DEFAULT_SENTENCES * _WORDS_PER_SENTENCE
+# `summarize(max_words=AUTO)`: the budget of `word_budget` for the text's language.
+AUTO: Final = "auto"
 
 _ELLIPSIS = "…"
 
@@ -53,11 +71,18 @@ def algorithm_descriptions() -> list[tuple[str, str]]:
 
 
 def length_key(sentences: int | None, ratio: float | None) -> str:
-    """How a summary's length is spelled where summaries are cached: "3" for three sentences,
-    "10%" for a ratio."""
+    """How a summary's length is spelled where summaries are cached: "3w" for at most three
+    sentences within their word budget, "10%" for a ratio."""
     if ratio is not None:
         return f"{round(ratio * 100, 2):g}%"
-    return str(sentences)
+    return f"{sentences}w"
+
+
+def word_budget(sentences: int, language: str | None = None) -> int:
+    """The words a summary of at most `sentences` sentences may use in `language` (an ISO
+    639-1 code; None for the general figure): 20 a sentence, 27 in English."""
+    code = (language or "").split("-")[0].lower()
+    return sentences * _WORDS_PER_SENTENCE_BY_LANGUAGE.get(code, _WORDS_PER_SENTENCE)
 
 
 def supported_languages() -> tuple[str, ...]:
@@ -85,18 +110,21 @@ def summarize(
     title: str | None = None,
     language: str | None = None,
     algorithm: str = DEFAULT_ALGORITHM,
-    sentences: int = 3,
+    sentences: int = DEFAULT_SENTENCES,
     ratio: float | None = None,
+    max_words: int | Literal["auto"] | None = AUTO,
     max_chars: int = 3500,
     default_language: str = "fr",
 ) -> list[str]:
     """Pick the sentences of `text` that best summarize it, in document order.
 
     `ratio` (0 < r <= 1), when given, asks for that share of the article's sentences instead of
-    a fixed count (at least one). The result never totals more than `max_chars` characters,
-    counting one separator between sentences, so it fits a Telegram message with a header; a
-    single sentence longer than that is cut at a word and ends with "…". The title and byline
-    never appear in the result.
+    a fixed count (at least one). `max_words` caps the words of the summary: whole sentences
+    are kept, best first, while they fit (the best one always is); AUTO (the default) is
+    `word_budget(sentences, language)`, and None or a ratio means no cap. The result never
+    totals more than `max_chars` characters, counting one separator between sentences, so it
+    fits a Telegram message with a header; a single sentence longer than that is cut at a word
+    and ends with "…". The title and byline never appear in the result.
 
     Raises SummaryError for an unknown algorithm (naming the valid ones), an unsupported
     `language`, a bad count/ratio/budget, and input that is empty or not text.
@@ -112,6 +140,8 @@ def summarize(
         raise SummaryError(f"the number of sentences must be at least 1, got {sentences}")
     if max_chars < 1:
         raise SummaryError(f"max_chars must be at least 1, got {max_chars}")
+    if isinstance(max_words, int) and max_words < 1:
+        raise SummaryError(f"max_words must be at least 1, got {max_words}")
     check_is_text(text)
     code = _resolve_language(text, language, default_language)
 
@@ -123,7 +153,11 @@ def summarize(
         prepared = Prepared(prepared.title, prepared.candidates[: chosen.window])
     ranking = chosen.rank(prepared, code, count)
     texts = [c.text for c in prepared.candidates]
-    return _select(texts, ranking, count, max_chars)
+    lengths = [len(c.words) for c in prepared.candidates]
+    budget = max_words if max_words != AUTO else None
+    if max_words == AUTO and ratio is None:
+        budget = word_budget(count, code)
+    return _select(texts, ranking, count, max_chars, budget, lengths)
 
 
 def summarize_or_none(
@@ -132,7 +166,7 @@ def summarize_or_none(
     language: str | None,
     *,
     algorithm: str = DEFAULT_ALGORITHM,
-    sentences: int = 3,
+    sentences: int = DEFAULT_SENTENCES,
     default_language: str = "fr",
 ) -> tuple[str, ...] | None:
     """An article's summary computed ahead of readers (ingest, import), or None when its text
@@ -176,21 +210,33 @@ def _resolve_language(text: str, language: str | None, default_language: str) ->
     return normalize_language(default_language)
 
 
-def _select(texts: list[str], ranking: list[int], count: int, max_chars: int) -> list[str]:
-    """The first `count` ranked sentences that fit the character budget, in document order.
+def _select(
+    texts: list[str],
+    ranking: list[int],
+    count: int,
+    max_chars: int,
+    max_words: int | None,
+    lengths: list[int],
+) -> list[str]:
+    """The first `count` ranked sentences that fit the character and word budgets, in
+    document order.
 
     A sentence that does not fit is skipped for a lower-ranked one that does, so a long
-    sentence cannot crowd out the rest of the summary.
+    sentence cannot crowd out the rest of the summary. The best sentence is always kept
+    whatever its word count: the word budget picks whole sentences, it never cuts one.
     """
     chosen: list[int] = []
-    used = 0
+    used = words_used = 0
     for index in ranking:
         if len(chosen) >= count:
             break
         cost = len(texts[index]) + (1 if chosen else 0)
+        if chosen and max_words is not None and words_used + lengths[index] > max_words:
+            continue
         if used + cost <= max_chars:
             chosen.append(index)
             used += cost
+            words_used += lengths[index]
     if not chosen:
         return [_truncate(texts[ranking[0]], max_chars)]
     return [texts[i] for i in sorted(chosen)]

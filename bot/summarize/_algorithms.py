@@ -15,15 +15,13 @@ ranking only, so one giant run-on "sentence" cannot dominate the cost.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from bot.summarize._clean import Candidate, Prepared, content_words
+from bot.summarize import _learned
+from bot.summarize._clean import Prepared, content_words
 from bot.summarize._languages import stemmer, stop_words, word_set
 from bot.summarize._tokenize import SumyTokenizer, words
 
@@ -51,108 +49,6 @@ class Algorithm:
 
 def _lead(prepared: Prepared, code: str, count: int) -> list[int]:
     return [c.position for c in prepared.candidates]
-
-
-# --- default: position-aware centrality with title bonus and MMR --------------------------
-
-# Weights of the three signals, each scaled to [0, 1] over the article. News is written
-# top-down, so position carries the most; centrality (similarity to the rest of the article)
-# and overlap with the headline pick, among the early sentences, those that state the story.
-# Tuned on the French dev set (bench/rouge.py) within a region where both halves agree.
-_W_POSITION = 1.0
-_W_CENTRALITY = 0.6
-_W_TITLE = 1.0
-# Position prior 1 / (1 + i / _POSITION_SCALE): slow decay, as the second to fifth sentences of
-# a news story are often as good as the first (which may be a hook).
-_POSITION_SCALE = 5.0
-# Scores are divided by (words / _TYPICAL_WORDS) ** _LENGTH_EXPONENT: at equal merit the shorter
-# sentence wins, since it leaves room and reads faster; the small exponent keeps merit first.
-_TYPICAL_WORDS = 25.0
-_LENGTH_EXPONENT = 0.25
-# MMR: a sentence's score is reduced by this times its highest similarity to one already chosen,
-# and a sentence more similar than _MAX_REDUNDANCY to a chosen one is skipped outright.
-_MMR_LAMBDA = 1.0
-_MAX_REDUNDANCY = 0.5
-
-
-def _stems(candidate: Candidate, code: str) -> list[str]:
-    stem = stemmer(code)
-    stops = stop_words(code)
-    return [stem(w) for w in candidate.words[:_MAX_WORDS_RANKED] if len(w) > 1 and w not in stops]
-
-
-def _tfidf(bags: Sequence[Sequence[str]], extra: Sequence[str]) -> tuple[Any, Any]:
-    """Row-normalized TF-IDF matrix of the sentences, and the vector of `extra` (the title)."""
-    vocabulary: dict[str, int] = {}
-    for bag in bags:
-        for term in bag:
-            vocabulary.setdefault(term, len(vocabulary))
-    n = len(bags)
-    matrix = np.zeros((n, max(len(vocabulary), 1)))
-    for row, bag in enumerate(bags):
-        for term, count in Counter(bag).items():
-            matrix[row, vocabulary[term]] = 1.0 + math.log(count)
-    df = (matrix > 0).sum(axis=0)
-    idf = np.log((n + 1) / (df + 1)) + 1.0
-    matrix *= idf
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    matrix /= np.where(norms == 0, 1.0, norms)
-    title = np.zeros(matrix.shape[1])
-    for term in extra:
-        if term in vocabulary:
-            title[vocabulary[term]] = idf[vocabulary[term]]
-    title_norm = np.linalg.norm(title)
-    if title_norm:
-        title /= title_norm
-    return matrix, title
-
-
-def _scaled(values: Any) -> Any:
-    top = float(values.max()) if len(values) else 0.0
-    return values / top if top > 0 else values * 0.0
-
-
-def _default(prepared: Prepared, code: str, count: int) -> list[int]:
-    """Our ranking: position prior + centrality + headline overlap, picked with MMR.
-
-    Each signal is cheap (one TF-IDF matrix product), and MMR makes the picks complementary:
-    a sentence that mostly repeats one already chosen is pushed down or skipped, which also
-    covers near-duplicates the cleaning let through.
-    """
-    candidates = prepared.candidates
-    n = len(candidates)
-    if n == 1:
-        return [0]
-    bags = [_stems(c, code) for c in candidates]
-    title_terms: list[str] = []
-    if prepared.title:
-        stem = stemmer(code)
-        title_terms = [stem(w) for w in content_words(words(prepared.title, code), code)]
-    matrix, title = _tfidf(bags, title_terms)
-    similarity = matrix @ matrix.T
-    np.fill_diagonal(similarity, 0.0)
-    centrality = _scaled(similarity.sum(axis=1))
-    title_overlap = _scaled(matrix @ title)
-    position = 1.0 / (1.0 + np.arange(n) / _POSITION_SCALE)
-    score = _W_POSITION * position + _W_CENTRALITY * centrality + _W_TITLE * title_overlap
-    lengths = np.array([max(len(c.words), 5) for c in candidates], dtype=float)
-    score /= (lengths / _TYPICAL_WORDS) ** _LENGTH_EXPONENT
-
-    order: list[int] = []
-    redundant: list[int] = []
-    available = np.ones(n, dtype=bool)
-    redundancy = np.zeros(n)
-    while available.any() and len(order) < count + _SPARE_PICKS:
-        best = int(np.where(available, score - _MMR_LAMBDA * redundancy, -np.inf).argmax())
-        available[best] = False
-        if redundancy[best] > _MAX_REDUNDANCY:
-            # Ranked last rather than dropped, so a short article still fills the count.
-            redundant.append(best)
-            continue
-        order.append(best)
-        redundancy = np.maximum(redundancy, similarity[best])
-    rest = [int(i) for i in np.argsort(-score, kind="stable") if available[i]]
-    return order + rest + redundant
 
 
 # --- sumy ----------------------------------------------------------------------------------
@@ -320,9 +216,9 @@ ALGORITHMS: dict[str, Algorithm] = {
     for a in (
         Algorithm(
             "default",
-            _default,
+            _learned.rank,
             400,
-            "position prior + TF-IDF centrality + headline overlap, MMR against repeats",
+            "a sentence scorer learned from news abstracts (position, headline, centrality...)",
         ),
         Algorithm("lead", _lead, 400, "the first sentences, after cleaning"),
         Algorithm("lexrank", _sumy_ranker(_lexrank), 120, "sumy LexRank (graph centrality)"),

@@ -60,6 +60,7 @@ _BOILERPLATE = re.compile(
     |^(?:read|see)\s+(?:more|also)\b|^related\s*:
     |^(?:photos?|crédits?|credits?|images?|vidéos?|videos?|source|légende|caption)\s*:
     |^(?:mis\s+à\s+jour|publié|updated|published)\s+(?:le|on)\b
+    |^by\s+\.\s|\b(?:published|updated|last\s+updated)\s*:\s|\bpublié\s+le\s*:
     |cliquez\s+ici|click\s+here|abonnez-vous|inscrivez-vous\s+à|subscribe\s+to\s+our
     |sign\s+up\s+for|newsletter\s*:|tous\s+droits\s+réservés|all\s+rights\s+reserved
     |suivez-nous|follow\s+us\s+on|partagez?\s+cet\s+article|share\s+this\s+article
