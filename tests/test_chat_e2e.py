@@ -95,7 +95,7 @@ async def test_commands_menu_is_published_in_both_languages(bot: Bot) -> None:
 async def test_deep_link_opens_the_article(bot: Bot) -> None:
     reply = only(await bot.send(f"/start art_{bot.ids['eco0']}"), "sendMessage")
     text = shown(reply)
-    assert text.startswith("📝 Résumé · 3 phrases")
+    assert text.startswith("📝 Résumé · ≤ 3 phrases, ~60 mots")
     assert f"{bot.ids['eco0']} · La Bourse de Paris termine en hausse" in text
     assert text.count("• ") == 3
 
@@ -203,20 +203,20 @@ async def test_summary_button_opens_a_summary_and_lengths_switch_in_place(bot: B
     eco0 = bot.ids["eco0"]
     opened = only(await bot.press(listing, f"{eco0} · 📝 Résumé"), "sendMessage")
     text = shown(opened)
-    assert text.startswith("📝 Résumé · 3 phrases\n")
+    assert text.startswith("📝 Résumé · ≤ 3 phrases, ~60 mots\n")
     assert text.count("• ") == 3
     assert rows_of(opened) == [
-        ["1 phrase", "✓ 3 phrases", "5 phrases"],
+        ["1 phrase", "✓ ≤ 3 phrases, ~60 mots", "≤ 5 phrases, ~100 mots"],
         ["📄 Texte intégral", "🔗 Lien"],
     ]
     calls = await bot.press(opened, "1 phrase")
     one = only(calls, "editMessageText")
     assert shown(one).startswith("📝 Résumé · 1 phrase\n") and shown(one).count("• ") == 1
     assert answer(calls).params.get("text") is None
-    five = only(await bot.press(one, "5 phrases"), "editMessageText")
+    five = only(await bot.press(one, "≤ 5 phrases, ~100 mots"), "editMessageText")
     assert shown(five).count("• ") == 5
     bot.allowed_failures = 1  # Telegram refuses an edit that changes nothing; we take it well
-    same = await bot.press(five, "✓ 5 phrases")
+    same = await bot.press(five, "✓ ≤ 5 phrases, ~100 mots")
     assert [(c.method, c.ok) for c in same] == [
         ("editMessageText", False),
         ("answerCallbackQuery", True),
@@ -305,7 +305,7 @@ async def test_search_command_and_plain_messages(bot: Bot) -> None:
     assert "Molière" in shown(plain)
     # A link is not a search: the page's summary, here from the store (nothing fetched).
     url = only(await bot.send("https://news.example.org/eco/0?utm_source=x"), "sendMessage")
-    assert shown(url).startswith("📝 Résumé · 3 phrases\n")
+    assert shown(url).startswith("📝 Résumé · ≤ 3 phrases, ~60 mots\n")
     assert f"{bot.ids['eco0']} · La Bourse de Paris termine en hausse" in shown(url)
     none = only(await bot.send("/search zzzzqqq"), "sendMessage")
     assert shown(none).startswith(f"Aucun article ne contient {fr_quote('zzzzqqq')}.")
@@ -347,9 +347,9 @@ async def test_unknown_command_points_to_help(bot: Bot) -> None:
 
 async def test_settings_buttons_change_how_summaries_are_made(bot: Bot) -> None:
     view = only(await bot.send("/settings"), "sendMessage")
-    assert "Résumés : 3 phrases, méthode default" in shown(view)
+    assert "Résumés : ≤ 3 phrases, ~60 mots, méthode default" in shown(view)
     rows = rows_of(view)
-    assert rows[0] == ["1 phrase", "✓ 3 phrases", "5 phrases"]
+    assert rows[0] == ["1 phrase", "✓ ≤ 3 phrases, ~60 mots", "≤ 5 phrases, ~100 mots"]
     assert "✓ default" in rows[1]
     assert ["✓ Français", "English"] in rows
     calls = await bot.press(view, "1 phrase")

@@ -172,7 +172,7 @@ async def test_choosing_a_result_posts_it_and_the_deep_link_opens_it(
     link = posted["reply_markup"]["inline_keyboard"][0][0]["url"]
     start = link.split("?start=", 1)[1]
     reader = only(await bot.send(f"/start {start}", user=EN), "sendMessage")
-    assert shown(reader).startswith("📝 Summary · 3 sentences\n")
+    assert shown(reader).startswith("📝 Summary · ≤ 3 sentences, ~60 words\n")
     assert f"{eco1} · Le prix du gazole recule encore" in shown(reader)
 
 

@@ -129,14 +129,14 @@ async def test_a_link_in_a_message_is_summarized_with_buttons(bot: Bot, server: 
     assert [c.method for c in calls] == ["sendChatAction", "sendMessage"]
     summary = only(calls, "sendMessage")
     text = shown(summary)
-    assert text.startswith("📝 Résumé · 3 phrases\n")
+    assert text.startswith("📝 Résumé · ≤ 3 phrases, ~60 mots\n")
     article_id = int(text.split("\n")[1].split(" · ")[0])
     assert f"{article_id} · Le port de Marseille s’agrandit" in text
     assert "Shared · news.test · " in text  # category, source, date
     assert text.count("• ") == 3
     assert "Accueil" not in text and "©" not in text
     assert rows_of(summary) == [
-        ["1 phrase", "✓ 3 phrases", "5 phrases"],
+        ["1 phrase", "✓ ≤ 3 phrases, ~60 mots", "≤ 5 phrases, ~100 mots"],
         ["📄 Texte intégral", "🔗 Lien"],
     ]
     assert summary.buttons[1][1]["url"] == url
@@ -144,14 +144,14 @@ async def test_a_link_in_a_message_is_summarized_with_buttons(bot: Bot, server: 
     (request,) = server.requests_to("/port.html")
     assert request.headers["Host"] == f"news.test:{port_of(server)}"
 
-    five = only(await bot.press(summary, "5 phrases"), "editMessageText")
+    five = only(await bot.press(summary, "≤ 5 phrases, ~100 mots"), "editMessageText")
     assert shown(five).count("• ") == 5
     full = only(await bot.press(five, "📄 Texte intégral"), "editMessageText")
     assert PARAGRAPHS[-1] in shown(full)
 
     # Asked again (another spelling of the URL, another user): from the store, not fetched.
     again = reply_to(await bot.send(url + "?utm_source=telegram", user=EN))
-    assert again.startswith("📝 Summary · 3 sentences\n")
+    assert again.startswith("📝 Summary · ≤ 3 sentences, ~60 words\n")
     assert f"{article_id} · Le port de Marseille" in again
     assert len(server.requests_to("/port.html")) == 1
     # A URL that redirects to it finds the same article, and is not fetched again either.

@@ -115,7 +115,7 @@ def test_summary_of_long_sentences_fits() -> None:
     sentences = ["Une très longue phrase & " * 140 + "fin."] * 5
     view = render.summary("fr", Summary(article(title="T" * 2000), sentences, 5, "default"))
     shown = check(view)
-    assert shown.startswith("📝 Résumé · 5 phrases")
+    assert shown.startswith("📝 Résumé · ≤ 5 phrases, ~100 mots")
     assert "• Une très longue phrase" in shown
 
 
@@ -141,10 +141,10 @@ def test_link_buttons_only_for_urls_telegram_accepts() -> None:
 def test_settings_view_ticks_the_current_choices() -> None:
     prefs = Preferences(chat_id=1, language="en", sentences=5, algorithm="lexrank")
     view = render.settings("en", prefs, ("default", "lead", "lexrank", "lsa"))
-    assert "Summaries: 5 sentences, method lexrank" in check(view)
+    assert "Summaries: ≤ 5 sentences, ~100 words, method lexrank" in check(view)
     labels = [[b.label for b in row] for row in view.rows]
     assert labels == [
-        ["1 sentence", "3 sentences", "✓ 5 sentences"],
+        ["1 sentence", "≤ 3 sentences, ~60 words", "✓ ≤ 5 sentences, ~100 words"],
         ["default", "lead", "✓ lexrank"],
         ["lsa"],
         ["Français", "✓ English"],

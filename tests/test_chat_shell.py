@@ -48,7 +48,7 @@ def test_newsbot_shell_over_a_pipe(store_path: Path, tmp_path: Path) -> None:
     assert "📰 Latest articles · 1–3 of 11" in out
     assert "[1] 1 · 📝 Summary   [2] 📄 Text   [3] 🔗 Link ↗" in out
     summary = out.split("› 1\n", 1)[1]
-    assert summary.lstrip("─ newsbot\n").startswith("📝 Summary · 3 sentences")
+    assert summary.lstrip("─ newsbot\n").startswith("📝 Summary · ≤ 3 sentences, ~60 words")
     assert "1 · La Bourse de Paris termine en hausse" in summary
     assert "✎ newsbot (edited)" in out and "📝 Summary · 1 sentence\n" in out
     assert "Commands" not in out  # /quit ended the session before /help
@@ -99,17 +99,17 @@ def test_buttons_by_number_and_label_and_links(
 def test_notices_and_settings(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store_path: Path
 ) -> None:
-    out = run_shell(capsys, monkeypatch, store_path, "/settings\n5 phrases\nenglish\n")
+    out = run_shell(capsys, monkeypatch, store_path, "/settings\n5 phrases 100 mots\nenglish\n")
     assert "ⓘ Enregistré ✓" in out
-    assert "Résumés : 5 phrases" in out
+    assert "Résumés : ≤ 5 phrases, ~100 mots" in out
     assert "⚙️ Settings" in out and "ⓘ Saved ✓" in out
 
 
 def test_an_unchanged_edit_is_not_printed_again(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, store_path: Path
 ) -> None:
-    out = run_shell(capsys, monkeypatch, store_path, "/summary 1\n✓ 3 phrases\n/help\n")
-    assert out.count("📝 Résumé · 3 phrases") == 1
+    out = run_shell(capsys, monkeypatch, store_path, "/summary 1\n✓ 3 phrases 60 mots\n/help\n")
+    assert out.count("📝 Résumé · ≤ 3 phrases, ~60 mots") == 1
     assert "Commandes" in out
 
 

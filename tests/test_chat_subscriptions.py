@@ -114,7 +114,7 @@ async def test_new_articles_of_a_subscribed_category_arrive_within_seconds_once(
     assert len(pushed(bot.api)) == 1  # not subscribed to Culture
     # The buttons work like any other: a longer summary, in place.
     edited = only(await bot.press(message, "➕ Plus long"), "editMessageText")
-    assert shown(edited).startswith("📝 Résumé · 5 phrases")
+    assert shown(edited).startswith("📝 Résumé · ≤ 5 phrases, ~100 mots")
     assert shown(edited).count("• ") == 4  # every sentence the dispatch has
 
 

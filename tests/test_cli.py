@@ -135,7 +135,7 @@ def test_import_fails_only_when_nothing_was_read(
     assert f"{tmp_path / 'missing.jsonl'}:0:" in err and f"{empty}:0:" in err
 
 
-def test_import_precomputes_default_summaries(
+def test_import_with_summaries_precomputes_them(
     sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     long_text = " ".join(
@@ -147,8 +147,16 @@ def test_import_precomputes_default_summaries(
         {"title": "Budget", "text": long_text.replace("Phrase", "Ligne"), "language": "ru"},
     ]
     path = write_jsonl(tmp_path / "a.jsonl", records)
-    code, out, _ = run(capsys, "import", str(path))
+    code, out, _ = run(capsys, "import", "--summaries", str(path))
     assert code == 0 and out.strip().endswith("; 2 summaries computed")
+
+
+def test_import_leaves_summaries_for_when_they_are_first_needed(
+    sqlite_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [{"title": "Retraites", "text": "Une phrase. " * 9}])
+    code, out, _ = run(capsys, "import", str(path))
+    assert (code, out.strip()) == (0, "imported 1, skipped 0 duplicate(s), rejected 0")
 
 
 def test_export_round_trips_into_another_store(

@@ -479,8 +479,8 @@ def test_a_rerun_computes_the_summaries_an_interrupted_import_missed(
     monkeypatch: pytest.MonkeyPatch,
     store_url: str,
 ) -> None:
-    """Stored, then killed before the summaries (as `--no-summaries` leaves it): the next
-    import, even of the same file with nothing new, computes what is missing."""
+    """Stored, then killed before the summaries (as a plain import leaves it): the next
+    `import --summaries`, even of the same file with nothing new, computes what is missing."""
     monkeypatch.setenv("NEWSBOT_DATABASE_URL", store_url)
     long_text = " ".join(
         f"Phrase numéro {i} sur la réforme des retraites et le budget de l'État." for i in range(12)
@@ -491,12 +491,12 @@ def test_a_rerun_computes_the_summaries_an_interrupted_import_missed(
     path = write_lines(tmp_path / "a.jsonl", records)
     code, out, _ = run(capsys, "import", "--no-summaries", str(path))
     assert out.strip() == "imported 3, skipped 0 duplicate(s), rejected 0"
-    code, out, _ = run(capsys, "import", str(path))
+    code, out, _ = run(capsys, "import", "--summaries", str(path))
     assert (code, out.strip()) == (
         0,
         "imported 0, skipped 3 duplicate(s), rejected 0; 3 summaries computed",
     )
-    code, out, _ = run(capsys, "import", str(path))
+    code, out, _ = run(capsys, "import", "--summaries", str(path))
     assert out.strip() == "imported 0, skipped 3 duplicate(s), rejected 0"
 
 

@@ -390,7 +390,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Résumés : <b>{length}</b>, méthode <b>{algorithm}</b>\n"
             "Langue : <b>{language}</b>\n\n"
             "Choisissez ci-dessous la longueur des résumés, la méthode qui choisit les "
-            "phrases (default est la nôtre ; lead prend le début de l’article) et la langue."
+            "phrases (default est la nôtre, apprise sur des résumés de journalistes ; lead "
+            "prend le début de l’article) et la langue. Un résumé garde des phrases entières, "
+            "les meilleures d’abord, dans la limite de mots indiquée."
         ),
         "language_set": "Langue : <b>français</b> ✓",
         "language_choose": "Langue actuelle : <b>{language}</b>. Choisissez :",
@@ -475,6 +477,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "btn_read_in_bot": "📖 Lire dans le bot",
         "sentences_one": "{n} phrase",
         "sentences_other": "{n} phrases",
+        # a summary length: at most n whole sentences within about that many words
+        "sentences_budget": "≤ {n} phrases, ~{words} mots",
         "articles_one": "{n} article",
         "articles_other": "{n} articles",
         # -- subscriptions and deliveries
@@ -595,7 +599,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Summaries: <b>{length}</b>, method <b>{algorithm}</b>\n"
             "Language: <b>{language}</b>\n\n"
             "Choose below the summary length, the method that picks the sentences (default is "
-            "ours; lead takes the start of the article) and the language."
+            "ours, learned from journalists’ abstracts; lead takes the start of the article) and "
+            "the language. A summary keeps whole sentences, the best first, within the word "
+            "limit shown."
         ),
         "language_set": "Language: <b>English</b> ✓",
         "language_choose": "Current language: <b>{language}</b>. Choose:",
@@ -675,6 +681,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "btn_read_in_bot": "📖 Read in the bot",
         "sentences_one": "{n} sentence",
         "sentences_other": "{n} sentences",
+        "sentences_budget": "≤ {n} sentences, ~{words} words",
         "articles_one": "{n} article",
         "articles_other": "{n} articles",
         # -- subscriptions and deliveries

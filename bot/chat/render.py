@@ -44,7 +44,7 @@ from bot.chat.i18n import (
 from bot.config import LinksConfig
 from bot.models import INTERFACE_LANGUAGES, Article, Category
 from bot.services.articles import ArticlePage, Summary, TextPage
-from bot.services.chats import SUMMARY_LENGTHS, Preferences
+from bot.services.chats import SUMMARY_LENGTHS, Preferences, summary_words
 from bot.services.links import MAX_URL
 from bot.services.sharing import SharedArticle
 from bot.text import clean_line
@@ -340,19 +340,37 @@ def categories(language: str, found: Sequence[Category]) -> View:
 # -- one article ------------------------------------------------------------------------------
 
 
+def length_label(language: str, sentences: int, article_language: str | None = None) -> str:
+    """What a summary length means: "1 sentence", "≤ 3 sentences, ~60 words" (the budget of
+    the article's language when known)."""
+    if sentences == 1:
+        return plural(language, "sentences", 1)
+    words = summary_words(sentences, article_language)
+    return plain(
+        language,
+        "sentences_budget",
+        n=format_number(sentences, language),
+        words=format_number(words, language),
+    )
+
+
 def summary(language: str, result: Summary) -> View:
     """An article's summary as bullets, with buttons for 1/3/5 sentences and the full text."""
     article = result.article
     head = "\n".join(
         [
-            t(language, "summary_title", length=plural(language, "sentences", result.length)),
+            t(
+                language,
+                "summary_title",
+                length=length_label(language, result.length, article.language),
+            ),
             _heading(article, language, 300),
         ]
     )
     body = bullets(result.sentences, tg_len(head))
     lengths = tuple(
         Button(
-            ("✓ " if n == result.length else "") + plural(language, "sentences", n),
+            ("✓ " if n == result.length else "") + length_label(language, n, article.language),
             ShowSummary(article.id, n),
         )
         for n in SUMMARY_LENGTHS
@@ -464,14 +482,14 @@ def settings(language: str, prefs: Preferences, algorithms: Sequence[str]) -> Vi
             t(
                 language,
                 "settings_body",
-                length=plural(language, "sentences", prefs.sentences),
+                length=length_label(language, prefs.sentences),
                 algorithm=prefs.algorithm,
                 language=LANGUAGE_NAMES[prefs.language],
             ),
         ]
     )
     lengths = tuple(
-        Button(tick(plural(language, "sentences", n), n == prefs.sentences), SetOption("n", str(n)))
+        Button(tick(length_label(language, n), n == prefs.sentences), SetOption("n", str(n)))
         for n in SUMMARY_LENGTHS
     )
     methods = [

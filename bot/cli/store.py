@@ -54,10 +54,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also import the sample articles shipped with newsbot (once: they are skipped "
         "the next time)",
     )
-    imp.add_argument(
+    # Summaries are computed when a reader (or a push) first needs one, then cached: computing
+    # them all up front would cap an import at a few hundred articles a second.
+    summaries = imp.add_mutually_exclusive_group()
+    summaries.add_argument(
+        "--summaries",
+        action="store_true",
+        help="also compute the default summary of every new article (and of any stored one "
+        "missing it) now, on every core, rather than when first asked for",
+    )
+    summaries.add_argument(
         "--no-summaries",
         action="store_true",
-        help="do not precompute default summaries (they are then computed on first request)",
+        help="the default: summaries are computed when first asked for, then cached",
     )
 
     exp = subcommand(
@@ -184,7 +193,7 @@ async def cmd_import(args: argparse.Namespace, config: Config, clock: Clock) -> 
         clock,
         [Path(p) for p in args.files],
         sample=args.sample,
-        summaries=not args.no_summaries,
+        summaries=args.summaries,
     )
     print(result.summary_line(), file=out())
     return EXIT_OK if result.read_anything else EXIT_FAILED

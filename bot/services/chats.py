@@ -19,10 +19,17 @@ from bot.config import SummaryConfig
 from bot.errors import BadArgument
 from bot.models import INTERFACE_LANGUAGES, Chat
 from bot.store.contract import ChatStore
-from bot.summarize import ALGORITHMS
+from bot.summarize import ALGORITHMS, word_budget
 
+# The lengths a chat can pick: at most that many whole sentences, within `summary_words` words.
 SUMMARY_LENGTHS: tuple[int, ...] = (1, 3, 5)
 MAX_SENTENCES = 20
+
+
+def summary_words(sentences: int, language: str | None = None) -> int:
+    """The word budget of a summary of at most `sentences` sentences of an article in
+    `language` (None: the general figure), for labels that say what a length means."""
+    return word_budget(sentences, language)
 
 
 def language_for(language_code: str | None) -> str:
