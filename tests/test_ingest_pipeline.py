@@ -207,7 +207,7 @@ async def test_good_feeds_are_ingested_bad_ones_reported_and_backed_off(
     # Summaries and deliveries came with the articles.
     for article in articles.values():
         if article.title != "Seed":
-            assert await store.get_summary(article.id, "default", "3"), article.title
+            assert await store.get_summary(article.id, "default", "3w"), article.title
     queued = {d.article_id for d in await store.list_deliveries(chat_id=42)}
     assert queued == {a.id for a in articles.values() if a.category == "Économie"} - {1}
 
@@ -237,7 +237,7 @@ async def test_second_run_stores_nothing_new_and_completes_teasers(
     first = await pipeline.run()
     count = await store.count_articles()
     (teaser,) = [a async for a in store.iter_articles() if a.url == server.url("/world/floods")]
-    teaser_summary = await store.get_summary(teaser.id, "default", "3")
+    teaser_summary = await store.get_summary(teaser.id, "default", "3w")
     assert teaser_summary == ["Heavy rain flooded several coastal towns overnight."]
     server.add("/world/floods", render_page("/world/floods"), content_type="text/html")
 
@@ -259,7 +259,7 @@ async def test_second_run_stores_nothing_new_and_completes_teasers(
     floods = [a async for a in store.iter_articles() if a.url == server.url("/world/floods")]
     assert "Emergency services rescued" in floods[0].text
     assert server.url("/world/floods") not in {p.url for p in await store.pending_pages()}
-    summary = await store.get_summary(floods[0].id, "default", "3")
+    summary = await store.get_summary(floods[0].id, "default", "3w")
     assert summary and summary != teaser_summary  # recomputed on the full text
 
     # The third failure disables a bad feed, with its reason kept.
@@ -312,7 +312,7 @@ async def test_a_crashing_parser_costs_its_feed_only(store: SqlStore, store_url:
     assert boom.status == FAILED and boom.error == "internal error: RuntimeError: parser bug"
     assert ok.status == OK and ok.new == 2
     article = (await store.latest(1))[0]
-    assert await store.get_summary(article.id, "default", "3") == ["Résumé."]
+    assert await store.get_summary(article.id, "default", "3w") == ["Résumé."]
 
 
 async def test_two_processes_never_fetch_the_same_feed_at_once(

@@ -136,7 +136,7 @@ async def test_teaser_pages_are_pending_then_failed_or_completed(store: SqlStore
         START - timedelta(hours=1),
         "Sport",
     )
-    assert await store.get_summary(ids[0], "default", "3") == ["Phrase du texte intégral."]
+    assert await store.get_summary(ids[0], "default", "3w") == ["Phrase du texte intégral."]
     assert [a.id for a in await store.search("intégral")] == [ids[0]]
     assert await store.pending_pages() == []
     assert [d.article_id for d in await store.list_deliveries(chat_id=7)] == [ids[0]]

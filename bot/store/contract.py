@@ -61,8 +61,9 @@ from bot.models import (
 )
 
 # (algorithm, length key) under which `add_articles` caches precomputed summaries when the
-# caller does not say; `bot.services.summaries.length_key` spells lengths ("3", "10%").
-DEFAULT_SUMMARY_KEY: tuple[str, str] = ("default", "3")
+# caller does not say; `bot.summarize.length_key` spells lengths ("3w": at most three sentences
+# within their word budget; "10%").
+DEFAULT_SUMMARY_KEY: tuple[str, str] = ("default", "3w")
 
 
 @dataclass(slots=True)
