@@ -32,6 +32,7 @@ import re
 import unicodedata
 from functools import cache
 
+import regex
 from sentence_splitter import SentenceSplitter
 
 from bot.summarize._languages import normalize_language, word_set
@@ -72,9 +73,67 @@ _WORD_ENGLISH = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
 
 
 @cache
-def _splitter(code: str) -> SentenceSplitter:
+def _splitter(code: str) -> _Moses:
     """One Moses splitter per language; `split` keeps no state, so threads can share it."""
-    return SentenceSplitter(language=code)
+    return _Moses(SentenceSplitter(language=code))
+
+
+# The Moses rules as `sentence-splitter` 1.4 applies them, with the patterns compiled once.
+# Written here because the library passes pattern strings to `regex.sub` and `regex.search`
+# on every call and for every word: looking them up in `regex`'s cache cost about 20 us each,
+# two thirds of the time of summarizing a short article. The decisions are the library's (its
+# non-breaking prefixes are used as loaded; tests/test_summarize_tokenize.py compares both on
+# every case).
+_STARTER = r"['\"([\u00bf\u00a1\p{Initial_Punctuation}]"
+_UPPER = r"[\p{Uppercase_Letter}\p{Other_Letter}]"
+_MOSES_RULES = tuple(
+    regex.compile(pattern)
+    for pattern in (
+        rf"([?!]) +({_STARTER}*{_UPPER})",
+        rf"(\.[\.]+) +({_STARTER}*{_UPPER})",
+        rf"([?!\.][\ ]*['\")\]\p{{Final_Punctuation}}]+) +({_STARTER}*[\ ]*{_UPPER})",
+        rf"([?!\.]) +(['\"[\u00bf\u00a1\p{{Initial_Punctuation}}]+[\ ]*{_UPPER})",
+    )
+)
+_MOSES_SPACES = regex.compile(r" +")
+_MOSES_PERIOD = regex.compile(r"([\w\.\-]*)(['\"\)\]\%\p{Final_Punctuation}]*)(\.+)$")
+_MOSES_ACRONYM = regex.compile(r"(\.)[\p{Uppercase_Letter}\p{Other_Letter}\-]+(\.+)$")
+_MOSES_NEXT = regex.compile(rf"^([ ]*{_STARTER}*[ ]*[\p{{Uppercase_Letter}}\p{{Other_Letter}}0-9])")
+_MOSES_DIGITS = regex.compile(r"^[0-9]+")
+
+
+class _Moses:
+    """`SentenceSplitter.split` with compiled patterns (see above)."""
+
+    def __init__(self, splitter: SentenceSplitter) -> None:
+        prefixes = splitter._SentenceSplitter__non_breaking_prefixes
+        numeric = SentenceSplitter.PrefixType.NUMERIC_ONLY
+        self._default = frozenset(p for p, kind in prefixes.items() if kind != numeric)
+        self._numeric = frozenset(p for p, kind in prefixes.items() if kind == numeric)
+
+    def split(self, text: str) -> list[str]:
+        if not text:
+            return []
+        for rule in _MOSES_RULES:
+            text = rule.sub("\\1\n\\2", text)
+        words = _MOSES_SPACES.split(text)
+        for i in range(len(words) - 1):
+            match = _MOSES_PERIOD.search(words[i])
+            if not match:
+                continue
+            prefix, punct = match.group(1), match.group(2)
+            if prefix and prefix in self._default and not punct:
+                continue  # an honorific such as "M." or "Dr."
+            if _MOSES_ACRONYM.search(words[i]):
+                continue  # an upper-case acronym: "U.S."
+            if not _MOSES_NEXT.search(words[i + 1]):
+                continue
+            if prefix in self._numeric and not punct and _MOSES_DIGITS.search(words[i + 1]):
+                continue  # "No. 5", "p. 12"
+            words[i] += "\n"
+        text = " ".join(words)
+        text = _MOSES_SPACES.sub(" ", text).replace("\n ", "\n").replace(" \n", "\n").strip()
+        return text.split("\n")
 
 
 def normalize(text: str) -> str:
