@@ -9,9 +9,12 @@ The pipeline is the same for every algorithm:
    else py3langid's guess when we support it, else `default_language`;
 2. cut the title and byline off the top, split into sentences, drop boilerplate, fragments
    under five words and repeated sentences (`_clean`);
-3. rank the candidates with the chosen algorithm (`_algorithms`: our `default`, `lead`, and
-   sumy's LexRank, TextRank, LSA, Luhn, SumBasic, KL-Sum and Edmundson);
-4. keep the best ones that fit in `max_chars`, in document order.
+3. rank the candidates with the chosen algorithm (`_algorithms`: our `default`, a scorer
+   learned from news abstracts (`_learned`, weights in `scorer_weights.json`, retrained by
+   `bench/train_scorer.py`), `lead`, and sumy's LexRank, TextRank, LSA, Luhn, SumBasic,
+   KL-Sum and Edmundson);
+4. keep the best ones, whole, that fit the word budget (`word_budget`) and `max_chars`, in
+   document order.
 
 No network, no NLTK data: sentences come from `sentence-splitter` plus our rules (`_tokenize`),
 stemmers and stop words from sumy. Functions are synchronous and keep no mutable state between
