@@ -49,7 +49,14 @@ from bot.errors import SummaryError  # noqa: E402
 from bot.summarize import DEFAULT_MAX_WORDS, DEFAULT_SENTENCES  # noqa: E402
 from bot.summarize._algorithms import ALGORITHMS  # noqa: E402
 from bot.summarize._clean import prepare  # noqa: E402
-from bot.summarize._learned import FEATURES, WEIGHTS_FILE, features, pick  # noqa: E402
+from bot.summarize._learned import (  # noqa: E402
+    CONFIDENCE_GAP,
+    FEATURES,
+    WEIGHTS_FILE,
+    confident,
+    features,
+    pick,
+)
 
 DEFAULT_TRAIN = ROOT.parent / "shared" / "data" / "orangesum-train-fr.jsonl"
 WEIGHTS = ROOT / "bot" / "summarize" / WEIGHTS_FILE
@@ -181,8 +188,18 @@ def fit(data: list[dict[str, Any]], penalty: float) -> tuple[Any, Any, Any]:
     return w, mean, scale
 
 
-def select(order: list[int], lengths: list[int], count: int, budget: int | None) -> list[int]:
-    """The summarizer's selection rule (`bot.summarize._select`, without the character cap)."""
+def select(
+    order: list[int],
+    lengths: list[int],
+    count: int,
+    budget: int | None,
+    scores: Any = None,
+    gap: float | None = None,
+) -> list[int]:
+    """The summarizer's selection rule (`bot.summarize._select`, without the character cap):
+    within a budget, only the picks within `gap` of the best score (`_learned.confident`)."""
+    if budget is not None and gap is not None and scores is not None:
+        order = order[: confident(order, scores, gap)]
     chosen: list[int] = []
     used = 0
     for i in order:
@@ -197,16 +214,22 @@ def select(order: list[int], lengths: list[int], count: int, budget: int | None)
 
 
 def evaluate(
-    data: list[dict[str, Any]], scorer: Any, count: int, budget: int | None
+    data: list[dict[str, Any]],
+    scorer: Any,
+    count: int,
+    budget: int | None,
+    gap: float | None = CONFIDENCE_GAP,
 ) -> tuple[float, float, float, float]:
     """Mean R1, R2, RL (x100) and summary words on `data` with the given scorer and length."""
     r1, r2, rl, lengths = [], [], [], []
     for item in data:
+        scores = None
         if scorer is None:
             order = list(range(len(item["sentences"])))
         else:
-            order = pick(scorer(item["rows"]), item["similarity"], count)
-        chosen = select(order, item["lengths"], count, budget)
+            scores = scorer(item["rows"])
+            order = pick(scores, item["similarity"], count)
+        chosen = select(order, item["lengths"], count, budget, scores, gap)
         summary = [w for i in chosen for w in item["sentences"][i]]
         a, b, c = rouge(summary, item["reference"])
         r1.append(a)
@@ -244,7 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(held)} held out"
     )
     count, budget = DEFAULT_SENTENCES, DEFAULT_MAX_WORDS
-    print(f"held-out ROUGE F1 x100 at the default length ({count} sentences, {budget} words)\n")
+    print(
+        f"held-out ROUGE F1 x100 at the default length ({count} sentences, {budget} words, "
+        f"score gap {CONFIDENCE_GAP:g})\n"
+    )
     print(f"{'model':<16} {'R1':>6} {'R2':>6} {'RL':>6} {'words':>6}")
     r = evaluate(held, None, count, budget)
     print(f"{'lead':<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:6.1f}")
@@ -267,10 +293,22 @@ def main(argv: list[str] | None = None) -> int:
         return ((m - mean) / scale) @ w
 
     print(f"\nlength trade-off on the held-out articles (L2 {penalty:g})\n")
-    print(f"{'sentences':>9} {'words':>6} {'R1':>6} {'R2':>6} {'RL':>6} {'mean words':>10}")
-    for n, b in ((1, None), (2, None), (3, None), (3, 40), (3, 50), (3, 60), (3, 75), (4, 90)):
-        r = evaluate(held, chosen, n, b)
-        print(f"{n:>9} {b or '-':>6} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:10.1f}")
+    print(
+        f"{'sentences':>9} {'words':>6} {'gap':>5} {'R1':>6} {'R2':>6} {'RL':>6} {'mean words':>10}"
+    )
+    lengths: list[tuple[int, int | None, float | None]] = [
+        (1, None, None),
+        (2, None, None),
+        (3, None, None),
+        *((3, b, None) for b in (40, 50, 60, 75)),
+        *((3, b, g) for b in (55, 60, 70) for g in (0.75, 1.0, 1.25)),
+        (4, 90, None),
+    ]
+    for n, b, g in lengths:
+        r = evaluate(held, chosen, n, b, g)
+        print(
+            f"{n:>9} {b or '-':>6} {g or '-':>5} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:10.1f}"
+        )
 
     print("\nweights (on standardised features), largest first:")
     for name, value in sorted(zip(FEATURES, w, strict=True), key=lambda p: -abs(p[1])):

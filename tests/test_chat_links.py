@@ -133,7 +133,7 @@ async def test_a_link_in_a_message_is_summarized_with_buttons(bot: Bot, server: 
     article_id = int(text.split("\n")[1].split(" · ")[0])
     assert f"{article_id} · Le port de Marseille s’agrandit" in text
     assert "Shared · news.test · " in text  # category, source, date
-    assert text.count("• ") == 3
+    assert 1 <= text.count("• ") <= 3  # at most 3 sentences, ~60 words
     assert "Accueil" not in text and "©" not in text
     assert rows_of(summary) == [
         ["1 phrase", "✓ ≤ 3 phrases, ~60 mots", "≤ 5 phrases, ~100 mots"],
@@ -193,7 +193,7 @@ async def test_summarize_command(bot: Bot, server: FeedServer) -> None:
     one = reply_to(await bot.send(f"/summarize {article_url(server)} 1"))
     assert one.startswith("📝 Résumé · 1 phrase\n") and one.count("• ") == 1
     note = reply_to(await bot.send(f"/summarize {article_url(server, '/note.txt')}"))
-    assert "· Note de conjoncture\n" in note and note.count("• ") == 3
+    assert "· Note de conjoncture\n" in note and 1 <= note.count("• ") <= 3
     usage = (
         "Usage : /summarize lien [phrases], par exemple /summarize https://www.example.org/article."
     )

@@ -64,7 +64,7 @@ def test_algorithm_names() -> None:
 def test_every_algorithm_gives_distinct_body_sentences_in_order(
     algorithm: str, article: str, body: list[str], language: str, title: str
 ) -> None:
-    summary = summarize(article, algorithm=algorithm, sentences=3)
+    summary = summarize(article, algorithm=algorithm, sentences=3, max_words=None)
 
     assert len(summary) == 3
     assert all(sentence in body for sentence in summary)
@@ -338,7 +338,7 @@ def test_works_without_any_nltk_data_or_network(tmp_path: Path) -> None:
         from bot.summarize import ALGORITHMS, summarize
         text = open({str(FIXTURES / "article_fr.txt")!r}, encoding="utf-8").read()
         for algorithm in ALGORITHMS:
-            assert len(summarize(text, algorithm=algorithm)) == 3, algorithm
+            assert 1 <= len(summarize(text, algorithm=algorithm)) <= 3, algorithm
         print("ok", len(ALGORITHMS))
         """
     )

@@ -39,7 +39,7 @@ def test_help_has_an_example_and_lists_algorithms() -> None:
 
 
 def test_file_prints_one_body_sentence_per_line() -> None:
-    code, out, err = _run([str(ARTICLE_FR)])
+    code, out, err = _run([str(ARTICLE_FR), "--max-words", "0"])
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert len(lines) == 3
@@ -137,7 +137,7 @@ def test_jsonl_summarizes_each_line_and_reports_bad_ones(tmp_path: Path) -> None
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    code, out, err = _run(["--jsonl", str(path), "--sentences", "2"])
+    code, out, err = _run(["--jsonl", str(path), "--sentences", "2", "--max-words", "0"])
 
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["id"] for r in records] == ["a1", None, 7, "a2", "a3", None, "a4"]

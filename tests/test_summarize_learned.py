@@ -169,3 +169,25 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert tuple(json.loads(outputs[0])["features"]) == FEATURES
+
+
+def test_default_length_keeps_only_sentences_close_to_the_best() -> None:
+    import numpy as np
+
+    from bot.summarize._learned import CONFIDENCE_GAP, confident
+
+    scores = np.array([2.0, 1.5, 0.9, 0.5])
+    assert confident([0, 1, 2, 3], scores) == 2  # 0.9 is more than the gap below 2.0
+    assert confident([0, 1, 2, 3], scores, gap=10.0) == 4
+    assert CONFIDENCE_GAP > 0
+
+
+def test_a_longer_length_gives_a_longer_summary() -> None:
+    """What the per-chat length setting relies on: 1 < default <= 5 in words."""
+    text = " ".join(BODY)
+    lengths = [
+        sum(len(words(s, "fr")) for s in summarize(text, sentences=n, language="fr"))
+        for n in (1, DEFAULT_SENTENCES, 5)
+    ]
+    assert lengths[0] < lengths[2] and lengths[0] <= lengths[1] <= lengths[2]
+    assert len(summarize(text, sentences=5, language="fr")) > 2

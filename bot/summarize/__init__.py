@@ -32,6 +32,7 @@ from bot.summarize._algorithms import ALGORITHMS as _REGISTRY
 from bot.summarize._clean import Prepared, check_is_text, prepare
 from bot.summarize._languages import SUPPORTED, normalize_language
 from bot.summarize._languages import detect_language as _detect
+from bot.summarize._learned import Ranking
 
 __all__ = [
     "ALGORITHMS",
@@ -160,6 +161,11 @@ def summarize(
     budget = max_words if max_words != AUTO else None
     if max_words == AUTO and ratio is None:
         budget = word_budget(count, code)
+    if budget is not None and count <= DEFAULT_SENTENCES and isinstance(ranking, Ranking):
+        # At the default length, the learned scorer's clearly weaker sentences stay out (the
+        # summary is as long as the article has summary-worthy sentences); a longer summary
+        # asked for is filled to its budget.
+        ranking = ranking[: ranking.confident]
     return _select(texts, ranking, count, max_chars, budget, lengths)
 
 
