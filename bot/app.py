@@ -41,6 +41,7 @@ from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
 from bot.services.links import LinkService
+from bot.services.publishing import FormatService
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
@@ -108,6 +109,7 @@ class Runtime:
             chats=chats,
             subscriptions=SubscriptionService(self._store, articles, chats, self.config.delivery),
             admin=AdminService(self._store, self.config.telegram.admins),
+            publishing=FormatService(self._store, chats),
             links=LinkService(self._store, links, fetcher, clock=clock),
             sharing=SharingService(
                 articles,

@@ -18,6 +18,7 @@ from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
 from bot.services.links import LinkService
+from bot.services.publishing import FormatService
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 
@@ -34,6 +35,7 @@ class Services:
     sharing: SharingService | None = None
     subscriptions: SubscriptionService | None = None
     admin: AdminService | None = None
+    publishing: FormatService | None = None
 
 
 class BotData:

@@ -23,7 +23,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -34,15 +34,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import delivery_handlers, render
+from bot.chat import delivery_handlers, format_handlers, render
 from bot.chat import render_delivery as delivery_views
 from bot.chat.callbacks import (
     Action,
+    FormatPage,
     OpenCategory,
     OpenFullText,
     OpenSummary,
     OpenView,
     SetDelivery,
+    SetFormat,
     SetLanguage,
     SetOption,
     ShowDigest,
@@ -58,7 +60,7 @@ from bot.chat.context import NewsApplication, NewsContext
 from bot.chat.i18n import COMMANDS, plain
 from bot.chat.keyboards import markup
 from bot.chat.render import View
-from bot.chat.replies import NO_PREVIEW, edit, send
+from bot.chat.replies import NO_PREVIEW, edit, picture_refused, send, send_post
 from bot.errors import (
     LinkError,
     LinksDisabled,
@@ -155,6 +157,37 @@ async def summary(update: Update, context: NewsContext) -> None:
         view = await _summary(context, prefs, article_id, sentences)
     except NotFound:
         view = render.message(prefs.language, "article_not_found", id=args[0].lstrip("#"))
+        await _reply(update, context, view)
+        return
+    await _reply_with_picture(update, context, prefs, article_id, view)
+
+
+async def _reply_with_picture(
+    update: Update, context: NewsContext, prefs: Preferences, article_id: int, view: View
+) -> None:
+    """Answer with the article's picture and `view` as its caption when the article has one,
+    the chat takes pictures and the view fits a caption; else as text. A picture Telegram
+    refuses is dropped from the article and the answer goes as text."""
+    chat = update.effective_chat
+    assert chat is not None
+    article = await context.services.articles.article(article_id)
+    photo = render.safe_url(article.image)
+    publishing = context.services.publishing
+    if (
+        photo is not None
+        and publishing is not None
+        and delivery_views.caption_len(view.text) <= delivery_views.MAX_CAPTION
+        and (await publishing.format(chat.id)).picture == "photo"
+    ):
+        try:
+            await send_post(context.bot, chat.id, view, photo=photo)
+            return
+        except BadRequest as exc:
+            if not picture_refused(exc.message):
+                raise
+            log.info("Telegram refused the picture of article %s: %s", article_id, exc.message)
+            if context.services.subscriptions is not None:
+                await context.services.subscriptions.picture_refused(article_id, photo)
     await _reply(update, context, view)
 
 
@@ -410,6 +443,11 @@ async def _act(
         case SetDelivery():
             refused = await delivery_handlers.act(context, query, prefs, action)
             return refused or await _show_settings(context, query, prefs)
+        case FormatPage("s"):
+            await edit(context.bot, query, await _settings(context, prefs))
+        case FormatPage() | SetFormat():
+            notice = await format_handlers.act(context, query, prefs, action)
+            return notice or await _show_settings(context, query, prefs)
         case _:
             raise ValueError(f"unhandled action {action!r}")
     return None
@@ -426,7 +464,17 @@ async def _settings(context: NewsContext, prefs: Preferences) -> View:
     service = context.services.subscriptions
     if service is None:
         return view
-    return delivery_views.with_delivery(prefs.language, view, await service.settings(prefs.chat_id))
+    view = delivery_views.with_delivery(prefs.language, view, await service.settings(prefs.chat_id))
+    publishing = context.services.publishing
+    if publishing is None:
+        return view
+    # Silent posts sit next to quiet hours; the Format page holds the rest of the format.
+    fmt = await publishing.format(prefs.chat_id)
+    rows = (
+        delivery_views.silent_row(prefs.language, fmt),
+        delivery_views.format_button(prefs.language),
+    )
+    return View(view.text, (*view.rows, *rows))
 
 
 async def _categories(context: NewsContext, prefs: Preferences) -> View:
@@ -605,7 +653,11 @@ def register(application: NewsApplication) -> None:
     # Commands posted in a channel the bot is an admin of arrive as channel posts: the
     # channel's admins run it (subscriptions, settings) like any chat.
     commands = new_messages | filters.UpdateType.CHANNEL_POST
-    for name, callback in {**COMMAND_HANDLERS, **delivery_handlers.COMMAND_HANDLERS}.items():
+    for name, callback in {
+        **COMMAND_HANDLERS,
+        **delivery_handlers.COMMAND_HANDLERS,
+        **format_handlers.COMMAND_HANDLERS,
+    }.items():
         application.add_handler(CommandHandler(name, callback, filters=commands))
     private = new_messages & filters.ChatType.PRIVATE
     has_link = (

@@ -141,6 +141,12 @@ class SubscriptionService:
         """The chat took the bot back (unblocked, added again): its subscriptions resume."""
         return await self.store.reactivate_chat(chat_id)
 
+    async def picture_refused(self, article_id: int, url: str) -> None:
+        """Telegram refused the article's picture: no chat is offered it again."""
+        self.articles.forget(article_id)
+        await self.store.forget_image(article_id, url)
+        self.articles.forget(article_id)
+
     # -- delivery settings -------------------------------------------------------------------
 
     async def settings(self, chat_id: int) -> DeliverySettings:

@@ -61,6 +61,8 @@ _ARTICLE_COLUMNS = (
     articles.c.feed_id,
     articles.c.content_hash,
     articles.c.stored_at,
+    articles.c.image_url,
+    articles.c.site_name,
 )
 
 
@@ -84,6 +86,8 @@ def _to_article(row: Row[Any]) -> Article:
         feed_id=row.feed_id,
         content_hash=row.content_hash,
         stored_at=row.stored_at,
+        image=row.image_url,
+        site_name=row.site_name,
     )
 
 
@@ -166,6 +170,8 @@ class ArticlesMixin(QueueMixin):
                     "page_status": PAGE_PENDING if item.page_error else None,
                     "page_attempts": 1 if item.page_error else 0,
                     "page_error": item.page_error,
+                    "image_url": item.image or None,
+                    "site_name": item.site_name or None,
                 }
             )
         if not rows:
@@ -404,6 +410,18 @@ class ArticlesMixin(QueueMixin):
             )
         )
         await self._write(_execute, statement)
+
+    async def forget_image(self, article_id: int, url: str) -> bool:
+        statement = (
+            articles.update()
+            .where(articles.c.id == article_id, articles.c.image_url == url)
+            .values(image_url=None)
+        )
+
+        def run(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._write(run)
 
     # -- articles: reading -----------------------------------------------------------------
 

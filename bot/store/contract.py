@@ -339,6 +339,10 @@ class DeliveryQueue(Protocol):
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """Move a chat (settings, subscriptions, queue, digests) to a new id."""
 
+    async def forget_image(self, article_id: int, url: str) -> bool:
+        """Telegram refused the article's picture at *url*: drop it from the article, so no
+        chat is offered it again. False if the article has no longer that picture."""
+
     async def create_digest(self, chat_id: int, article_ids: Sequence[int]) -> int:
         """Keep the article list of a digest message; its id."""
 
