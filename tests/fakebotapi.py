@@ -50,7 +50,7 @@ an error is refused with "failed to get HTTP URL content", a page that is not an
 "wrong type of the web page content" (answers are cached per URL, as Telegram caches them). A
 caption is valid HTML of at most 1,024 characters counted after its entities are parsed; a
 photo message has no text to edit. `link_preview_options` (only its known fields) and
-`disable_notification` are recorded on each message (`_preview`, `_silent`).
+`disable_notification` are recorded on each message (`options()`).
 
 answerInlineQuery is checked as Telegram does (at most 50 results, unique ids of at most 64
 bytes, next_offset of at most 64 bytes, each result's message text valid HTML of at most 4096
@@ -585,6 +585,13 @@ class FakeBotAPI:
             stored = self.messages[(chat_id, message_id)]
             return {k: v for k, v in stored.items() if not k.startswith("_")}
 
+    def options(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """How a message was sent: its `link_preview_options` (None if not given) and whether
+        it was silent (`disable_notification`)."""
+        with self._lock:
+            stored = self.messages[(chat_id, message_id)]
+            return {"preview": stored.get("_preview"), "silent": bool(stored.get("_silent"))}
+
     def html(self, chat_id: int, message_id: int) -> str:
         """The HTML the bot last set for a message."""
         with self._lock:
@@ -758,6 +765,8 @@ class FakeBotAPI:
             return self._edit(params, text=True)
         if method == "editMessageReplyMarkup":
             return self._edit(params, text=False)
+        if method == "editMessageCaption":
+            return self._edit_caption(params)
         if method == "answerCallbackQuery":
             return self._answer(params)
         if method == "answerInlineQuery":
@@ -985,6 +994,34 @@ class FakeBotAPI:
             "_silent": params.get("disable_notification") is True,
         }
         return message
+
+    def _edit_caption(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        old = self.messages.get(key)
+        if old is None:
+            raise ApiError("Bad Request: message to edit not found")
+        if "photo" not in old:
+            raise ApiError("Bad Request: there is no caption in the message to edit")
+        caption = str(params.get("caption") or "")
+        try:
+            shown = parse_html(caption) if str(params.get("parse_mode") or "").upper() else caption
+        except HtmlError as exc:
+            raise ApiError(f"Bad Request: can't parse entities: {exc}") from None
+        if utf16_len(shown) > MAX_CAPTION:
+            raise ApiError("Bad Request: message caption is too long")
+        markup = self._check_markup(params)
+        new = {**old, "caption": shown, "_html": caption, "_parse_mode": params.get("parse_mode")}
+        new.pop("reply_markup", None)
+        if markup and markup.get("inline_keyboard"):
+            new["reply_markup"] = markup
+        if (new["_html"], new.get("reply_markup")) == (old["_html"], old.get("reply_markup")):
+            raise ApiError(
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message"
+            )
+        new["edit_date"] = int(time.time())
+        self.messages[key] = new
+        return {k: v for k, v in new.items() if not k.startswith("_")}
 
     def _edit(self, params: dict[str, Any], *, text: bool) -> dict[str, Any]:
         key = (int(params["chat_id"]), int(params["message_id"]))

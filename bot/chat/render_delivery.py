@@ -5,6 +5,7 @@ of a chat's subscriptions and its delivery settings. Pure functions like `bot.ch
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -158,7 +159,7 @@ def _post_text(
     tail: list[str] = []
     url = safe_url(article.url)
     if fmt.link and url:
-        tail.append(f'<a href="{escape(url)}">{t(language, "post_read")}</a>')
+        tail.append(f'<a href="{html.escape(url, quote=True)}">{t(language, "post_read")}</a>')
     if fmt.signature:
         tail.append(escape(clip(fmt.signature, 200)))
     blocks = ["\n".join(head)]

@@ -455,7 +455,9 @@ class IngestPipeline:
         )
         times.add(spent)
         report.malformed = parsed.malformed
-        await self._store_entries(feed, parsed.entries, claimed, times, report)
+        # The feed's title as it is now names the articles' source (`Decider.article`).
+        titled = dataclasses.replace(feed, title=parsed.title or feed.title)
+        await self._store_entries(titled, parsed.entries, claimed, times, report)
         return self.decider.after_success(
             feed,
             now,
