@@ -5,6 +5,10 @@ the publisher's format (/format, the Format page of /settings) and silent posts.
 
 from __future__ import annotations
 
+import asyncio
+import io
+import sys
+from argparse import Namespace
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.chat.outbox import TelegramOutbox
+from bot.cli.run import cmd_shell
+from bot.config import Config, StoreConfig
 from bot.deliver.sender import Sender
 from bot.models import NewArticle
 from bot.store import SqlStore
@@ -268,3 +274,23 @@ async def test_silent_always_and_silent_during_quiet_hours(quiet_bot: Bot, url: 
     await publish(bot.clock, url, news(5))
     await drain(sender)
     assert len(silent()) == 4
+
+
+def test_the_shell_shows_a_pictures_address_and_the_format_page(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`newsbot shell`: a terminal shows no picture, so /summary of a pictured article prints
+    its address above the caption; the Format page works there too."""
+    path = tmp_path / "shell.db"
+    asyncio.run(seed(f"sqlite+aiosqlite:///{path}"))
+    [article_id] = asyncio.run(
+        publish(FakeClock(), f"sqlite+aiosqlite:///{path}", news(1, "https://ex.org/i?a=1&b=2"))
+    )
+    monkeypatch.setattr(
+        sys, "stdin", io.StringIO(f"/summary {article_id} 1\n/settings\nformat des publications\n")
+    )
+    config = Config(store=StoreConfig(url=f"sqlite+aiosqlite:///{path}"))
+    assert asyncio.run(cmd_shell(Namespace(language="fr", sample=False), config, FakeClock())) == 0
+    out = capsys.readouterr().out
+    assert "🖼 https://ex.org/i?a=1&b=2\n  📝 Résumé · 1 phrase" in out
+    assert "🖼 Format des publications" in out and "Aperçu de la prochaine publication" in out
