@@ -17,10 +17,11 @@ import pytest
 
 from bot.chat.outbox import TelegramOutbox
 from bot.cli.run import cmd_shell
-from bot.config import Config, StoreConfig
+from bot.config import Config, DeliveryConfig, StoreConfig
+from bot.deliver.rules import PushRules
 from bot.deliver.sender import Sender
 from bot.models import NewArticle
-from bot.store import SqlStore
+from bot.store import SqlStore, open_store
 from tests.fakebotapi import (
     MAX_CAPTION,
     PHOTO_NOT_AN_IMAGE,
@@ -42,8 +43,11 @@ from tests.helpers import (
     shown,
     until,
 )
-from tests.test_chat_subscriptions import QUICK, publish
 
+# Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
+QUICK = DeliveryConfig(
+    messages_per_second=200, private_chat_per_second=50, group_per_minute=3000, poll_seconds=0.1
+)
 MEMBER = User(id=611, first_name="Léa", language_code="fr")
 ADMIN = User(id=612, first_name="Marc", language_code="fr")
 GROUP = -100456
@@ -69,6 +73,15 @@ async def bot(url: str, clock: FakeClock) -> AsyncIterator[Bot]:
     ids = await seed(url, clock)
     async with running_bot(url, ids, delivery=QUICK, clock=clock) as running:
         yield running
+
+
+async def publish(clock: FakeClock, url: str, *items: NewArticle) -> list[int]:
+    """Store articles as `newsbot import` does from another process: its own store."""
+    store = await open_store(url, clock=clock, rules=PushRules())
+    try:
+        return (await store.add_articles(items)).ids
+    finally:
+        await store.close()
 
 
 def news(n: int, image: str | None = None, category: str = "Économie") -> NewArticle:

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.config import Config, FeedConfig, StoreConfig
+from bot.config import Config, FeedConfig, IngestConfig, StoreConfig
 from bot.ingest.fetch import Fetcher
 from bot.ingest.pipeline import IngestPipeline
 from bot.models import NewArticle
 from bot.store import SqlStore
 from tests.feedserver import FeedServer
-from tests.test_ingest_pipeline import INGEST
 
+INGEST = IngestConfig(timeout_seconds=2.5, max_bytes=200_000, per_host_concurrency=4)
 WORDS = " ".join(f"Phrase {i} d’un article complet livré par le flux lui-même." for i in range(30))
 
 
