@@ -268,6 +268,7 @@ async def test_silent_always_and_silent_during_quiet_hours(quiet_bot: Bot, url: 
     settings = only(await bot.send("/settings"), "sendMessage")
     edited = only(await bot.press(settings, "🌙 Silencieuses la nuit"), "editMessageText")
     assert "✓ 🌙 Silencieuses la nuit" in [b["text"] for row in edited.buttons for b in row]
+    assert "22:00–07:00 (les articles arrivent sans notification)" in shown(edited)
     bot.clock.set(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))  # 23:00 in London
     await publish(bot.clock, url, news(2))
     await drain(sender)

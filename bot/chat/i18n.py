@@ -529,6 +529,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delivery_quiet": (
             "🌙 Heures calmes : {start}–{end} (les articles sont gardés jusqu’à la fin)."
         ),
+        "delivery_quiet_silent": (
+            "🌙 Heures calmes : {start}–{end} (les articles arrivent sans notification)."
+        ),
         "delivery_paused": "⏸ Réception en pause : /resume pour la reprendre.",
         "usage_digest": (
             "Usage : /digest <i>HH:MM</i> (une sélection par jour à cette heure) ou "
@@ -766,6 +769,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delivery_instant": "📬 Delivery: each article as soon as it arrives.",
         "delivery_digest": "📰 Delivery: one digest a day at {time} ({zone}).",
         "delivery_quiet": "🌙 Quiet hours: {start}–{end} (articles are held until they end).",
+        "delivery_quiet_silent": (
+            "🌙 Quiet hours: {start}–{end} (articles arrive without a notification)."
+        ),
         "delivery_paused": "⏸ Delivery paused: /resume to resume it.",
         "usage_digest": (
             "Usage: /digest <i>HH:MM</i> (one digest a day at that time) or /digest off "

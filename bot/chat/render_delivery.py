@@ -285,7 +285,8 @@ def delivery_summary(language: str, settings: DeliverySettings) -> Html:
     else:
         line = t(language, "delivery_instant")
     if settings.quiet and settings.mode != "digest":
-        quiet = t(language, "delivery_quiet", start=settings.quiet[0], end=settings.quiet[1])
+        key = "delivery_quiet_silent" if settings.silent == "quiet" else "delivery_quiet"
+        quiet = t(language, key, start=settings.quiet[0], end=settings.quiet[1])
         line = Html(f"{line}\n{quiet}")
     return line
 

@@ -57,6 +57,8 @@ class DeliverySettings:
     timezone: str
     quiet: tuple[str, str] | None
     paused: bool
+    # "quiet": posts arriving in quiet hours go out silently instead of being held.
+    silent: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,7 @@ class SubscriptionService:
                 else None
             ),
             paused=policy.paused,
+            silent=policy.silent,
         )
 
     async def set_mode(self, chat_id: int, mode: str) -> DeliverySettings:
