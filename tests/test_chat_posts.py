@@ -133,6 +133,10 @@ async def test_an_article_with_a_picture_is_pushed_as_a_photo_with_its_post_as_c
     # /summary shows the picture too, the summary as its caption.
     answer = only(await bot.send(f"/summary {article_id} 1"), "sendPhoto")
     assert shown(answer).startswith("📝 Résumé · 1 phrase") and shown(answer).count("• ") == 1
+    # So does a summary opened from a list.
+    latest = only(await bot.send("/latest 1"), "sendMessage")
+    opened = only(await bot.press(latest, f"{article_id} · 📝 Résumé"), "sendPhoto")
+    assert shown(opened).startswith("📝 Résumé · 3 phrases")
 
 
 @pytest.mark.parametrize(

@@ -159,17 +159,17 @@ async def summary(update: Update, context: NewsContext) -> None:
         view = render.message(prefs.language, "article_not_found", id=args[0].lstrip("#"))
         await _reply(update, context, view)
         return
-    await _reply_with_picture(update, context, prefs, article_id, view)
-
-
-async def _reply_with_picture(
-    update: Update, context: NewsContext, prefs: Preferences, article_id: int, view: View
-) -> None:
-    """Answer with the article's picture and `view` as its caption when the article has one,
-    the chat takes pictures and the view fits a caption; else as text. A picture Telegram
-    refuses is dropped from the article and the answer goes as text."""
     chat = update.effective_chat
     assert chat is not None
+    await _send_with_picture(context, chat.id, article_id, view)
+
+
+async def _send_with_picture(
+    context: NewsContext, chat_id: int, article_id: int, view: View
+) -> None:
+    """Send `view` with the article's picture, the view as its caption, when the article has
+    one, the chat takes pictures and the view fits a caption; else as text. A picture Telegram
+    refuses is dropped from the article and the answer goes as text."""
     article = await context.services.articles.article(article_id)
     photo = render.safe_url(article.image)
     publishing = context.services.publishing
@@ -177,10 +177,10 @@ async def _reply_with_picture(
         photo is not None
         and publishing is not None
         and delivery_views.caption_len(view.text) <= delivery_views.MAX_CAPTION
-        and (await publishing.format(chat.id)).picture == "photo"
+        and (await publishing.format(chat_id)).picture == "photo"
     ):
         try:
-            await send_post(context.bot, chat.id, view, photo=photo)
+            await send_post(context.bot, chat_id, view, photo=photo)
             return
         except BadRequest as exc:
             if not picture_refused(exc.message):
@@ -188,7 +188,7 @@ async def _reply_with_picture(
             log.info("Telegram refused the picture of article %s: %s", article_id, exc.message)
             if context.services.subscriptions is not None:
                 await context.services.subscriptions.picture_refused(article_id, photo)
-    await _reply(update, context, view)
+    await send(context.bot, chat_id, view)
 
 
 async def full(update: Update, context: NewsContext) -> None:
@@ -410,7 +410,10 @@ async def _act(
         case OpenCategory(category_id):
             await _send_to(context, query, await _latest(context, prefs, category_id=category_id))
         case OpenSummary(article_id):
-            await _send_to(context, query, await _summary(context, prefs, article_id, 0))
+            message = query.message
+            chat_id = message.chat.id if message is not None else query.from_user.id
+            view = await _summary(context, prefs, article_id, 0)
+            await _send_with_picture(context, chat_id, article_id, view)
         case ShowSummary(article_id, sentences):
             await edit(context.bot, query, await _summary(context, prefs, article_id, sentences))
         case OpenFullText(article_id):
