@@ -571,7 +571,7 @@ def report(run: Run) -> None:
     rows = [
         ("deliveries queued (add_articles)", queued),
         ("messages accepted by the API", f"{len(run.arrivals):,}"),
-        ("  of which sendPhoto / sendMessage", photos),
+        ("accepted sendPhoto / sendMessage", photos),
         ("first to last arrival", f"{run.span:,.2f} s"),
         ("achieved rate", achieved),
         ("most in any 1 s: released/arrived", peaks),
