@@ -44,6 +44,7 @@ FEED = (
         page="both",
     )
     + item("none", '<enclosure url="{base}/a.mp3" type="audio/mpeg" length="9"/>')
+    + item("later", "", text="Un chapeau dont la page tarde.", page="later")
     + "</channel></rss>"
 )
 PAGE = (
@@ -63,6 +64,7 @@ def server() -> Iterator[FeedServer]:
         og += '<meta property="og:site_name" content="Le Quotidien en ligne">'
         srv.add("/p/og", PAGE.format(title="og", meta=og), content_type="text/html")
         srv.add("/p/both", PAGE.format(title="both", meta=og), content_type="text/html")
+        srv.add("/p/later", b"busy", status=503, content_type="text/plain")
         twitter = '<meta name="twitter:image" content="{base}/img/tw.jpg">'
         srv.add("/p/twitter", PAGE.format(title="tw", meta=twitter), content_type="text/html")
         yield srv
@@ -79,7 +81,12 @@ async def test_ingest_keeps_each_articles_lead_picture(
     fetcher = Fetcher(config.ingest, clock=store.clock)
     async with fetcher, IngestPipeline(store, config, clock=store.clock, fetcher=fetcher) as pipe:
         report = await pipe.run()
-    assert report.new == 8
+        assert report.new == 9
+        # A page that failed gives its picture when a later run completes the teaser.
+        og = '<meta property="og:image" content="/img/later.jpg">'
+        server.add("/p/later", PAGE.format(title="later", meta=og), content_type="text/html")
+        again = await pipe.run(include_not_due=True)
+        assert sum(feed.pages_completed for feed in again.feeds) == 1
     found = {a.guid.rsplit("/", 1)[1]: a async for a in store.iter_articles() if a.guid}
     base = server.base
     assert {key: a.image for key, a in found.items()} == {
@@ -91,6 +98,7 @@ async def test_ingest_keeps_each_articles_lead_picture(
         "twitter": f"{base}/img/tw.jpg",
         "both": f"{base}/img/feed-wins.jpg",
         "none": None,
+        "later": f"{base}/img/later.jpg",
     }
     # The source: the page's site name, else the feed's title.
     assert found["og"].site_name == "Le Quotidien en ligne"

@@ -184,6 +184,8 @@ class Decider:
             author=page.author if page.author else None,
             published=None if teaser.published else page.published,
             category=None if teaser.category else (feed.category or page.section),
+            image=page.image,
+            site_name=page.site_name,
         )
 
 
@@ -196,6 +198,8 @@ class PageCompletion:
     author: str | None = None
     published: datetime | None = None
     category: str | None = None
+    image: str | None = None
+    site_name: str | None = None
 
 
 def entry_keys(entry: FeedEntry) -> list[str]:

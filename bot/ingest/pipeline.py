@@ -602,6 +602,8 @@ class IngestPipeline:
                 category=done.category,
                 summary=summary,
                 summary_key=self.summary_key,
+                image=done.image,
+                site_name=done.site_name,
             )
         report.pages_completed += completed
 

@@ -302,6 +302,8 @@ class ArticlesMixin(QueueMixin):
         category: str | None = None,
         summary: Sequence[str] | None = None,
         summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+        image: str | None = None,
+        site_name: str | None = None,
     ) -> bool:
         def run(conn: Connection) -> bool:
             row = conn.execute(
@@ -311,6 +313,8 @@ class ArticlesMixin(QueueMixin):
                     articles.c.category_id,
                     articles.c.stored_at,
                     articles.c.page_status,
+                    articles.c.image_url,
+                    articles.c.site_name,
                 ).where(articles.c.id == article_id)
             ).first()
             if row is None or row.page_status is None:
@@ -328,6 +332,10 @@ class ArticlesMixin(QueueMixin):
             if published:
                 values["published"] = as_utc(published)
                 values["sort_time"] = min(as_utc(published), row.stored_at)
+            if image and row.image_url is None:  # the feed's own picture wins
+                values["image_url"] = image
+            if site_name:  # the page names its site better than the feed's title
+                values["site_name"] = site_name
             new_category: int | None = None
             if category and row.category_id is None:
                 new_category = self._category_id(conn, category)

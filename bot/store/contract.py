@@ -236,9 +236,12 @@ class IngestStore(ArticleWriter, FeedSync, Protocol):
         category: str | None = None,
         summary: Sequence[str] | None = None,
         summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+        image: str | None = None,
+        site_name: str | None = None,
     ) -> bool:
         """Replace a pending teaser with its page's full text (and title, author, date when
-        given) and clear the mark; cached summaries are replaced by `summary`. A category is
+        given) and clear the mark; the page's picture and site name fill what the feed did not
+        give; cached summaries are replaced by `summary`. A category is
         only set on an article that had none, and then its deliveries are queued as they
         would have been on its arrival (the `Audience` decides, as of `stored_at`). The content
         hash stays the one first stored (it is the arrival's de-duplication key). False when
