@@ -253,11 +253,20 @@ class Bot:
         return await self._settle(update_id, mark)
 
     async def send_in_group(
-        self, text: str, user: User, chat_id: int, chat_type: str = "supergroup"
+        self,
+        text: str,
+        user: User,
+        chat_id: int,
+        chat_type: str = "supergroup",
+        *,
+        thread_id: int | None = None,
     ) -> list[Call]:
-        """`user` sends `text` in the group `chat_id`; the calls the bot made meanwhile."""
+        """`user` sends `text` in the group `chat_id` (in its forum topic `thread_id`); the
+        calls the bot made meanwhile."""
         mark = len(self.api.calls)
-        update_id = self.api.send_message(user, text, chat_type, chat_id=chat_id)
+        update_id = self.api.send_message(
+            user, text, chat_type, chat_id=chat_id, thread_id=thread_id
+        )
         return await self._settle(update_id, mark)
 
     async def press(self, target: Call, label: str, user: User = FR) -> list[Call]:

@@ -58,7 +58,7 @@ from bot.chat.context import NewsApplication, NewsContext
 from bot.chat.i18n import COMMANDS, plain
 from bot.chat.keyboards import markup
 from bot.chat.render import View
-from bot.chat.replies import NO_PREVIEW, edit, send
+from bot.chat.replies import NO_PREVIEW, edit, send, topic_of
 from bot.errors import (
     LinkError,
     LinksDisabled,
@@ -231,7 +231,9 @@ async def _link_summary(
     requester = user.id if user else chat.id if chat else 0
     if chat is not None and links.enabled:  # no page to wait for when links are off
         with contextlib.suppress(TelegramError):  # only a courtesy while the page loads
-            await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+            await context.bot.send_chat_action(
+                chat.id, ChatAction.TYPING, message_thread_id=topic_of(update.effective_message)
+            )
     try:
         article = await links.article(url, requester)
         context.services.articles.updated(article)
@@ -498,16 +500,17 @@ async def _full_text(context: NewsContext, prefs: Preferences, article_id: int, 
 
 
 async def _reply(update: Update, context: NewsContext, view: View) -> None:
+    """The answer to a message, in its chat and forum topic."""
     chat = update.effective_chat
     assert chat is not None
-    await send(context.bot, chat.id, view)
+    await send(context.bot, chat.id, view, thread_id=topic_of(update.effective_message))
 
 
 async def _send_to(context: NewsContext, query: CallbackQuery, view: View) -> None:
-    """A new message in the chat of the pressed button."""
+    """A new message in the chat (and forum topic) of the pressed button."""
     message = query.message
     chat_id = message.chat.id if message is not None else query.from_user.id
-    await send(context.bot, chat_id, view)
+    await send(context.bot, chat_id, view, thread_id=topic_of(message))
 
 
 # -- argument parsing -------------------------------------------------------------------------
@@ -580,7 +583,8 @@ async def _apologize(update: Update, context: NewsContext, busy: bool = False) -
         else:
             return
     if chat is not None:
-        await send(context.bot, chat.id, render.message(lang, "busy" if busy else "error"))
+        view = render.message(lang, "busy" if busy else "error")
+        await send(context.bot, chat.id, view, thread_id=topic_of(update.effective_message))
 
 
 # -- registration -----------------------------------------------------------------------------

@@ -545,6 +545,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notice_subscribed": "Abonné à {category}",
         "notice_unsubscribed": "Désabonné de {category}",
         "notice_admins_only": "Seuls les administrateurs de la discussion peuvent faire cela.",
+        "topic_closed": (
+            "🚫 Le sujet où arrivaient {categories} est fermé ou supprimé : ces abonnements "
+            "sont arrêtés (les autres continuent). Un administrateur peut refaire /subscribe "
+            "dans un sujet ouvert."
+        ),
         # -- admins
         "stats_title": "📊 <b>État du bot</b>",
         "stats_body": (
@@ -738,6 +743,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notice_subscribed": "Subscribed to {category}",
         "notice_unsubscribed": "Unsubscribed from {category}",
         "notice_admins_only": "Only this chat's admins can do that.",
+        "topic_closed": (
+            "🚫 The topic {categories} went to is closed or deleted: those subscriptions are "
+            "stopped (the others go on). An admin can /subscribe again in an open topic."
+        ),
         # -- admins
         "stats_title": "📊 <b>Bot status</b>",
         "stats_body": (

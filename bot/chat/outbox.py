@@ -3,10 +3,12 @@
 
 Every Telegram failure a broadcast meets has one outcome here: flood control (429) pauses the
 sender for `retry_after`; "Forbidden" (bot blocked, kicked) and "chat not found" make the chat
-gone; a group upgraded to a supergroup is "moved" to its new id; refused HTML is resent as plain
-text (by `replies.send`); a timeout before the request was written is retried, one after it was
-written is "unconfirmed" (Telegram may have delivered it and has no way to ask, so it is not
-sent twice); other network and server errors are retried.
+gone; a forum topic closed or deleted ("message thread not found", TOPIC_CLOSED) is
+"topic_gone" (the sender stops that topic's subscriptions and the outbox tells the group
+once, in its General topic); a group upgraded to a supergroup is "moved" to its new id;
+refused HTML is resent as plain text (by `replies.send`); a timeout before the request was
+written is retried, one after it was written is "unconfirmed" (Telegram may have delivered it
+and has no way to ask, so it is not sent twice); other network and server errors are retried.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ SENDER_CONNECTIONS = MAX_IN_FLIGHT
 
 # Errors that say the chat will never accept a message again.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
+# Errors that say a forum topic is closed or deleted: its subscriptions stop, not the chat's.
+_TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted")
 
 
 class TelegramOutbox:
@@ -67,7 +71,7 @@ class TelegramOutbox:
         view = self._prepared.pop(claim.id, None) or await self._article_view(claim)
         if isinstance(view, Outcome):
             return view
-        return await self._send(chat_id, view)
+        return await self._send(chat_id, view, claim.thread_id)
 
     async def _article_view(self, claim: ClaimedDelivery) -> View | Outcome:
         prefs = self.chats.preferences_of(claim.chat_id, claim.language, claim.settings)
@@ -89,7 +93,14 @@ class TelegramOutbox:
     ) -> Outcome:
         prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
         page = await self.subscriptions.digest_page(digest_id, 1, prefs)
-        return await self._send(chat_id, views.digest(prefs.language, page))
+        return await self._send(chat_id, views.digest(prefs.language, page), claim.thread_id)
+
+    async def topic_closed(
+        self, chat_id: int, categories: Sequence[str], claim: ClaimedDelivery
+    ) -> Outcome:
+        prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
+        # To the chat itself (its General topic), where its admins see it.
+        return await self._send(chat_id, views.topic_closed(prefs.language, categories))
 
     async def close(self) -> None:
         """Close the bot's connections."""
@@ -103,9 +114,9 @@ class TelegramOutbox:
         found = await self.articles.find_category(name)
         return found.id if found else None
 
-    async def _send(self, chat_id: int, view: View) -> Outcome:
+    async def _send(self, chat_id: int, view: View, thread_id: int | None = None) -> Outcome:
         try:
-            await send(self.bot, chat_id, view)
+            await send(self.bot, chat_id, view, thread_id=thread_id)
         except RetryAfter as exc:
             with warnings.catch_warnings():  # PTB warns that it will be a timedelta: both work
                 warnings.simplefilter("ignore")
@@ -124,6 +135,8 @@ class TelegramOutbox:
         except Forbidden as exc:
             return Outcome("gone", exc.message)
         except BadRequest as exc:
+            if thread_id is not None and any(m in exc.message.lower() for m in _TOPIC_GONE):
+                return Outcome("topic_gone", exc.message)
             if any(marker in exc.message.lower() for marker in _GONE):
                 return Outcome("gone", exc.message)
             return Outcome("failed", exc.message)

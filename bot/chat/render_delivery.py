@@ -132,6 +132,13 @@ def subscribed(language: str, sub: Subscription) -> View:
     return View(Html(f"{text}\n{t(language, 'subscribed_hint')}"), rows)
 
 
+def topic_closed(language: str, categories: Sequence[str]) -> View:
+    """Told to a group, outside topics, when the forum topic its *categories* went to was
+    closed or deleted: those subscriptions stopped, the group's others go on."""
+    names = ", ".join(clip(name, 60) for name in categories[:20])
+    return View(t(language, "topic_closed", categories=names))
+
+
 def subscriptions(
     language: str,
     subs: Sequence[Subscription],
