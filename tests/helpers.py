@@ -35,6 +35,7 @@ from bot.config import (
     Config,
     DeliveryConfig,
     FeedConfig,
+    IngestConfig,
     LinksConfig,
     StoreConfig,
     TelegramConfig,
@@ -341,6 +342,7 @@ async def running_bot(
     deliver: bool = True,
     admins: tuple[int, ...] = (),
     clock: FakeClock | None = None,
+    ingest: IngestConfig | None = None,
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
@@ -355,6 +357,7 @@ async def running_bot(
         feeds=tuple(feeds),
         links=links or LinksConfig(),
         delivery=delivery or DeliveryConfig(),
+        ingest=ingest or IngestConfig(),
     )
     application = create_application(
         config, clock=clock, rate_limit=False, jobs=jobs, resolver=resolver, deliver=deliver

@@ -34,10 +34,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import delivery_handlers, render
+from bot.chat import delivery_handlers, feed_handlers, render
 from bot.chat import render_delivery as delivery_views
 from bot.chat.callbacks import (
     Action,
+    FeedAction,
     OpenCategory,
     OpenFullText,
     OpenSummary,
@@ -412,6 +413,8 @@ async def _act(
         case SetDelivery():
             refused = await delivery_handlers.act(context, query, prefs, action)
             return refused or await _show_settings(context, query, prefs)
+        case FeedAction():
+            return await feed_handlers.act(context, query, prefs, action)
         case _:
             raise ValueError(f"unhandled action {action!r}")
     return None
@@ -609,7 +612,12 @@ def register(application: NewsApplication) -> None:
     # Commands posted in a channel the bot is an admin of arrive as channel posts: the
     # channel's admins run it (subscriptions, settings) like any chat.
     commands = new_messages | filters.UpdateType.CHANNEL_POST
-    for name, callback in {**COMMAND_HANDLERS, **delivery_handlers.COMMAND_HANDLERS}.items():
+    every = {
+        **COMMAND_HANDLERS,
+        **delivery_handlers.COMMAND_HANDLERS,
+        **feed_handlers.COMMAND_HANDLERS,
+    }
+    for name, callback in every.items():
         application.add_handler(CommandHandler(name, callback, filters=commands))
     private = new_messages & filters.ChatType.PRIVATE
     has_link = (

@@ -24,6 +24,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.request import HTTPXRequest
 
 from bot.chat import render_delivery as views
+from bot.chat import render_feeds
 from bot.chat.application import file_url
 from bot.chat.render import View
 from bot.chat.replies import send
@@ -33,6 +34,7 @@ from bot.errors import NotFound, SummaryError
 from bot.models import ClaimedDelivery
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
+from bot.services.feeds import FeedAlert
 from bot.services.subscriptions import SubscriptionService
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,21 @@ class TelegramOutbox:
         prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
         # To the chat itself (its General topic), where its admins see it.
         return await self._send(chat_id, views.topic_closed(prefs.language, categories))
+
+    async def tell_admins(self, admins: Sequence[int], alerts: Sequence[FeedAlert]) -> None:
+        """Each alert to each of the bot's admins, in their private chat and language (an
+        admin who never started the bot cannot be written to: logged, not retried)."""
+        for admin in admins:
+            prefs = await self.chats.preferences(admin)
+            for alert in alerts:
+                outcome = await self._send(admin, render_feeds.alert(prefs.language, alert))
+                if outcome.kind != "sent":
+                    log.warning(
+                        "could not tell admin %s of feed %s: %s",
+                        admin,
+                        alert.feed.id,
+                        outcome.error,
+                    )
 
     async def close(self) -> None:
         """Close the bot's connections."""
