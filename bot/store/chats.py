@@ -214,15 +214,23 @@ class ChatsMixin(StoreBase):
                 subscriptions.c.thread_id == thread_id,
                 subscriptions.c.active.is_(True),
             )
+            # The rows this transaction turned off: a concurrent call waits on their locks and
+            # then finds them inactive, so only one caller gets the names (and tells the chat).
+            stopped = list(
+                conn.execute(
+                    subscriptions.update()
+                    .where(in_topic)
+                    .values(active=False)
+                    .returning(subscriptions.c.category_id)
+                ).scalars()
+            )
             names = list(
                 conn.execute(
                     select(categories.c.name)
-                    .join(subscriptions, subscriptions.c.category_id == categories.c.id)
-                    .where(in_topic)
+                    .where(categories.c.id.in_(stopped))
                     .order_by(categories.c.key)
                 ).scalars()
             )
-            conn.execute(subscriptions.update().where(in_topic).values(active=False))
             conn.execute(
                 deliveries.update()
                 .where(
