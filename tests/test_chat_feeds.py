@@ -106,7 +106,7 @@ async def test_addfeed_checks_the_feed_first_and_ingests_its_first_items(
     assert await bot.store.list_feeds() == []  # none of those was added
     added = await add(server.url("/sport.xml"))
     assert added == (
-        "✅ Flux #1 ajouté : Sport local\nRubrique : Sport · 3 nouvel(s) article(s) enregistré(s)."
+        "✅ Flux #1 ajouté : Sport local\nRubrique : Sport · 3 nouveaux articles enregistrés."
     )
     assert len(server.requests_to("/sport.xml")) == 1  # checked and ingested from one fetch
     latest = answer(await bot.send("/latest sport", user=ADMIN))
@@ -114,7 +114,7 @@ async def test_addfeed_checks_the_feed_first_and_ingests_its_first_items(
     assert await add(server.url("/sport.xml")) == "Ce flux existe déjà : #1. /feeds pour le voir."
     # A category given wins; a language is the last word when it looks like one.
     assert (await add(f"{server.url('/notes.xml')} Vie locale fr")).startswith(
-        "✅ Flux #2 ajouté : Notes local\nRubrique : Vie locale · 2 nouvel(s)"
+        "✅ Flux #2 ajouté : Notes local\nRubrique : Vie locale · 2 nouveaux articles"
     )
     feed = (await bot.store.list_feeds())[1]
     assert (feed.category, feed.language, feed.origin) == ("Vie locale", "fr", "admin")

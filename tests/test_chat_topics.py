@@ -250,3 +250,26 @@ async def test_the_fake_bot_api_checks_topics_as_telegram_does() -> None:
         assert gone["description"] == "Bad Request: message thread not found"
         private = await post(chat_id=4242, message_thread_id=topic)
         assert private["description"] == "Bad Request: message thread not found"
+
+        async def call(method: str, **params: object) -> dict[str, object]:
+            async with httpx.AsyncClient() as client:
+                response = await client.post(
+                    f"{api.base_url}{api.token}/{method}", json={"chat_id": GROUP, **params}
+                )
+            return dict(response.json())
+
+        # The bot's own topic calls.
+        created = await call("createForumTopic", name="Météo")
+        assert created["ok"]
+        made = created["result"]["message_thread_id"]  # type: ignore[index]
+        assert api.topics[(GROUP, made)]["name"] == "Météo"
+        assert (await call("closeForumTopic", message_thread_id=made))["ok"]
+        closed_again = await call("closeForumTopic", message_thread_id=made)
+        assert closed_again["description"] == "Bad Request: TOPIC_NOT_MODIFIED"
+        assert (await post(message_thread_id=made))["description"] == "Bad Request: TOPIC_CLOSED"
+        assert (await call("reopenForumTopic", message_thread_id=made))["ok"]
+        assert (await post(message_thread_id=made))["ok"]
+        assert (await call("deleteForumTopic", message_thread_id=made))["ok"]
+        assert not (await post(message_thread_id=made))["ok"]
+        not_forum = await call("createForumTopic", chat_id=-100999, name="x")
+        assert not_forum["description"] == "Bad Request: the chat is not a forum"

@@ -625,10 +625,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Retirer le flux <b>#{id}</b> {url} ? Ses articles restent, il ne sera plus lu."
         ),
         "feed_removed": "🗑 Flux #{id} retiré ({url}) ; ses articles restent.",
-        "feed_added": (
-            "✅ Flux <b>#{id}</b> ajouté : {name}\nRubrique : {category} · {new} nouvel(s) "
-            "article(s) enregistré(s)."
-        ),
+        "feed_added": "✅ Flux <b>#{id}</b> ajouté : {name}\nRubrique : {category} · {new}.",
+        "feed_new_one": "{n} nouvel article enregistré",
+        "feed_new_other": "{n} nouveaux articles enregistrés",
         "feed_added_later": "✅ Flux <b>#{id}</b> ajouté : {name}\nRubrique : {category}.",
         "feed_duplicate": "Ce flux existe déjà : #{id}. /feeds pour le voir.",
         "feed_bad_url": "Ce n’est pas une adresse http(s) : {url}",
@@ -877,10 +876,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Remove feed <b>#{id}</b> {url}? Its articles stay; it will no longer be fetched."
         ),
         "feed_removed": "🗑 Feed #{id} removed ({url}); its articles stay.",
-        "feed_added": (
-            "✅ Feed <b>#{id}</b> added: {name}\nCategory: {category} · {new} new "
-            "article(s) stored."
-        ),
+        "feed_added": "✅ Feed <b>#{id}</b> added: {name}\nCategory: {category} · {new}.",
+        "feed_new_one": "{n} new article stored",
+        "feed_new_other": "{n} new articles stored",
         "feed_added_later": "✅ Feed <b>#{id}</b> added: {name}\nCategory: {category}.",
         "feed_duplicate": "This feed exists already: #{id}. /feeds shows it.",
         "feed_bad_url": "Not an http(s) address: {url}",

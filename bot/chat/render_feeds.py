@@ -108,7 +108,7 @@ def added(language: str, result: FeedAdded) -> View:
     category = clip(feed.category, 60) if feed.category else plain(language, "feed_no_category")
     if result.report is None:
         return View(t(language, "feed_added_later", id=feed.id, name=name, category=category))
-    new = result.report.new
+    new = plural(language, "feed_new", result.report.new)
     return View(t(language, "feed_added", id=feed.id, name=name, category=category, new=new))
 
 
