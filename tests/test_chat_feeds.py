@@ -261,3 +261,29 @@ async def test_admins_are_told_once_when_a_feed_is_disabled_and_once_when_it_rec
         )
         await fetched(2)
         assert len(alerts()) == 2
+
+
+async def test_hostile_arguments_get_one_valid_answer_each(bot: Bot, server: FeedServer) -> None:
+    """Markup, entities, emoji and huge values in the admins' feed commands: every answer is
+    one message Telegram accepts (the fake Bot API checks the HTML and the length)."""
+    long_url = server.url("/" + "a" * 5000)
+    cases = [
+        f"/addfeed {server.url('/<b>&amp;')}",
+        f"/addfeed {long_url}",
+        f"/addfeed {server.url('/sport.xml')} <script>alert(1)</script> 🏉 & Co",
+        "/addfeed javascript:alert(1)",
+        "/addfeed " + "é" * 3000,
+        "/delfeed 99999999999999999999",
+        "/delfeed -1",
+        "/delfeed <b>1</b>",
+        "/feeds 0",
+        "/feeds 999999",
+        "/feeds ² ",
+    ]
+    for command in cases:
+        calls = await bot.send(command, user=ADMIN)
+        assert len([c for c in calls if c.method == "sendMessage" and c.ok]) == 1, command
+    feed = (await bot.store.list_feeds())[0]
+    assert feed.category == "<script>alert(1)</script> 🏉 & Co"
+    listing = answer(await bot.send("/feeds", user=ADMIN))
+    assert "<script>alert(1)</script> 🏉 & Co · ✅ actif" in listing

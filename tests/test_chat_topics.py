@@ -103,10 +103,11 @@ async def test_each_category_goes_to_the_topic_it_was_subscribed_in(bot: Bot, ur
         await bot.send_in_group("/subscriptions", MEMBER, GROUP, thread_id=economy), "sendMessage"
     )
     assert listed.thread_id == economy
-    assert "Économie" in shown(listed) and "Culture" not in shown(listed)
+    assert "• Économie\n" in shown(listed) and "Culture" not in shown(listed)
     general = only(await bot.send_in_group("/subscriptions", MEMBER, GROUP), "sendMessage")
     assert general.thread_id is None
-    assert "Économie" in shown(general) and "Culture" in shown(general)
+    assert "• Économie · 💬 dans son sujet" in shown(general)
+    assert "• Culture · 💬 dans son sujet" in shown(general)
     # Any command's answer goes to its topic.
     latest = only(
         await bot.send_in_group("/latest", MEMBER, GROUP, thread_id=culture), "sendMessage"

@@ -169,7 +169,7 @@ async def subscriptions_view(
     service = _service(context)
     subs = await service.subscriptions(prefs.chat_id, thread_id=thread_id)
     settings = await service.settings(prefs.chat_id)
-    return views.subscriptions(prefs.language, subs, settings)
+    return views.subscriptions(prefs.language, subs, settings, mark_topics=thread_id is None)
 
 
 async def digest(update: Update, context: NewsContext) -> None:

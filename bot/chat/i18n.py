@@ -536,6 +536,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "subscriptions_title": "🔔 <b>Vos abonnements</b> ({count})",
         "subscription_inactive": "suspendu",
+        "subscription_in_topic": "💬 dans son sujet",
         "usage_subscribe": (
             "Usage : /subscribe <i>rubrique</i> [+mot] [-mot] — par exemple /subscribe "
             "économie +énergie -bourse"
@@ -794,6 +795,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "subscriptions_title": "🔔 <b>Your subscriptions</b> ({count})",
         "subscription_inactive": "suspended",
+        "subscription_in_topic": "💬 in its topic",
         "usage_subscribe": (
             "Usage: /subscribe <i>category</i> [+word] [-word] — for example /subscribe "
             "business +energy -stocks"

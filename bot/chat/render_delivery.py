@@ -143,9 +143,12 @@ def subscriptions(
     language: str,
     subs: Sequence[Subscription],
     settings: DeliverySettings,
+    *,
+    mark_topics: bool = True,
 ) -> View:
     """/subscriptions: each subscription with its filters, how they are delivered, and an
-    Unsubscribe button each."""
+    Unsubscribe button each; with `mark_topics` (the list of a whole forum), those that go to
+    a topic say so."""
     if not subs:
         return View(t(language, "subscriptions_none"))
     lines = [t(language, "subscriptions_title", count=len(subs)), ""]
@@ -154,6 +157,8 @@ def subscriptions(
         line = f"• <b>{escape(clip(sub.category, 60))}</b>"
         if sub.filters:
             line += f" — {escape(clip(' '.join(sub.filters), 200))}"
+        if mark_topics and sub.thread_id is not None:
+            line += f" · {t(language, 'subscription_in_topic')}"
         if not sub.active:
             line += f" ({t(language, 'subscription_inactive')})"
         if used + tg_len(line) + 1 > MAX_MESSAGE:
