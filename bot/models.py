@@ -105,6 +105,9 @@ class Feed:
     # "config" for feeds the config file's [[feeds]] manage (kept in step with it by
     # `sync_feeds`), "admin" for feeds added by hand (CLI, OPML import, chat).
     origin: str = "admin"
+    # What the bot's admins were last told of it ("disabled", "enabled", None) and when.
+    alert: str | None = None
+    alert_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +192,8 @@ class Subscription:
     active: bool = True
     created_at: datetime | None = None
     category_id: int | None = None
+    # The forum topic (message_thread_id) its articles go to; None: the chat itself.
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +237,8 @@ class ClaimedDelivery:
     # Set by the sender when the chat's policy says to send now without a notification
     # (silent during quiet hours); the outbox adds the chat's "always silent" itself.
     silent: bool = False
+    # The forum topic the message goes to (None: the chat itself).
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -312,3 +312,19 @@ def test_the_shell_shows_a_pictures_address_and_the_format_page(
     out = capsys.readouterr().out
     assert "🖼 https://ex.org/i?a=1&b=2\n  📝 Résumé · 1 phrase" in out
     assert "🖼 Format des publications" in out and "Aperçu de la prochaine publication" in out
+
+
+async def test_a_picture_post_and_a_photo_summary_go_to_their_forum_topic(
+    bot: Bot, url: str, images: FeedServer
+) -> None:
+    bot.api.set_member_status(GROUP, ADMIN.id, "administrator", user=ADMIN)
+    topic = bot.api.create_topic(GROUP, "Économie")
+    await bot.send_in_group("/subscribe économie", ADMIN, GROUP, thread_id=topic)
+    only(await bot.send_in_group("/format silent=on", ADMIN, GROUP, thread_id=topic), "sendMessage")
+    [article_id] = await publish(bot.clock, url, news(1, images.url("/i/ok.png")))
+    await until(lambda: len(posts(bot.api, GROUP)) == 1)
+    [photo] = posts(bot.api, GROUP)
+    assert photo.method == "sendPhoto" and photo.thread_id == topic
+    assert bot.api.options(GROUP, photo.result["message_id"])["silent"] is True
+    answer = await bot.send_in_group(f"/summary {article_id}", MEMBER, GROUP, thread_id=topic)
+    assert only(answer, "sendPhoto").thread_id == topic

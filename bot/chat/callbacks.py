@@ -18,6 +18,9 @@ summary length), so the conversation does not fill with copies:
                                                hours ("" = off), pause ("1") / resume ("0")
     P:<f|s>                                    the Format page of /settings, or back (edit)
     p:<key>:<value>                            a post format field (`/format key=value`; edit)
+    A:<p|r|e|d|x|X>:<n>                        the bot's admins' /feeds: page n (edit); feed n
+                                               fetched now, enabled, disabled, its removal
+                                               asked (x: confirm), removed (X)
 
 Ids are the article and category ids; a query is the last field so it may contain ":" and is
 cut by UTF-8 bytes, at a character boundary, to fit. Data that does not parse (a button from an
@@ -52,6 +55,8 @@ FORMAT_BUTTON_KEYS = (
 SettingKind = Literal["n", "a", "l"]
 View = Literal["latest", "categories", "settings"]
 DeliveryKind = Literal["m", "t", "q", "p"]
+FeedKind = Literal["p", "r", "e", "d", "x", "X"]
+_FEED_KINDS: tuple[FeedKind, ...] = ("p", "r", "e", "d", "x", "X")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +183,15 @@ class SetFormat:
     value: str
 
 
+@dataclass(frozen=True, slots=True)
+class FeedAction:
+    """A button of /feeds (the bot's admins only): p = page `value`; for feed `value`,
+    r = fetch now, e = enable, d = disable, x = ask to remove, X = remove."""
+
+    kind: FeedKind
+    value: int
+
+
 Action = (
     ShowLatest
     | OpenCategory
@@ -195,6 +209,7 @@ Action = (
     | SetDelivery
     | FormatPage
     | SetFormat
+    | FeedAction
 )
 
 
@@ -248,6 +263,8 @@ def encode(action: Action) -> str:
             data = f"P:{page}"
         case SetFormat(key, value):
             data = f"p:{key}:{value}"
+        case FeedAction(kind, value):
+            data = f"A:{kind}:{value}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -338,4 +355,9 @@ def decode(data: str | None) -> Action:
             key, value = _fields(rest, 2, data)
             if key in FORMAT_BUTTON_KEYS and _FORMAT_VALUE.fullmatch(value):
                 return SetFormat(key, value)
+        case "A":
+            feed_kind, value = _fields(rest, 2, data)
+            for known in _FEED_KINDS:
+                if feed_kind == known:
+                    return FeedAction(known, _nat(value, data))
     raise StaleButton(data)

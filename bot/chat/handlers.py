@@ -34,10 +34,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import delivery_handlers, format_handlers, render
+from bot.chat import delivery_handlers, feed_handlers, format_handlers, render
 from bot.chat import render_delivery as delivery_views
 from bot.chat.callbacks import (
     Action,
+    FeedAction,
     FormatPage,
     OpenCategory,
     OpenFullText,
@@ -60,7 +61,7 @@ from bot.chat.context import NewsApplication, NewsContext
 from bot.chat.i18n import COMMANDS, plain
 from bot.chat.keyboards import markup
 from bot.chat.render import View
-from bot.chat.replies import NO_PREVIEW, edit, picture_refused, send, send_post
+from bot.chat.replies import NO_PREVIEW, edit, picture_refused, send, send_post, topic_of
 from bot.errors import (
     LinkError,
     LinksDisabled,
@@ -161,15 +162,17 @@ async def summary(update: Update, context: NewsContext) -> None:
         return
     chat = update.effective_chat
     assert chat is not None
-    await _send_with_picture(context, chat.id, article_id, view)
+    topic = topic_of(update.effective_message)
+    await _send_with_picture(context, chat.id, article_id, view, topic)
 
 
 async def _send_with_picture(
-    context: NewsContext, chat_id: int, article_id: int, view: View
+    context: NewsContext, chat_id: int, article_id: int, view: View, thread_id: int | None
 ) -> None:
-    """Send `view` with the article's picture, the view as its caption, when the article has
-    one, the chat takes pictures and the view fits a caption; else as text. A picture Telegram
-    refuses is dropped from the article and the answer goes as text."""
+    """Send `view` (to forum topic `thread_id`) with the article's picture, the view as its
+    caption, when the article has one, the chat takes pictures and the view fits a caption;
+    else as text. A picture Telegram refuses is dropped from the article and the answer goes
+    as text."""
     article = await context.services.articles.article(article_id)
     photo = render.safe_url(article.image)
     publishing = context.services.publishing
@@ -180,7 +183,7 @@ async def _send_with_picture(
         and (await publishing.format(chat_id)).picture == "photo"
     ):
         try:
-            await send_post(context.bot, chat_id, view, photo=photo)
+            await send_post(context.bot, chat_id, view, photo=photo, thread_id=thread_id)
             return
         except BadRequest as exc:
             if not picture_refused(exc.message):
@@ -188,7 +191,7 @@ async def _send_with_picture(
             log.info("Telegram refused the picture of article %s: %s", article_id, exc.message)
             if context.services.subscriptions is not None:
                 await context.services.subscriptions.picture_refused(article_id, photo)
-    await send(context.bot, chat_id, view)
+    await send(context.bot, chat_id, view, thread_id=thread_id)
 
 
 async def full(update: Update, context: NewsContext) -> None:
@@ -264,7 +267,9 @@ async def _link_summary(
     requester = user.id if user else chat.id if chat else 0
     if chat is not None and links.enabled:  # no page to wait for when links are off
         with contextlib.suppress(TelegramError):  # only a courtesy while the page loads
-            await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+            await context.bot.send_chat_action(
+                chat.id, ChatAction.TYPING, message_thread_id=topic_of(update.effective_message)
+            )
     try:
         article = await links.article(url, requester)
         context.services.articles.updated(article)
@@ -413,7 +418,7 @@ async def _act(
             message = query.message
             chat_id = message.chat.id if message is not None else query.from_user.id
             view = await _summary(context, prefs, article_id, 0)
-            await _send_with_picture(context, chat_id, article_id, view)
+            await _send_with_picture(context, chat_id, article_id, view, topic_of(message))
         case ShowSummary(article_id, sentences):
             await edit(context.bot, query, await _summary(context, prefs, article_id, sentences))
         case OpenFullText(article_id):
@@ -451,6 +456,8 @@ async def _act(
         case FormatPage() | SetFormat():
             notice = await format_handlers.act(context, query, prefs, action)
             return notice or await _show_settings(context, query, prefs)
+        case FeedAction():
+            return await feed_handlers.act(context, query, prefs, action)
         case _:
             raise ValueError(f"unhandled action {action!r}")
     return None
@@ -549,16 +556,17 @@ async def _full_text(context: NewsContext, prefs: Preferences, article_id: int, 
 
 
 async def _reply(update: Update, context: NewsContext, view: View) -> None:
+    """The answer to a message, in its chat and forum topic."""
     chat = update.effective_chat
     assert chat is not None
-    await send(context.bot, chat.id, view)
+    await send(context.bot, chat.id, view, thread_id=topic_of(update.effective_message))
 
 
 async def _send_to(context: NewsContext, query: CallbackQuery, view: View) -> None:
-    """A new message in the chat of the pressed button."""
+    """A new message in the chat (and forum topic) of the pressed button."""
     message = query.message
     chat_id = message.chat.id if message is not None else query.from_user.id
-    await send(context.bot, chat_id, view)
+    await send(context.bot, chat_id, view, thread_id=topic_of(message))
 
 
 # -- argument parsing -------------------------------------------------------------------------
@@ -631,7 +639,8 @@ async def _apologize(update: Update, context: NewsContext, busy: bool = False) -
         else:
             return
     if chat is not None:
-        await send(context.bot, chat.id, render.message(lang, "busy" if busy else "error"))
+        view = render.message(lang, "busy" if busy else "error")
+        await send(context.bot, chat.id, view, thread_id=topic_of(update.effective_message))
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -656,11 +665,13 @@ def register(application: NewsApplication) -> None:
     # Commands posted in a channel the bot is an admin of arrive as channel posts: the
     # channel's admins run it (subscriptions, settings) like any chat.
     commands = new_messages | filters.UpdateType.CHANNEL_POST
-    for name, callback in {
+    every = {
         **COMMAND_HANDLERS,
         **delivery_handlers.COMMAND_HANDLERS,
+        **feed_handlers.COMMAND_HANDLERS,
         **format_handlers.COMMAND_HANDLERS,
-    }.items():
+    }
+    for name, callback in every.items():
         application.add_handler(CommandHandler(name, callback, filters=commands))
     private = new_messages & filters.ChatType.PRIVATE
     has_link = (

@@ -3,10 +3,12 @@
 
 Every Telegram failure a broadcast meets has one outcome here: flood control (429) pauses the
 sender for `retry_after`; "Forbidden" (bot blocked, kicked) and "chat not found" make the chat
-gone; a group upgraded to a supergroup is "moved" to its new id; refused HTML is resent as plain
-text (by `replies.send`); a timeout before the request was written is retried, one after it was
-written is "unconfirmed" (Telegram may have delivered it and has no way to ask, so it is not
-sent twice); other network and server errors are retried.
+gone; a forum topic closed or deleted ("message thread not found", TOPIC_CLOSED) is
+"topic_gone" (the sender stops that topic's subscriptions and the outbox tells the group
+once, in its General topic); a group upgraded to a supergroup is "moved" to its new id;
+refused HTML is resent as plain text (by `replies.send`); a timeout before the request was
+written is retried, one after it was written is "unconfirmed" (Telegram may have delivered it
+and has no way to ask, so it is not sent twice); other network and server errors are retried.
 
 A post is drawn by the one renderer (`render_delivery.post`) in the chat's format: a photo with
 the post as its caption when the article has a picture, else text. When Telegram refuses the
@@ -31,6 +33,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.request import HTTPXRequest
 
 from bot.chat import render_delivery as views
+from bot.chat import render_feeds
 from bot.chat.application import file_url
 from bot.chat.render import View
 from bot.chat.render_delivery import Post
@@ -41,6 +44,7 @@ from bot.errors import NotFound, SummaryError
 from bot.models import ClaimedDelivery
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
+from bot.services.feeds import FeedAlert
 from bot.services.publishing import format_of
 from bot.services.subscriptions import SubscriptionService
 
@@ -52,6 +56,8 @@ SENDER_CONNECTIONS = MAX_IN_FLIGHT
 
 # Errors that say the chat will never accept a message again.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
+# Errors that say a forum topic is closed or deleted: its subscriptions stop, not the chat's.
+_TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,7 @@ class TelegramOutbox:
         post = ready.post
         if post.photo is not None and post.photo in self._refused:
             post = ready.fallback or post
-        outcome = await self._send_post(chat_id, post, silent)
+        outcome = await self._send_post(chat_id, post, silent, claim.thread_id)
         if (
             post.photo is not None
             and outcome.kind == "failed"
@@ -105,7 +111,7 @@ class TelegramOutbox:
             log.info("Telegram refused the picture of article %s: %s", article_id, outcome.error)
             self._refused.add(post.photo)
             await self.subscriptions.picture_refused(article_id, post.photo)
-            outcome = await self._send_post(chat_id, ready.fallback, silent)
+            outcome = await self._send_post(chat_id, ready.fallback, silent, claim.thread_id)
         return outcome
 
     async def _article_view(self, claim: ClaimedDelivery) -> _Ready | Outcome:
@@ -145,8 +151,32 @@ class TelegramOutbox:
         silent = claim.silent or format_of(claim.settings).silent == "always"
         view = views.digest(prefs.language, page)
         return await self._attempt(
-            chat_id, lambda: send_post(self.bot, chat_id, view, silent=silent)
+            chat_id,
+            lambda: send_post(self.bot, chat_id, view, silent=silent, thread_id=claim.thread_id),
+            claim.thread_id,
         )
+
+    async def topic_closed(
+        self, chat_id: int, categories: Sequence[str], claim: ClaimedDelivery
+    ) -> Outcome:
+        prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
+        # To the chat itself (its General topic), where its admins see it.
+        return await self._send(chat_id, views.topic_closed(prefs.language, categories))
+
+    async def tell_admins(self, admins: Sequence[int], alerts: Sequence[FeedAlert]) -> None:
+        """Each alert to each of the bot's admins, in their private chat and language (an
+        admin who never started the bot cannot be written to: logged, not retried)."""
+        for admin in admins:
+            prefs = await self.chats.preferences(admin)
+            for alert in alerts:
+                outcome = await self._send(admin, render_feeds.alert(prefs.language, alert))
+                if outcome.kind != "sent":
+                    log.warning(
+                        "could not tell admin %s of feed %s: %s",
+                        admin,
+                        alert.feed.id,
+                        outcome.error,
+                    )
 
     async def close(self) -> None:
         """Close the bot's connections."""
@@ -160,7 +190,9 @@ class TelegramOutbox:
         found = await self.articles.find_category(name)
         return found.id if found else None
 
-    async def _send_post(self, chat_id: int, post: Post, silent: bool) -> Outcome:
+    async def _send_post(
+        self, chat_id: int, post: Post, silent: bool, thread_id: int | None = None
+    ) -> Outcome:
         return await self._attempt(
             chat_id,
             lambda: send_post(
@@ -170,13 +202,22 @@ class TelegramOutbox:
                 photo=post.photo,
                 preview=post.preview,
                 silent=silent,
+                thread_id=thread_id,
             ),
+            thread_id,
         )
 
-    async def _send(self, chat_id: int, view: View) -> Outcome:
-        return await self._attempt(chat_id, lambda: send(self.bot, chat_id, view))
+    async def _send(self, chat_id: int, view: View, thread_id: int | None = None) -> Outcome:
+        return await self._attempt(
+            chat_id, lambda: send(self.bot, chat_id, view, thread_id=thread_id), thread_id
+        )
 
-    async def _attempt(self, chat_id: int, sending: Callable[[], Awaitable[object]]) -> Outcome:
+    async def _attempt(
+        self,
+        chat_id: int,
+        sending: Callable[[], Awaitable[object]],
+        thread_id: int | None = None,
+    ) -> Outcome:
         """Send, and Telegram's answer as an `Outcome` (see the module docstring)."""
         try:
             await sending()
@@ -198,6 +239,8 @@ class TelegramOutbox:
         except Forbidden as exc:
             return Outcome("gone", exc.message)
         except BadRequest as exc:
+            if thread_id is not None and any(m in exc.message.lower() for m in _TOPIC_GONE):
+                return Outcome("topic_gone", exc.message)
             if any(marker in exc.message.lower() for marker in _GONE):
                 return Outcome("gone", exc.message)
             return Outcome("failed", exc.message)

@@ -63,8 +63,18 @@ def _not_modified(exc: BadRequest) -> bool:
     return "message is not modified" in exc.message.lower()
 
 
-async def send(bot: Bot, chat_id: int, view: View) -> Message:
-    """Send `view` to the chat, as plain text if Telegram refuses its HTML."""
+def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
+    """The forum topic a message is in (`message_thread_id`), None outside topics: an answer
+    goes to the topic the command or button came from. A reply thread in a group without
+    topics also has a thread id, which is no place to send to: only a topic message counts."""
+    if isinstance(message, Message) and message.is_topic_message:
+        return message.message_thread_id
+    return None
+
+
+async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = None) -> Message:
+    """Send `view` to the chat (in forum topic `thread_id`), as plain text if Telegram
+    refuses its HTML."""
     keyboard = markup(view.rows)
     try:
         return await bot.send_message(
@@ -73,6 +83,7 @@ async def send(bot: Bot, chat_id: int, view: View) -> Message:
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
+            message_thread_id=thread_id,
         )
     except BadRequest as exc:
         if not _bad_entities(exc):
@@ -84,6 +95,7 @@ async def send(bot: Bot, chat_id: int, view: View) -> Message:
             parse_mode=None,
             reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
+            message_thread_id=thread_id,
         )
 
 
@@ -95,15 +107,16 @@ async def send_post(
     photo: str | None = None,
     preview: str | None = None,
     silent: bool = False,
+    thread_id: int | None = None,
 ) -> Message:
     """Send a pushed article (or an answer with a picture): with `photo`, that picture with
     `view` as its caption (sendPhoto); else `view` as text under a large preview of the page
-    at `preview` (None: previews off). `silent` sends it without a notification. Refused HTML
-    goes again as plain text, as `send` does; a refused picture is the caller's to handle
-    (`BadRequest`, see `bot.chat.outbox`)."""
+    at `preview` (None: previews off). `silent` sends it without a notification; `thread_id`
+    to that forum topic. Refused HTML goes again as plain text, as `send` does; a refused
+    picture is the caller's to handle (`BadRequest`, see `bot.chat.outbox`)."""
     keyboard = markup(view.rows)
     if photo is None and preview is None and not silent:
-        return await send(bot, chat_id, view)
+        return await send(bot, chat_id, view, thread_id=thread_id)
     options = (
         LinkPreviewOptions(url=preview, prefer_large_media=True, show_above_text=True)
         if preview
@@ -119,6 +132,7 @@ async def send_post(
                 parse_mode=parse_mode,
                 reply_markup=keyboard,
                 disable_notification=silent,
+                message_thread_id=thread_id,
             )
         return await bot.send_message(
             chat_id,
@@ -127,6 +141,7 @@ async def send_post(
             reply_markup=keyboard,
             link_preview_options=options,
             disable_notification=silent,
+            message_thread_id=thread_id,
         )
 
     try:
@@ -146,7 +161,7 @@ async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
         return
     if not _editable(message):
         if message is not None:
-            await send(bot, message.chat.id, view)
+            await send(bot, message.chat.id, view, thread_id=topic_of(message))
         return
     assert message is not None
     keyboard = markup(view.rows)
@@ -164,7 +179,7 @@ async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
                     raise
             return
         log.info("cannot edit message %s (%s); sending a new one", message.message_id, exc)
-        await send(bot, message.chat.id, view)
+        await send(bot, message.chat.id, view, thread_id=topic_of(message))
 
 
 async def _edit_caption(bot: Bot, message: Message, view: View) -> bool:

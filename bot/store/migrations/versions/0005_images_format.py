@@ -9,7 +9,7 @@ The chats' post format and silent posts live in `chats.settings` (JSON): no colu
 Only nullable columns: in place on both backends.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
