@@ -35,6 +35,7 @@ from bot.config import (
     Config,
     DeliveryConfig,
     FeedConfig,
+    IngestConfig,
     LinksConfig,
     StoreConfig,
     TelegramConfig,
@@ -253,11 +254,20 @@ class Bot:
         return await self._settle(update_id, mark)
 
     async def send_in_group(
-        self, text: str, user: User, chat_id: int, chat_type: str = "supergroup"
+        self,
+        text: str,
+        user: User,
+        chat_id: int,
+        chat_type: str = "supergroup",
+        *,
+        thread_id: int | None = None,
     ) -> list[Call]:
-        """`user` sends `text` in the group `chat_id`; the calls the bot made meanwhile."""
+        """`user` sends `text` in the group `chat_id` (in its forum topic `thread_id`); the
+        calls the bot made meanwhile."""
         mark = len(self.api.calls)
-        update_id = self.api.send_message(user, text, chat_type, chat_id=chat_id)
+        update_id = self.api.send_message(
+            user, text, chat_type, chat_id=chat_id, thread_id=thread_id
+        )
         return await self._settle(update_id, mark)
 
     async def press(self, target: Call, label: str, user: User = FR) -> list[Call]:
@@ -298,7 +308,7 @@ class Bot:
 
 def message_of(call: Call) -> tuple[int, int]:
     """(chat id, message id) of the message a sendMessage created or an edit changed."""
-    if call.method == "sendMessage":
+    if call.method in ("sendMessage", "sendPhoto"):
         return int(call.result["chat"]["id"]), int(call.result["message_id"])
     return int(call.params["chat_id"]), int(call.params["message_id"])
 
@@ -311,10 +321,11 @@ def only(calls: Sequence[Call], method: str) -> Call:
 
 
 def shown(call: Call) -> str:
-    """The text as the user sees it (HTML parsed like Telegram does)."""
+    """The text (a photo's caption) as the user sees it (HTML parsed like Telegram does)."""
+    text = str(call.params.get("caption") or "") if "caption" in call.params else call.text
     if (call.params.get("parse_mode") or "").upper() == "HTML":
-        return parse_html(call.text)
-    return call.text
+        return parse_html(text)
+    return text
 
 
 @asynccontextmanager
@@ -332,6 +343,7 @@ async def running_bot(
     deliver: bool = True,
     admins: tuple[int, ...] = (),
     clock: FakeClock | None = None,
+    ingest: IngestConfig | None = None,
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
@@ -346,6 +358,7 @@ async def running_bot(
         feeds=tuple(feeds),
         links=links or LinksConfig(),
         delivery=delivery or DeliveryConfig(),
+        ingest=ingest or IngestConfig(),
     )
     application = create_application(
         config, clock=clock, rate_limit=False, jobs=jobs, resolver=resolver, deliver=deliver
