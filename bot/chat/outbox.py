@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import httpx
@@ -22,7 +22,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.request import HTTPXRequest
 
 from bot.chat import render_delivery as views
-from bot.chat.application import file_url
+from bot.chat.application import WatchedRequest, file_url
 from bot.chat.render import View
 from bot.chat.replies import send
 from bot.config import TelegramConfig
@@ -141,15 +141,23 @@ async def open_outbox(
     articles: ArticleService,
     chats: ChatService,
     subscriptions: SubscriptionService,
+    *,
+    on_answer: Callable[[], None] | None = None,
 ) -> TelegramOutbox:
     """An outbox on a Bot of its own: not the Application's, whose rate limiter would retry
     flood errors out of the sender's sight and pace every message twice (the sender paces
-    itself), and whose connection pool the handlers' replies need. Close it with `close()`."""
+    itself), and whose connection pool the handlers' replies need. Close it with `close()`.
+    `on_answer` is told of every answer of the Bot API (see `WatchedRequest`)."""
+    request = (
+        HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS)
+        if on_answer is None
+        else WatchedRequest(on_answer, connection_pool_size=SENDER_CONNECTIONS)
+    )
     bot = Bot(
         telegram.token,
         base_url=telegram.api_base_url,
         base_file_url=file_url(telegram.api_base_url),
-        request=HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS),
+        request=request,
     )
     await bot.initialize()
     return TelegramOutbox(bot, articles, chats, subscriptions)

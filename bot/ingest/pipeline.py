@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+from bot import metrics
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FetchError, IngestError
@@ -396,6 +397,7 @@ class IngestPipeline:
             error = IngestError(f"internal error: {type(exc).__name__}: {exc}")
             state = self._failed(feed, now, error, report)
         report.failures, report.disabled = state.failures, not state.enabled
+        metrics.feed_fetched(report.status)
         report.next_fetch = state.next_fetch
         try:
             with times.measure("record"):
@@ -490,6 +492,7 @@ class IngestPipeline:
             with times.measure("store"):
                 added = await self.store.add_articles(ordered, summary_key=self.summary_key)
             report.new += len(added.ids)
+            metrics.articles_ingested("feed", len(added.ids))
             report.duplicates += added.duplicates
             report.queued += added.queued
 
