@@ -26,6 +26,11 @@ one update at a time. With no network latency the machine's CPU is the only limi
 concurrency adds little throughput and each handler waits for the others' CPU: the first row
 shows the latency a reader sees in a burst, the second the handlers' own cost. `--api-latency
 50` adds a round trip like a real Telegram's, where concurrency is what keeps throughput up.
+
+`--metrics` measures what `[metrics]` costs instead: the bot at the default concurrency, in
+turns without metrics and with them served and recorded (`[metrics] listen`, every seam
+counting: updates, handler and store latency, summaries), `--rounds` times each, and prints
+the ratio of the medians (1.00: no cost).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import importlib.util
 import multiprocessing
 import os
 import random
+import socket
 import statistics
 import sys
 import tempfile
@@ -67,9 +73,16 @@ from bot.chat.application import (  # noqa: E402
     serve,
 )
 from bot.clock import SystemClock  # noqa: E402
-from bot.config import Config, StoreConfig, SummaryConfig, TelegramConfig  # noqa: E402
+from bot.config import (  # noqa: E402
+    Config,
+    MetricsConfig,
+    StoreConfig,
+    SummaryConfig,
+    TelegramConfig,
+)
 from bot.deliver.rules import PushRules  # noqa: E402
 from bot.ingest.importer import import_files  # noqa: E402
+from bot.metrics import REGISTRY  # noqa: E402
 from bot.services.summaries import SummaryService  # noqa: E402
 from bot.store import open_store  # noqa: E402
 
@@ -253,14 +266,16 @@ async def run_newsbot(
     typing: int,
     concurrency: int = DEFAULT_CONCURRENCY,
     latency: float = 0.0,
+    metrics_port: int | None = None,
 ) -> tuple[float, dict[str, list[float]], int]:
     """The real bot (`bot.app.create_application`, `serve`): updates/s, latencies, and how many
-    answers the fake API refused or never got."""
+    answers the fake API refused or never got. With `metrics_port`, `[metrics]` serves there."""
     api = RemoteAPI(latency)
     try:
         config = Config(
             telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
             store=StoreConfig(url=url),
+            metrics=MetricsConfig(f"127.0.0.1:{metrics_port}" if metrics_port else ""),
         )
         application = create_application(
             config, clock=CLOCK, rate_limit=False, concurrency=concurrency
@@ -371,6 +386,14 @@ async def main() -> None:
         metavar="MS",
         help="add this round trip to every Bot API call, like a real Telegram (default: 0)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="measure the cost of [metrics]: the bot without and with them, in turns",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each with --metrics (default: 3)"
+    )
     args = parser.parse_args()
     if not store_bench.DATA.exists():
         sys.exit(f"missing {store_bench.DATA}: the benchmark needs ../shared/data")
@@ -396,6 +419,9 @@ async def main() -> None:
         texts = updates(args.updates, recent, rng)
         warmup = updates(len(USERS), recent, rng)  # each user's first contact, once
         latency = args.api_latency / 1000
+        if args.metrics:
+            await compare_metrics(url, texts, warmup, args, latency)
+            return
         runs: dict[int, tuple[float, dict[str, list[float]], int]] = {}
         for concurrency in dict.fromkeys([args.concurrency, 1]):
             runs[concurrency] = await run_newsbot(
@@ -420,6 +446,52 @@ async def main() -> None:
         f"\nconcurrency {args.concurrency}: newsbot/echo throughput {rate / echo_rate:.2f} "
         f"(target >= 0.50), p99 {percentile(latencies['all'], 99):.1f} ms (target < 50); "
         f"refused or missing answers: {sum(run[2] for run in runs.values())}"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def compare_metrics(
+    url: str, texts: list[str], warmup: list[str], args: argparse.Namespace, latency: float
+) -> None:
+    """The bot without and with `[metrics]`, in turns (off, on, off, on...), so that a change
+    in the machine's load hits both alike; the ratio of the medians."""
+    results: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+    print(f"\n{'':<26}{'updates/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for round_ in range(args.rounds):
+        for on in (False, True):
+            before = REGISTRY.get_sample_value("newsbot_updates_total", {"command": "latest"})
+            rate, latencies, bad = await run_newsbot(
+                url,
+                texts,
+                warmup,
+                args.typing,
+                args.concurrency,
+                latency,
+                metrics_port=free_port() if on else None,
+            )
+            after = REGISTRY.get_sample_value("newsbot_updates_total", {"command": "latest"})
+            counted = (after or 0) - (before or 0)
+            assert (counted > 0) == on, f"metrics recorded {counted} /latest with metrics={on}"
+            assert bad == 0, f"{bad} answers refused or missing"
+            lat = latencies["all"]
+            results[on].append((rate, statistics.median(lat), percentile(lat, 99)))
+            name = f"round {round_ + 1}, metrics {'on' if on else 'off'}"
+            print(
+                f"{name:<26}{rate:>10,.0f}{statistics.median(lat):>10.2f}"
+                f"{percentile(lat, 99):>10.2f}"
+            )
+    off = [statistics.median(r[i] for r in results[False]) for i in range(3)]
+    on_ = [statistics.median(r[i] for r in results[True]) for i in range(3)]
+    print(
+        f"\nmedians over {args.rounds} rounds, concurrency {args.concurrency}: metrics off "
+        f"{off[0]:,.0f} updates/s (p50 {off[1]:.2f} ms, p99 {off[2]:.2f}), on {on_[0]:,.0f} "
+        f"(p50 {on_[1]:.2f}, p99 {on_[2]:.2f}); throughput on/off {on_[0] / off[0]:.3f}, "
+        f"p50 on/off {on_[1] / off[1]:.3f}, p99 on/off {on_[2] / off[2]:.3f}"
     )
 
 

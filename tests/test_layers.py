@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
             "logs",
             "samples",
             "metrics",
+            "progress",
         ],
         0,
     ),
