@@ -43,6 +43,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.deliver.rules import PushRules
 from bot.deliver.sender import Sender
+from bot.errors import ConfigError
 from bot.ingest.fetch import Fetcher
 from bot.ingest.guard import Resolver
 from bot.ingest.pipeline import IngestPipeline
@@ -179,7 +180,13 @@ class Runtime:
             health=lambda: self.health(sender=sender),
             refresh=self._count_queue,
         )
-        self.metrics_url = await server.start()
+        try:
+            self.metrics_url = await server.start()
+        except OSError as exc:  # taken, or not an address of this machine: the setting's fault
+            raise ConfigError(
+                f"metrics.listen: cannot listen on {self.config.metrics.listen}: "
+                f"{exc.strerror or exc}"
+            ) from None
         self._metrics = server
         metrics.record(True)
         log.info("metrics on %s/metrics, health on %s/healthz", *[self.metrics_url] * 2)
@@ -285,7 +292,8 @@ def create_application(
         await publish_commands(application)
         if deliver:
             await runtime.start_sender(services)
-        await runtime.start_metrics(sender=deliver)
+        if updater:  # not the shell: it talks to no Telegram, and the bot beside it has the port
+            await runtime.start_metrics(sender=deliver)
 
     async def post_stop(application: NewsApplication) -> None:
         await runtime.stop_sender()  # while the bot can still send

@@ -9,7 +9,11 @@ two scrapes of the same bot, never absolute values.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import io
+import socket
+import sys
 from collections import Counter as Tally
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +26,8 @@ from bot import metrics
 from bot.app import PeriodicJob, Runtime
 from bot.chat.application import _retry_after
 from bot.chat.handlers import update_command
-from bot.config import ConfigError, FeedConfig, MetricsConfig, load_config
+from bot.cli.run import cmd_shell
+from bot.config import Config, ConfigError, FeedConfig, MetricsConfig, StoreConfig, load_config
 from bot.metrics.health import API_SILENCE_SECONDS, ApiWatch, check
 from bot.models import NewArticle
 from bot.store import SqlStore
@@ -275,6 +280,37 @@ async def test_the_store_counts_the_live_queue(store: SqlStore, clock: FakeClock
     assert await store.queued_deliveries() == {"pending": 2, "sending": 1}
     await store.finish_deliveries([claimed[0].id], "sent")
     assert await store.queued_deliveries() == {"pending": 2, "sending": 0}
+
+
+def test_the_shell_leaves_the_port_to_the_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`newsbot shell` with the bot's config, while the bot holds the metrics port: it talks
+    to no Telegram and opens no port (opening it would fail: the port is taken)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = Config(
+            store=StoreConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'shell.db'}"),
+            metrics=MetricsConfig(f"127.0.0.1:{port}"),
+        )
+        monkeypatch.setattr(sys, "stdin", io.StringIO("/help\n"))
+        args = argparse.Namespace(language="en", sample=False)
+        assert asyncio.run(cmd_shell(args, config, FakeClock())) == 0
+    assert "/latest" in capsys.readouterr().out
+
+
+async def test_a_taken_port_is_a_config_error(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'taken.db'}"
+    ids = await seed(url)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(ConfigError, match=rf"metrics\.listen: cannot listen on {listen}: "):
+            async with running_bot(url, ids, metrics=MetricsConfig(listen)):
+                pass
 
 
 # -- the rule, the labels, the setting ----------------------------------------------------------
