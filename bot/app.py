@@ -48,7 +48,7 @@ from bot.ingest.fetch import Fetcher
 from bot.ingest.guard import Resolver
 from bot.ingest.pipeline import IngestPipeline
 from bot.ingest.safefetch import SafeFetcher
-from bot.metrics.health import ApiWatch, HealthReport, check
+from bot.metrics.health import API_PROBE_AFTER_SECONDS, ApiWatch, HealthReport, check
 from bot.metrics.server import MetricsServer
 from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
@@ -61,7 +61,8 @@ from bot.store import SqlStore, open_store
 
 log = logging.getLogger(__name__)
 
-# How long the health check waits for the store before it says the store does not answer.
+# How long the health check waits for the store (and for the Bot API's getMe) before it says
+# that one does not answer.
 HEALTH_STORE_SECONDS = 5.0
 
 
@@ -83,6 +84,10 @@ class Runtime:
         self.api_watch = ApiWatch(clock.monotonic, lambda: clock.now().timestamp())
         self._metrics: MetricsServer | None = None
         self.metrics_url: str | None = None
+        # Asks the Bot API something (getMe), for a health check that has not heard from it
+        # lately: set in post_init to the application's bot.
+        self.api_probe: Callable[[], Awaitable[object]] | None = None
+        self._probed_at: float | None = None
 
     @property
     def watch_api(self) -> Callable[[], None] | None:
@@ -214,12 +219,31 @@ class Runtime:
         except Exception as exc:  # whatever it is, the store did not answer: say what
             reason = exc.orig if isinstance(exc, DBAPIError) else exc
             error = f"{type(reason).__name__}: {str(reason).strip().splitlines()[0][:200]}"
+        store_seconds = self.clock.monotonic() - start
         return check(
             store_error=error,
-            store_seconds=self.clock.monotonic() - start,
+            store_seconds=store_seconds,
             sender_alive=(self.sender is not None and self.sender.alive) if sender else None,
-            api_silence=self.api_watch.silence(),
+            api_silence=await self._api_silence(),
         )
+
+    async def _api_silence(self) -> float | None:
+        """Seconds since the Bot API last answered. A process that has not heard from it for
+        a minute (a webhook bot with nothing to send, a process that neither polls nor sends)
+        asks it once (getMe, at most once a minute), so that the silence means Telegram is
+        unreachable, not that the bot was idle."""
+        silence = self.api_watch.silence()
+        now = self.clock.monotonic()
+        quiet = silence is None or silence > API_PROBE_AFTER_SECONDS
+        due = self._probed_at is None or now - self._probed_at > API_PROBE_AFTER_SECONDS
+        if self.api_probe is not None and quiet and due:
+            self._probed_at = now
+            try:  # an answer, even a refusal, reaches the watch through the request layer
+                await asyncio.wait_for(self.api_probe(), HEALTH_STORE_SECONDS)
+            except Exception as exc:  # the reason is the silence the check reports
+                log.info("health: the Bot API did not answer getMe: %s", exc)
+            silence = self.api_watch.silence()
+        return silence
 
     async def close(self) -> None:
         """Stop the metrics port and the sender (what it claimed goes back to the queue) and
@@ -293,6 +317,7 @@ def create_application(
         if deliver:
             await runtime.start_sender(services)
         if updater:  # not the shell: it talks to no Telegram, and the bot beside it has the port
+            runtime.api_probe = application.bot.get_me
             await runtime.start_metrics(sender=deliver)
 
     async def post_stop(application: NewsApplication) -> None:

@@ -27,7 +27,15 @@ from bot.app import PeriodicJob, Runtime
 from bot.chat.application import _retry_after
 from bot.chat.handlers import update_command
 from bot.cli.run import cmd_shell
-from bot.config import Config, ConfigError, FeedConfig, MetricsConfig, StoreConfig, load_config
+from bot.config import (
+    Config,
+    ConfigError,
+    FeedConfig,
+    MetricsConfig,
+    StoreConfig,
+    WebhookConfig,
+    load_config,
+)
 from bot.metrics.health import API_SILENCE_SECONDS, ApiWatch, check
 from bot.models import NewArticle
 from bot.store import SqlStore
@@ -217,6 +225,39 @@ async def test_healthz_says_when_the_bot_api_stops_answering(tmp_path: Path) -> 
             return (await healthz(base))[0] == 200
 
         await until(healthy, 15, "the bot to hear from the Bot API again")
+
+
+async def test_an_idle_webhook_bot_asks_the_bot_api_before_saying_it_is_silent(
+    tmp_path: Path,
+) -> None:
+    """A webhook bot receives updates without asking Telegram anything, and an idle one sends
+    nothing: after a minute without an answer, the health check asks (getMe, once a minute)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hook.db'}"
+    ids = await seed(url)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    hook = WebhookConfig(
+        url="https://bot.example.org/hook", listen="127.0.0.1", port=free_port(), secret_token="s"
+    )
+    clock = FakeClock()
+    async with running_bot(
+        url, ids, webhook=hook, clock=clock, metrics=MetricsConfig(f"127.0.0.1:{port}")
+    ) as bot:
+        asked = bot.api.counts.get("getMe", 0)
+        assert (await healthz(base))[0] == 200
+        assert bot.api.counts.get("getMe", 0) == asked  # it heard from the API at start
+        clock.advance(minutes=6)
+        status, text = await healthz(base)
+        assert status == 200, text
+        assert "Bot API: answered 0 s ago" in text
+        assert bot.api.counts.get("getMe", 0) == asked + 1
+        await healthz(base)
+        assert bot.api.counts.get("getMe", 0) == asked + 1  # not again within the minute
+        bot.api.outage()
+        clock.advance(minutes=6)
+        status, text = await healthz(base)
+        assert status == 503 and "Bot API: no answer for 360 s" in text, text
+        bot.api.outage(False)
 
 
 async def test_queue_gauges_and_a_store_that_does_not_answer(tmp_path: Path) -> None:

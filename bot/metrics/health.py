@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from bot.metrics import api_answered
 
 # How long the Bot API may stay silent before the bot is unhealthy. A polling bot hears from it
-# at least every long-poll timeout (30 s); a webhook bot that sends nothing for five minutes
-# and receives no update is reported too: nothing then shows that Telegram still reaches it.
+# at least every long-poll timeout (30 s); a process that neither polls nor sends asks it.
 API_SILENCE_SECONDS = 300.0
+# A check that has not heard from the Bot API for this long asks it (getMe, see `bot.app`), at
+# most once per this long: an idle bot is not an unreachable one.
+API_PROBE_AFTER_SECONDS = 60.0
 
 
 class ApiWatch:
