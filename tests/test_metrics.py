@@ -23,7 +23,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import metrics
-from bot.app import PeriodicJob, Runtime
+from bot.app import PeriodicJob, Runtime, create_application
 from bot.chat.application import _retry_after
 from bot.chat.handlers import update_command
 from bot.cli.run import cmd_shell
@@ -33,6 +33,7 @@ from bot.config import (
     FeedConfig,
     MetricsConfig,
     StoreConfig,
+    TelegramConfig,
     WebhookConfig,
     load_config,
 )
@@ -391,6 +392,8 @@ def test_the_api_watch_reads_the_programs_clock() -> None:
 
 def test_updates_are_counted_by_a_bounded_set_of_names() -> None:
     from telegram import Update
+
+    create_application(Config(telegram=TelegramConfig(token="1:x")), clock=FakeClock())
 
     def message(text: str) -> Update:
         return Update.de_json(

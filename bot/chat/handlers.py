@@ -608,8 +608,9 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 }
 
 
-# Every command name the bot handles: what `update_command` may count by name.
-_COMMAND_NAMES = frozenset({**COMMAND_HANDLERS, **delivery_handlers.COMMAND_HANDLERS})
+# Every command name the bot handles, as `register` found them on the application: what
+# `update_command` may count by name.
+_COMMAND_NAMES: set[str] = set()
 
 
 def update_command(update: object) -> str:
@@ -663,6 +664,13 @@ def register(application: NewsApplication) -> None:
     application.add_handler(InlineQueryHandler(inline_query))
     application.add_handler(ChosenInlineResultHandler(chosen_inline_result))
     application.add_error_handler(on_error)
+    _COMMAND_NAMES.update(
+        command
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for command in handler.commands
+    )
 
 
 def bot_commands(language: str) -> list[BotCommand]:
