@@ -240,8 +240,10 @@ async def drive(
     texts: list[str],
     warmup: list[str],
     typing: int,
-) -> tuple[float, dict[str, list[float]]]:
-    """Serve with `run` while users send `warmup`, then `texts`; updates/s and latencies."""
+) -> tuple[float, dict[str, list[float]], float]:
+    """Serve with `run` while users send `warmup`, then `texts`; updates/s, latencies, and
+    the CPU time of this process (the bot: the fake API runs in its own) per update, in ms,
+    which other work on a shared machine changes far less than the rate."""
     timings = Timings()
     timings.instrument(application)
     stop = asyncio.Event()
@@ -251,14 +253,14 @@ async def drive(
         api.converse(warmup, typing)
         await asyncio.wait_for(timings.finished.wait(), 120)
         timings.reset(len(texts))
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         api.converse(texts, typing)
         await asyncio.wait_for(timings.finished.wait(), 600)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         stop.set()
         await task
-    return len(texts) / elapsed, timings.by_command()
+    return len(texts) / elapsed, timings.by_command(), cpu / len(texts) * 1000
 
 
 async def run_newsbot(
@@ -269,9 +271,10 @@ async def run_newsbot(
     concurrency: int = DEFAULT_CONCURRENCY,
     latency: float = 0.0,
     metrics_port: int | None = None,
-) -> tuple[float, dict[str, list[float]], int]:
-    """The real bot (`bot.app.create_application`, `serve`): updates/s, latencies, and how many
-    answers the fake API refused or never got. With `metrics_port`, `[metrics]` serves there."""
+) -> tuple[float, dict[str, list[float]], int, float]:
+    """The real bot (`bot.app.create_application`, `serve`): updates/s, latencies, how many
+    answers the fake API refused or never got, CPU ms per update. With `metrics_port`,
+    `[metrics]` serves there."""
     api = RemoteAPI(latency)
     try:
         config = Config(
@@ -286,12 +289,12 @@ async def run_newsbot(
         async def run(stop: asyncio.Event) -> None:
             await serve(application, stop, poll_timeout=1)
 
-        rate, latencies = await drive(api, application, run, texts, warmup, typing)
+        rate, latencies, cpu = await drive(api, application, run, texts, warmup, typing)
         counts, refused = api.counts()
     finally:
         api.close()
     missing = len(texts) + len(warmup) - counts.get("sendMessage", 0) + refused
-    return rate, latencies, refused + max(0, missing)
+    return rate, latencies, refused + max(0, missing), cpu
 
 
 async def run_echo(
@@ -317,7 +320,8 @@ async def run_echo(
                 await application.updater.stop()
                 await application.stop()
 
-        return await drive(api, application, run, texts, warmup, typing)
+        rate, latencies, _ = await drive(api, application, run, texts, warmup, typing)
+        return rate, latencies
     finally:
         api.close()
 
@@ -424,7 +428,7 @@ async def main() -> None:
         if args.metrics:
             await compare_metrics(url, texts, warmup, args, latency)
             return
-        runs: dict[int, tuple[float, dict[str, list[float]], int]] = {}
+        runs: dict[int, tuple[float, dict[str, list[float]], int, float]] = {}
         for concurrency in dict.fromkeys([args.concurrency, 1]):
             runs[concurrency] = await run_newsbot(
                 url, texts, warmup, args.typing, concurrency, latency
@@ -437,13 +441,13 @@ async def main() -> None:
         f"per call; {args.articles:,} articles on SQLite\n"
     )
     print(f"{'':<26}{'updates/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}")
-    for concurrency, (rate, latencies, _) in runs.items():
+    for concurrency, (rate, latencies, *_) in runs.items():
         print(line(f"newsbot, concurrency {concurrency}", rate, latencies["all"]))
         for command in ("/latest", "/summary"):
             print(line(f"  {command}", None, latencies[command]))
     print(line("echo bot (bare PTB)", echo_rate, echo_lat["all"]))
     print(line("summary cache miss", None, cold))
-    rate, latencies, _ = runs[args.concurrency]
+    rate, latencies, *_ = runs[args.concurrency]
     print(
         f"\nconcurrency {args.concurrency}: newsbot/echo throughput {rate / echo_rate:.2f} "
         f"(target >= 0.50), p99 {percentile(latencies['all'], 99):.1f} ms (target < 50); "
@@ -483,12 +487,12 @@ async def compare_metrics(
     a change in the machine's load, or a run warming the caches for the next, hits both alike;
     the ratio of the medians."""
     hook_costs()
-    results: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
-    print(f"\n{'':<26}{'updates/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    results: dict[bool, list[tuple[float, float, float, float]]] = {False: [], True: []}
+    print(f"\n{'':<26}{'updates/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms':>10}")
     for round_ in range(args.rounds):
         for on in (False, True) if round_ % 2 == 0 else (True, False):
             before = REGISTRY.get_sample_value("newsbot_updates_total", {"command": "latest"})
-            rate, latencies, bad = await run_newsbot(
+            rate, latencies, bad, cpu = await run_newsbot(
                 url,
                 texts,
                 warmup,
@@ -502,19 +506,20 @@ async def compare_metrics(
             assert (counted > 0) == on, f"metrics recorded {counted} /latest with metrics={on}"
             assert bad == 0, f"{bad} answers refused or missing"
             lat = latencies["all"]
-            results[on].append((rate, statistics.median(lat), percentile(lat, 99)))
+            results[on].append((rate, statistics.median(lat), percentile(lat, 99), cpu))
             name = f"round {round_ + 1}, metrics {'on' if on else 'off'}"
             print(
                 f"{name:<26}{rate:>10,.0f}{statistics.median(lat):>10.2f}"
-                f"{percentile(lat, 99):>10.2f}"
+                f"{percentile(lat, 99):>10.2f}{cpu:>10.3f}"
             )
-    off = [statistics.median(r[i] for r in results[False]) for i in range(3)]
-    on_ = [statistics.median(r[i] for r in results[True]) for i in range(3)]
+    off = [statistics.median(r[i] for r in results[False]) for i in range(4)]
+    on_ = [statistics.median(r[i] for r in results[True]) for i in range(4)]
     print(
         f"\nmedians over {args.rounds} rounds, concurrency {args.concurrency}: metrics off "
-        f"{off[0]:,.0f} updates/s (p50 {off[1]:.2f} ms, p99 {off[2]:.2f}), on {on_[0]:,.0f} "
-        f"(p50 {on_[1]:.2f}, p99 {on_[2]:.2f}); throughput on/off {on_[0] / off[0]:.3f}, "
-        f"p50 on/off {on_[1] / off[1]:.3f}, p99 on/off {on_[2] / off[2]:.3f}"
+        f"{off[0]:,.0f} updates/s (p50 {off[1]:.2f} ms, p99 {off[2]:.2f}, CPU {off[3]:.3f} ms "
+        f"per update), on {on_[0]:,.0f} (p50 {on_[1]:.2f}, p99 {on_[2]:.2f}, CPU "
+        f"{on_[3]:.3f}); on/off: throughput {on_[0] / off[0]:.3f}, p50 {on_[1] / off[1]:.3f}, "
+        f"p99 {on_[2] / off[2]:.3f}, CPU per update {on_[3] / off[3]:.3f}"
     )
 
 
