@@ -461,23 +461,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def hook_costs(calls: int = 200_000) -> None:
+def hook_costs(calls: int = 200_000) -> dict[str, float]:
     """Microseconds per call of the seams' recording functions, off and on (each update calls
-    `update_handled` once and `store_query` a few times)."""
+    `update_handled` once and `store_query` a few times); the costs when on."""
     hooks = {
         "update_handled": lambda: metrics.update_handled("latest", 0.003),
         "store_query": lambda: metrics.store_query(False, 0.0002),
         "summary_lookup": lambda: metrics.summary_lookup("memory"),
     }
     empty = timeit.timeit(lambda: None, number=calls)
+    costs: dict[str, float] = {}
     for on in (False, True):
         metrics.record(on)
-        costs = [
-            f"{name} {(timeit.timeit(hook, number=calls) - empty) / calls * 1e6:.2f} µs"
+        costs = {
+            name: (timeit.timeit(hook, number=calls) - empty) / calls * 1e6
             for name, hook in hooks.items()
-        ]
-        print(f"recording {'on ' if on else 'off'}: " + ", ".join(costs))
+        }
+        shown = ", ".join(f"{name} {cost:.2f} µs" for name, cost in costs.items())
+        print(f"recording {'on ' if on else 'off'}: {shown}")
     metrics.record(False)
+    return costs
+
+
+def recorded() -> dict[str, float]:
+    """Calls of each seam recorded so far in this process (from the registry's counts)."""
+
+    def total(name: str) -> float:
+        return sum(
+            sample.value
+            for family in REGISTRY.collect()
+            for sample in family.samples
+            if sample.name == name
+        )
+
+    return {
+        "update_handled": total("newsbot_update_seconds_count"),
+        "store_query": total("newsbot_store_query_seconds_count"),
+        "summary_lookup": total("newsbot_summary_lookups_total"),
+    }
 
 
 async def compare_metrics(
@@ -486,7 +507,8 @@ async def compare_metrics(
     """The bot without and with `[metrics]`, in turns (off then on, on then off...), so that
     a change in the machine's load, or a run warming the caches for the next, hits both alike;
     the ratio of the medians."""
-    hook_costs()
+    costs = hook_costs()
+    start = recorded()
     results: dict[bool, list[tuple[float, float, float, float]]] = {False: [], True: []}
     print(f"\n{'':<26}{'updates/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms':>10}")
     for round_ in range(args.rounds):
@@ -520,6 +542,15 @@ async def compare_metrics(
         f"per update), on {on_[0]:,.0f} (p50 {on_[1]:.2f}, p99 {on_[2]:.2f}, CPU "
         f"{on_[3]:.3f}); on/off: throughput {on_[0] / off[0]:.3f}, p50 {on_[1] / off[1]:.3f}, "
         f"p99 {on_[2] / off[2]:.3f}, CPU per update {on_[3] / off[3]:.3f}"
+    )
+    # What recording costs by construction: the calls each update made, times their cost.
+    calls = {name: count - start[name] for name, count in recorded().items()}
+    updates = calls["update_handled"]
+    per_update = sum(calls[name] / updates * costs[name] for name in calls)
+    print(
+        "recorded per update: "
+        + ", ".join(f"{calls[name] / updates:.2f} {name}" for name in calls)
+        + f" = {per_update:.1f} µs, {per_update / 10 / off[3]:.2f}% of the CPU per update"
     )
     # The least CPU a run took: what other work on the machine can only add to.
     least_off, least_on = (min(r[3] for r in results[on]) for on in (False, True))
