@@ -218,6 +218,8 @@ class LinkService:
             published=content.published,
             category=cap_category(content.section) if content.section else self.config.category,
             language=_language(page),
+            image=content.image,
+            site_name=content.site_name,
         )
         result = await self.store.add_articles([item])
         metrics.articles_ingested("link", len(result.ids))
