@@ -10,7 +10,7 @@ Why hand-written rather than scikit-learn: the model is one dot product per sent
 (which sumy already needs) does it; a new dependency of tens of megabytes for that would buy
 nothing. The fit itself (Newton's method on the log-loss) lives in the training script.
 
-Features depend only on what the pipeline already has (candidates, their paragraph, the title)
+Features depend only on what the pipeline already has (the candidates and the title)
 and on stems from the language's stemmer, so the model trained on French applies to every
 supported language.
 """
@@ -68,6 +68,8 @@ _DIGIT_TOKEN = re.compile(r"\S*\d\S*")
 
 # The feature names, in the order of a row; `features()` computes a column for each name, and
 # loading refuses a weights file whose names differ.
+# No paragraph feature: the training texts have no paragraph breaks, so a weight learned for
+# "first of its paragraph" would only copy the first sentence's and misfire on feed articles.
 FEATURES: tuple[str, ...] = (
     "bias",
     "position_inverse",  # 1 / (1 + i)
@@ -76,8 +78,6 @@ FEATURES: tuple[str, ...] = (
     "position_1",
     "position_2",
     "position_3_5",
-    "first_of_paragraph",
-    "paragraph_inverse",  # 1 / (1 + paragraph rank)
     "words_log",  # log of the word count
     "words_relative",  # word count / the article's mean
     "words_under_12",
@@ -244,20 +244,14 @@ def features(prepared: Prepared, code: str) -> Featured:
         "lead_cosine": lead,
         "degree": _relative(similarity.sum(axis=1) / max(n - 1, 1)),
     }
-    per_sentence = np.zeros((n, 12))
-    paragraph_rank = 0
+    per_sentence = np.zeros((n, 10))
     for i, candidate in enumerate(candidates):
-        first = i == 0 or candidate.block != candidates[i - 1].block
-        if first and i:
-            paragraph_rank += 1
         text = candidate.text
         tokens = text.split()
         bag = bags[i]
         shared = len(title_set.intersection(bag))
         names = _names(text)
         per_sentence[i] = (
-            first,
-            1.0 / (1.0 + paragraph_rank),
             shared / len(title_set) if title_set else 0.0,
             shared / len(bag) if bag else 0.0,
             len(title_names & names) / len(title_names) if title_names else 0.0,
@@ -271,8 +265,6 @@ def features(prepared: Prepared, code: str) -> Featured:
         )
     for number, name in enumerate(
         (
-            "first_of_paragraph",
-            "paragraph_inverse",
             "title_coverage",
             "title_density",
             "title_names",
