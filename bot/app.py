@@ -8,14 +8,16 @@ subscriptions (`bot.deliver`, through the Telegram outbox of `bot.chat.outbox`);
 `context.services` (`bot.chat.context.NewsContext`), typed, never by casting entries of
 `bot_data`.
 
-Periodic work (feed ingestion) joins as a `PeriodicJob` of `default_jobs(config)`: it receives
-the `Runtime` (store, summaries, config) and never sees Telegram. The sender is not a periodic
+Periodic work (feed ingestion, the daily retention prune) joins as a `PeriodicJob` of
+`default_jobs(config)`: it receives the `Runtime` (store, summaries, config) and never sees
+Telegram. The sender is not a periodic
 job but a loop of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued
 by another process) and wakes at once when this process's ingestion queued some.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,10 +43,14 @@ from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
 from bot.services.links import LinkService
+from bot.services.retention import describe as describe_prune
+from bot.services.retention import prune
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
-from bot.store import SqlStore, open_store
+from bot.store import PruneResult, SqlStore, open_store
+
+logger = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -169,13 +175,28 @@ async def _ingest_due(runtime: Runtime) -> object:
     return report
 
 
+async def _prune(runtime: Runtime) -> PruneResult:
+    result = await prune(runtime.store, runtime.config.store, runtime.clock)
+    logger.info("retention: %s", describe_prune(result))
+    return result
+
+
+# The retention job runs once a day, the first time a few minutes after start (not at once:
+# a bot restarted in a loop would otherwise prune at every start, before serving anyone).
+PRUNE_INTERVAL = timedelta(days=1)
+PRUNE_FIRST = timedelta(minutes=3)
+
+
 def default_jobs(config: Config) -> tuple[PeriodicJob, ...]:
     """The jobs `newsbot run` schedules. Ingestion ticks every `ingest.tick_seconds` (a minute
     by default) and asks the store which feeds are due: intervals, back-off and Retry-After
     live there, survive restarts and cover feeds added while the bot runs; a tick that finds
-    the previous run still going skips."""
+    the previous run still going skips. Retention (`[store] keep_*_days`) runs daily."""
     tick = timedelta(seconds=config.ingest.tick_seconds)
-    return (PeriodicJob("ingest", tick, _ingest_due, first=min(tick, timedelta(seconds=5))),)
+    return (
+        PeriodicJob("ingest", tick, _ingest_due, first=min(tick, timedelta(seconds=5))),
+        PeriodicJob("prune", PRUNE_INTERVAL, _prune, first=PRUNE_FIRST),
+    )
 
 
 def create_application(
