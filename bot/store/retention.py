@@ -34,6 +34,10 @@ ARTICLE_BATCH = 500
 # SQLite pages (4 KiB) returned to the file system per transaction.
 VACUUM_PAGES = 2000
 
+# FTS5 "merge" slices (pages of index work each) after deleting articles, at most.
+FTS_MERGE_PAGES = 500
+FTS_MERGE_STEPS = 200
+
 # (what, done, total): called after each batch; `what` is "deliveries", "digests", "articles"
 # or "vacuum" (pages), `total` the count found before deleting.
 PruneProgress = Callable[[str, int, int], None]
@@ -89,8 +93,18 @@ class RetentionMixin(StoreBase):
                         progress(what, done, total)
             setattr(result, what, total if dry_run else done)
         if not dry_run and self.dialect == "sqlite" and self._sync_engine is not None:
+            if result.articles:
+                await self._merge_search_index()
             result.vacuumed_pages = await self._vacuum(progress)
         return result
+
+    async def _merge_search_index(self) -> None:
+        """Let FTS5 merge its segments, a bounded slice of work per transaction: deleting an
+        article only adds a tombstone to the index, whose space comes back when the segments
+        holding it are merged (without this the index kept growing after the window)."""
+        for _ in range(FTS_MERGE_STEPS):
+            if not await self._write(_fts_merge_step):
+                return
 
     async def _vacuum(self, progress: PruneProgress | None) -> int:
         """Hand SQLite's free pages back to the file system, VACUUM_PAGES per transaction;
@@ -183,6 +197,15 @@ def _delete_articles(conn: Connection, before: datetime) -> int:
             [{"category": cid, "removed": n} for cid, n in removed.items()],
         )
     return len(doomed)
+
+
+def _fts_merge_step(conn: Connection) -> bool:
+    """One slice of FTS5 merge work; whether there was any to do."""
+    before = int(conn.exec_driver_sql("SELECT total_changes()").scalar_one())
+    conn.exec_driver_sql(
+        f"INSERT INTO articles_fts(articles_fts, rank) VALUES ('merge', {-FTS_MERGE_PAGES})"
+    )
+    return int(conn.exec_driver_sql("SELECT total_changes()").scalar_one()) != before
 
 
 def _vacuum_state(conn: Connection) -> tuple[int, int]:
