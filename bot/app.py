@@ -42,6 +42,7 @@ from bot.ingest.safefetch import SafeFetcher
 from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
+from bot.services.feeds import FeedService
 from bot.services.links import LinkService
 from bot.services.retention import describe as describe_prune
 from bot.services.retention import prune
@@ -51,6 +52,8 @@ from bot.services.summaries import SummaryService
 from bot.store import PruneResult, SqlStore, open_store
 
 logger = logging.getLogger(__name__)
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -67,6 +70,7 @@ class Runtime:
         self._ingest: IngestPipeline | None = None
         self.sender: Sender | None = None
         self._outbox: TelegramOutbox | None = None
+        self.feeds: FeedService | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -109,11 +113,15 @@ class Runtime:
         links = self.config.links
         fetcher = SafeFetcher(links, fetcher=self.fetcher)
         chats = ChatService(self._store, self.config.summary, clock=self.clock)
+        self.feeds = FeedService(
+            self._store, self.config, clock=clock, pipeline=lambda: self.ingest
+        )
         return Services(
             articles=articles,
             chats=chats,
             subscriptions=SubscriptionService(self._store, articles, chats, self.config.delivery),
             admin=AdminService(self._store, self.config.telegram.admins),
+            feeds=self.feeds,
             links=LinkService(self._store, links, fetcher, clock=clock),
             sharing=SharingService(
                 articles,
@@ -133,6 +141,18 @@ class Runtime:
         self.sender = Sender(self.store, self._outbox, self.config.delivery, clock=self.clock)
         self.sender.start()
         return self.sender
+
+    async def tell_feed_alerts(self) -> int:
+        """Tell the bot's admins of the feeds disabled after repeated failures and of those
+        working again, once each (`FeedService.alerts`); how many alerts. Nothing while no
+        sender (hence no outbox) runs, or when the config names no admin."""
+        admins = self.config.telegram.admins
+        if self.feeds is None or self._outbox is None or not admins:
+            return 0
+        alerts = await self.feeds.alerts()
+        if alerts:
+            await self._outbox.tell_admins(admins, alerts)
+        return len(alerts)
 
     async def stop_sender(self) -> None:
         """Stop the sender: messages in flight finish, what it claimed goes back to the queue."""
@@ -172,6 +192,10 @@ async def _ingest_due(runtime: Runtime) -> object:
     report = await runtime.ingest.run()
     if report.new and runtime.sender is not None:
         runtime.sender.wake()  # queued in this process: no need to wait for the next poll
+    try:  # including what another process's ingest (`newsbot ingest`) changed
+        await runtime.tell_feed_alerts()
+    except Exception:
+        log.exception("telling the admins of feed changes failed; tried again next tick")
     return report
 
 

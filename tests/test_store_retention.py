@@ -153,3 +153,26 @@ def test_newsbot_prune_on_the_command_line(
     assert code == 0 and out.strip() == "would delete 0 deliveries, 0 digests, 0 articles"
     code, out, _ = run_cli(capsys, "prune")
     assert code == 0 and out.startswith("deleted 0 deliveries, 0 digests, 0 articles")
+
+
+async def test_old_deliveries_are_found_by_their_date_on_sqlite(tmp_path: Path) -> None:
+    """The batches read ix_deliveries_created_at, never every sent delivery by status."""
+    from sqlalchemy.dialects import sqlite
+
+    from bot.deliver.rules import PushRules
+    from bot.store import open_store
+    from bot.store.retention import _old_deliveries
+
+    store = await open_store(
+        f"sqlite+aiosqlite:///{tmp_path / 'plan.db'}", clock=FakeClock(), rules=PushRules()
+    )
+    try:
+        query = (
+            select(func.count()).select_from(deliveries).where(_old_deliveries(FakeClock().now()))
+        )
+        compiled = query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+        async with store.engine.connect() as conn:
+            plan = (await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")).all()
+        assert "ix_deliveries_created_at" in " ".join(str(row[-1]) for row in plan)
+    finally:
+        await store.close()

@@ -128,7 +128,10 @@ def _old_deliveries(before: datetime) -> Any:
     held a month by a pause and sent yesterday is kept a while)."""
     return and_(
         deliveries.c.created_at < before,
-        deliveries.c.status.in_((SENT, FAILED)),
+        # Wrapped (status is never NULL) so that no planner reaches for ix_deliveries_status_id:
+        # SQLite did, and then counted or scanned every sent delivery (3 million at 30 days of
+        # bench/retention.py) instead of the old ones through ix_deliveries_created_at.
+        func.coalesce(deliveries.c.status, "").in_((SENT, FAILED)),
         or_(deliveries.c.sent_at.is_(None), deliveries.c.sent_at < before),
     )
 
