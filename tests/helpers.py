@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +38,7 @@ from bot.config import (
     FeedConfig,
     IngestConfig,
     LinksConfig,
+    MetricsConfig,
     StoreConfig,
     TelegramConfig,
     WebhookConfig,
@@ -308,7 +310,7 @@ class Bot:
 
 def message_of(call: Call) -> tuple[int, int]:
     """(chat id, message id) of the message a sendMessage created or an edit changed."""
-    if call.method == "sendMessage":
+    if call.method in ("sendMessage", "sendPhoto"):
         return int(call.result["chat"]["id"]), int(call.result["message_id"])
     return int(call.params["chat_id"]), int(call.params["message_id"])
 
@@ -321,10 +323,11 @@ def only(calls: Sequence[Call], method: str) -> Call:
 
 
 def shown(call: Call) -> str:
-    """The text as the user sees it (HTML parsed like Telegram does)."""
+    """The text (a photo's caption) as the user sees it (HTML parsed like Telegram does)."""
+    text = str(call.params.get("caption") or "") if "caption" in call.params else call.text
     if (call.params.get("parse_mode") or "").upper() == "HTML":
-        return parse_html(call.text)
-    return call.text
+        return parse_html(text)
+    return text
 
 
 @asynccontextmanager
@@ -342,13 +345,14 @@ async def running_bot(
     deliver: bool = True,
     admins: tuple[int, ...] = (),
     clock: FakeClock | None = None,
+    metrics: MetricsConfig | None = None,
     ingest: IngestConfig | None = None,
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
     fetches the links users send; `delivery` its sender's limits (`deliver=False`: no sender,
     the test runs its own); `clock` the one clock of the bot (a fresh `FakeClock` by
-    default)."""
+    default); `metrics` its `[metrics]` port (none by default)."""
     clock = clock or FakeClock()
     api = (api or FakeBotAPI()).start()
     config = Config(
@@ -357,6 +361,7 @@ async def running_bot(
         feeds=tuple(feeds),
         links=links or LinksConfig(),
         delivery=delivery or DeliveryConfig(),
+        metrics=metrics or MetricsConfig(),
         ingest=ingest or IngestConfig(),
     )
     application = create_application(
@@ -381,6 +386,13 @@ async def running_bot(
         api.stop()
     refused = [(c.method, c.error) for c in api.calls if not c.ok]
     assert len(refused) == bot.allowed_failures, f"the fake Bot API refused: {refused}"
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def rows_of(call: Call) -> list[list[str]]:

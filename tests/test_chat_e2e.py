@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from tests.helpers import (
     LONG_PARAGRAPHS,
     Bot,
     FakeClock,
+    free_port,
     message_of,
     only,
     rows_of,
@@ -85,8 +85,8 @@ async def test_start_welcomes_in_the_users_language_with_buttons(bot: Bot) -> No
 async def test_commands_menu_is_published_in_both_languages(bot: Bot) -> None:
     names = ["latest", "categories", "search", "summary", "full", "summarize"]
     names += ["subscribe", "unsubscribe", "subscriptions", "digest", "quiet", "timezone"]
-    names += ["pause", "resume", "settings", "language", "stats", "feeds", "addfeed", "delfeed"]
-    names += ["help", "start"]
+    names += ["pause", "resume", "format", "settings", "language", "stats", "feeds", "addfeed"]
+    names += ["delfeed", "help", "start"]
     assert [c["command"] for c in bot.api.commands[""]] == names
     assert [c["command"] for c in bot.api.commands["fr"]] == names
     assert bot.api.commands["fr"][0]["description"] == "Les derniers articles"
@@ -695,13 +695,6 @@ async def test_webhook_mode_with_secret_token(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.02)
         assert shown(only(bot.api.calls_of("sendMessage"), "sendMessage")).startswith("Commandes")
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_run_refuses_a_missing_or_rejected_token(tmp_path: Path) -> None:

@@ -26,10 +26,11 @@ import dataclasses
 import logging
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot import metrics
 from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.deliver.limiter import SendLimiter
@@ -166,6 +167,11 @@ class Sender:
             self._loop_task = asyncio.create_task(self._run(), name="newsbot-sender")
             self._lease_task = asyncio.create_task(self._renew(), name="newsbot-sender-lease")
 
+    @property
+    def alive(self) -> bool:
+        """Started, not stopped, and its loop has not died (for the health check)."""
+        return self._loop_task is not None and not self._loop_task.done()
+
     def wake(self) -> None:
         """New deliveries were queued in this process: claim now instead of at the next poll."""
         self._wake.set()
@@ -297,6 +303,8 @@ class Sender:
             return
         if first.hold_until is not None:  # quiet hours are over: clear the stale hold
             await self.store.hold_chat(chat_id, None, version=first.settings_version)
+        if decision.silent:  # quiet hours, and the chat wants its posts silent, not held
+            rows = [replace(row, silent=True) for row in rows]
         self._outstanding += len(rows)
         queue = self._queues.setdefault(chat_id, deque())
         queue.extend(rows)
@@ -327,6 +335,7 @@ class Sender:
                     log.exception("delivery %s to chat %s failed", claim.id, chat_id)
                     outcome = Outcome("error", f"sender error: {exc!r}"[:200])
                 self.stats.outcomes[outcome.kind] += 1
+                metrics.delivery(outcome.kind)
                 if outcome.kind == "error":
                     await self._give_back([claim], outcome.error or "sender error")
                 elif await self._record(chat_id, [claim], outcome) == AGAIN:
@@ -510,6 +519,7 @@ class Sender:
             finally:
                 self._sending.pop(chat_id, None)
         self.stats.outcomes[outcome.kind] += 1
+        metrics.delivery(outcome.kind)
         if outcome.kind == "retry":
             # The hold stays due: the next claim tries again, after the flood wait or the
             # back-off of a counted attempt.
