@@ -13,8 +13,9 @@ With `[metrics] listen` set, `post_init` also starts the operator's HTTP port
 (the store answers, the sender runs, the Bot API answered lately) are gathered here, the one
 place that holds all three.
 
-Periodic work (feed ingestion) joins as a `PeriodicJob` of `default_jobs(config)`: it receives
-the `Runtime` (store, summaries, config) and never sees Telegram. The sender is not a periodic
+Periodic work (feed ingestion, the daily retention prune) joins as a `PeriodicJob` of
+`default_jobs(config)`: it receives the `Runtime` (store, summaries, config) and never sees
+Telegram. The sender is not a periodic
 job but a loop of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued
 by another process) and wakes at once when this process's ingestion queued some.
 """
@@ -56,10 +57,12 @@ from bot.services.chats import ChatService
 from bot.services.feeds import FeedService
 from bot.services.links import LinkService
 from bot.services.publishing import FormatService
+from bot.services.retention import describe as describe_prune
+from bot.services.retention import prune
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
-from bot.store import SqlStore, open_store
+from bot.store import PruneResult, SqlStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -302,13 +305,28 @@ async def _ingest_due(runtime: Runtime) -> object:
     return report
 
 
+async def _prune(runtime: Runtime) -> PruneResult:
+    result = await prune(runtime.store, runtime.config.store, runtime.clock)
+    log.info("retention: %s", describe_prune(result))
+    return result
+
+
+# The retention job runs once a day, the first time a few minutes after start (not at once:
+# a bot restarted in a loop would otherwise prune at every start, before serving anyone).
+PRUNE_INTERVAL = timedelta(days=1)
+PRUNE_FIRST = timedelta(minutes=3)
+
+
 def default_jobs(config: Config) -> tuple[PeriodicJob, ...]:
     """The jobs `newsbot run` schedules. Ingestion ticks every `ingest.tick_seconds` (a minute
     by default) and asks the store which feeds are due: intervals, back-off and Retry-After
     live there, survive restarts and cover feeds added while the bot runs; a tick that finds
-    the previous run still going skips."""
+    the previous run still going skips. Retention (`[store] keep_*_days`) runs daily."""
     tick = timedelta(seconds=config.ingest.tick_seconds)
-    return (PeriodicJob("ingest", tick, _ingest_due, first=min(tick, timedelta(seconds=5))),)
+    return (
+        PeriodicJob("ingest", tick, _ingest_due, first=min(tick, timedelta(seconds=5))),
+        PeriodicJob("prune", PRUNE_INTERVAL, _prune, first=PRUNE_FIRST),
+    )
 
 
 def create_application(
