@@ -705,7 +705,7 @@ def free_port() -> int:
 async def test_run_refuses_a_missing_or_rejected_token(tmp_path: Path) -> None:
     import argparse
 
-    args = argparse.Namespace(poll_timeout=1.0, concurrency=None)
+    args = argparse.Namespace(poll_timeout=1.0, concurrency=None, role="all")
     url = f"sqlite+aiosqlite:///{tmp_path / 'token.db'}"
     with pytest.raises(ConfigError, match=r"telegram\.token: missing"):
         await cmd_run(args, Config(store=StoreConfig(url=url)), FakeClock())

@@ -7,6 +7,7 @@ as one synchronous function on one connection:
     feeds.py      feeds, their fetch state and ingestion leases
     chats.py      chats, settings, subscriptions
     summaries.py  the summaries cache
+    cluster.py    several processes as one bot: shared send rate, processes, leases, wake-ups
 
 The two backends share every query but two: full-text search (FTS5 vs tsvector) and the
 dialect-specific `INSERT ... ON CONFLICT DO NOTHING`, which both support with the same
@@ -30,6 +31,7 @@ from bot.models import (
 from bot.store.articles import ArticlesMixin
 from bot.store.base import async_url, create_engine, describe_store, redact
 from bot.store.chats import ChatsMixin
+from bot.store.cluster import ClusterMixin
 from bot.store.feeds import FeedsMixin
 from bot.store.schema import (
     articles,
@@ -43,7 +45,7 @@ from bot.store.summaries import SummariesMixin
 __all__ = ["SqlStore", "async_url", "create_engine", "describe_store", "redact"]
 
 
-class SqlStore(ArticlesMixin, FeedsMixin, ChatsMixin, SummariesMixin):
+class SqlStore(ArticlesMixin, FeedsMixin, ChatsMixin, SummariesMixin, ClusterMixin):
     """The article store on an SQLAlchemy engine. Build it with `bot.store.open_store`."""
 
     async def stats(self) -> StoreStats:
