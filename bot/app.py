@@ -148,7 +148,17 @@ class Runtime:
         )
         links = self.config.links
         fetcher = SafeFetcher(links, fetcher=self.fetcher)
-        chats = ChatService(self._store, self.config.summary, clock=self.clock)
+        # Behind a webhook, several processes on one PostgreSQL take a chat's updates in turn:
+        # its preferences are read from the store each time, never from a copy another
+        # process's write has made stale.
+        several = (
+            self._store.dialect == "postgresql"
+            and self.config.telegram.webhook is not None
+            and takes_updates(self.role)
+        )
+        chats = ChatService(
+            self._store, self.config.summary, clock=self.clock, cache_ttl=0 if several else 30.0
+        )
         return Services(
             articles=articles,
             chats=chats,

@@ -446,6 +446,17 @@ class FakeBotAPI:
             message["from"] = user.as_json()
             return self._queue("message", message)
 
+    def webhook_update(self, user: User, text: str) -> dict[str, Any]:
+        """The update Telegram would POST to a webhook for `user` sending `text` in their
+        private chat (not queued for getUpdates)."""
+        with self._lock:
+            self.users[user.id] = user
+            chat = {"id": user.id, "type": "private", "first_name": user.first_name}
+            self.chats[user.id] = chat
+            message = self._incoming(chat, text)
+            message["from"] = user.as_json()
+            return {"update_id": next(self._update_ids), "message": message}
+
     def channel_post(self, chat_id: int, text: str, title: str = "channel") -> int:
         """A post in the channel `chat_id` (negative) where the bot is an admin; the update
         id. Channel posts have no sender, only the chat."""

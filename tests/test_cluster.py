@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.clock import SystemClock
@@ -47,9 +49,13 @@ async def test_shared_send_slots_never_overlap_between_stores(
         slots = sorted(first + i * spacing for first in firsts for i in range(3))
         assert all(b - a >= spacing - 1e-6 for a, b in itertools.pairwise(slots))
         now = clock.now().timestamp()
-        assert slots[0] == pytest.approx(now) and slots[-1] == pytest.approx(now + 11 * spacing)
+        assert slots[0] == pytest.approx(now + 0.02) and slots[-1] == pytest.approx(
+            now + 0.02 + 11 * spacing
+        )
         clock.advance(seconds=60)
-        assert await other.reserve_send_slots(1, spacing) == pytest.approx(clock.now().timestamp())
+        assert await other.reserve_send_slots(1, spacing, lead=0) == pytest.approx(
+            clock.now().timestamp()
+        )
     finally:
         await other.close()
 
@@ -93,7 +99,7 @@ async def test_shared_slots_pace_one_process_at_the_rate(store: SqlStore) -> Non
         slot = await shared.next_slot()
         await asyncio.sleep(max(0.0, slot - clock.monotonic()))
         taken.append(clock.monotonic())
-    spacing = 1 / (50 * 0.97)
+    spacing = 1 / (50 * 0.96)
     assert taken[-1] - taken[0] >= 19 * spacing - 0.005
     assert taken[-1] - taken[0] < 19 * spacing + 0.5
 
@@ -191,18 +197,21 @@ def processes() -> Iterator[list[Process]]:
         process.stop()
 
 
-def write_config(tmp_path: Path, api: FakeBotAPI, url: str, **delivery: float) -> Path:
+def write_config(
+    tmp_path: Path, api: FakeBotAPI, url: str, *, webhook: str = "", **delivery: float
+) -> Path:
     lines = [
         "feeds = []",  # no network: nothing to ingest
         "[telegram]",
         f'token = "{api.token}"',
         f'api_base_url = "{api.base_url}"',
+        webhook,
         "[store]",
         f'url = "{url}"',
         "[delivery]",
         *(f"{key} = {value}" for key, value in delivery.items()),
     ]
-    path = tmp_path / "config.toml"
+    path = tmp_path / f"config-{len(list(tmp_path.glob('config*')))}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -282,14 +291,30 @@ def test_storing_an_article_wakes_the_sender_of_another_process(
         config = write_config(tmp_path, api, cluster_url, poll_seconds=60)
         processes.append(Process(config, "send"))
         processes[0].wait_for("takes no updates")
-        delays = []
-        for n in range(1, 4):
+        delays = asyncio.run(timed_publish(cluster_url, clock, api, 3))
+    assert max(delays) < 2.0, delays  # the poll alone would take up to 60 s
+
+
+async def timed_publish(url: str, clock: FakeClock, api: FakeBotAPI, count: int) -> list[float]:
+    """Store *count* articles one by one, each once the previous one was delivered; the
+    seconds from each `add_articles` to its message's arrival."""
+    store = await open_store(url, clock=clock, rules=PushRules())
+    delays = []
+    try:
+        for n in range(1, count + 1):
+            article = NewArticle(title=f"Nouvelle {n}", text="Une phrase. " * 5, category="Éco")
             before = time.monotonic()
-            asyncio.run(publish(cluster_url, clock, n))
-            wait_until(lambda n=n: len(api.sends) >= n, 10, f"message {n}")  # type: ignore[misc]
+            await store.add_articles([article])
+            while len(api.sends) < n:
+                if time.monotonic() - before > 10:
+                    raise AssertionError(f"message {n} not delivered within 10 s")
+                await asyncio.sleep(0.01)
             delays.append(api.sends[n - 1][0] - before)
             clock.advance(seconds=2)
-    assert max(delays) < 2.0, delays  # the poll alone would take up to 60 s
+            await asyncio.sleep(1.1)  # the chat's one message a second
+    finally:
+        await store.close()
+    return delays
 
 
 def test_a_second_process_waits_for_the_updates_and_takes_them_over(
@@ -348,3 +373,54 @@ def test_roles_share_the_work(cluster_url: str, tmp_path: Path, processes: list[
         wait_until(lambda: len(api.calls_of("sendMessage")) >= 2, 10, "the delivery")
         pushed = api.calls_of("sendMessage")[-1]
     assert "Nouvelle 1" in pushed.text and int(pushed.params["chat_id"]) == user.id
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_webhook_chat_processes_check_the_secret_and_share_chat_state(
+    cluster_url: str, tmp_path: Path, processes: list[Process]
+) -> None:
+    """Two `chat` processes behind a webhook (a load balancer sends each update to either):
+    each refuses an update without the secret, and a language chosen through one is the
+    language of the next answer from the other."""
+    secret = "Cluster_secret-42"
+    with FakeBotAPI() as api:
+        ports = [_free_port(), _free_port()]
+        for port in ports:
+            webhook = (
+                f'[telegram.webhook]\nurl = "https://bot.example.org/hook"\n'
+                f'listen = "127.0.0.1"\nport = {port}\nsecret_token = "{secret}"'
+            )
+            config = write_config(tmp_path, api, cluster_url, webhook=webhook)
+            processes.append(Process(config, "chat"))
+        for process in processes:
+            process.wait_for("receiving updates by webhook")
+        user = User(id=9003, first_name="Alex", language_code="fr")
+
+        def post(port: int, text: str, token: str = secret) -> int:
+            update = api.webhook_update(user, text)
+            headers = {"X-Telegram-Bot-Api-Secret-Token": token}
+            url = f"http://127.0.0.1:{port}/hook"
+            return httpx.post(url, json=update, headers=headers, timeout=10).status_code
+
+        assert [post(port, "/start", token="wrong") for port in ports] == [403, 403]
+        assert [post(port, "/start") for port in ports] == [200, 200]  # both know the chat
+        wait_until(lambda: len(api.calls_of("sendMessage")) >= 2, 10, "two welcomes")
+        assert post(ports[0], "/language en") == 200
+        wait_until(lambda: len(api.calls_of("sendMessage")) >= 3, 10, "the answer")
+        assert post(ports[1], "/language") == 200  # the other process answers in English
+        wait_until(lambda: len(api.calls_of("sendMessage")) >= 4, 10, "the answer")
+        english = api.calls_of("sendMessage")[-1].text
+        assert post(ports[1], "/language fr") == 200
+        wait_until(lambda: len(api.calls_of("sendMessage")) >= 5, 10, "the answer")
+        assert post(ports[0], "/language") == 200
+        wait_until(lambda: len(api.calls_of("sendMessage")) >= 6, 10, "the answer")
+        french = api.calls_of("sendMessage")[-1].text
+        refused = [c for c in api.calls_of("sendMessage") if not c.ok]
+    assert english.startswith("Current language: <b>English</b>"), english
+    assert not french.startswith("Current language"), french
+    assert refused == []

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # The channel of the wake-up sent when deliveries are queued (PostgreSQL only).
 DELIVERIES_CHANNEL = "newsbot_deliveries"
+# How far ahead of now a reserved slot starts at the earliest: the reservation's round trip.
+SLOT_LEAD = 0.02
 # A shared rate's next slot further ahead than this (a clock that jumped, a far slower rate
 # configured before) is ignored: slots start from now again.
 MAX_AHEAD_SECONDS = 10.0
@@ -122,11 +124,15 @@ class DeliveryListener:
 class ClusterMixin(StoreBase):
     # -- the shared send rate --------------------------------------------------------------
 
-    async def reserve_send_slots(self, count: int, spacing: float, name: str = "overall") -> float:
+    async def reserve_send_slots(
+        self, count: int, spacing: float, name: str = "overall", *, lead: float = SLOT_LEAD
+    ) -> float:
         """Take the next *count* send slots, *spacing* seconds apart, of the rate *name* that
-        every process shares; the first slot's time in seconds since the epoch (the store's
-        clock). The slots are the caller's: no other caller gets one within *spacing*."""
-        now = self.clock.now().timestamp()
+        every process shares, the first at least *lead* seconds from now (the time this write
+        takes: a slot must not be past when the caller gets it); the first slot's time in
+        seconds since the epoch (the store's clock). The slots are the caller's: no other
+        caller gets one within *spacing*."""
+        now = self.clock.now().timestamp() + lead
         span = count * spacing
         current = send_rate.c.next_at
         start = case((and_(current > now, current <= now + MAX_AHEAD_SECONDS), current), else_=now)

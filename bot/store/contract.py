@@ -350,9 +350,12 @@ class DeliveryQueue(Protocol):
 class SendRate(Protocol):
     """The overall send rate every process on one store shares (`bot.store.cluster`)."""
 
-    async def reserve_send_slots(self, count: int, spacing: float, name: str = "overall") -> float:
-        """Take the next *count* slots, *spacing* seconds apart, of the shared rate *name*;
-        the first one's time in seconds since the epoch, on the store's clock."""
+    async def reserve_send_slots(
+        self, count: int, spacing: float, name: str = "overall", *, lead: float = 0.02
+    ) -> float:
+        """Take the next *count* slots, *spacing* seconds apart, of the shared rate *name*,
+        the first at least *lead* seconds from now; the first one's time in seconds since the
+        epoch, on the store's clock."""
 
 
 class ChatStore(Protocol):
