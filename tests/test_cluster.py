@@ -424,3 +424,27 @@ def test_webhook_chat_processes_check_the_secret_and_share_chat_state(
     assert english.startswith("Current language: <b>English</b>"), english
     assert not french.startswith("Current language"), french
     assert refused == []
+
+
+def test_a_409_conflict_is_said_once_and_polling_resumes_when_the_other_stops(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    """One process on SQLite, and something else polling with the same token (another bot on
+    another store): Telegram ends one getUpdates with 409 each time the other polls. The bot
+    says so once, never loops on tracebacks, and answers again once the other one stops."""
+    with FakeBotAPI() as api:
+        config = write_config(tmp_path, api, f"sqlite:///{tmp_path / 'one.db'}")
+        bot = Process(config, "all")
+        processes.append(bot)
+        bot.wait_for("receiving updates by long polling")
+        url = f"{api.base_url}{api.token}/getUpdates"
+        with httpx.Client(timeout=10) as other:
+            for _ in range(5):  # each one ends the bot's waiting getUpdates with a 409
+                other.post(url, json={"timeout": 1})
+        bot.wait_for("409 Conflict")
+        user = User(id=9004, first_name="Lou", language_code="fr")
+        update = api.send_message(user, "/start")
+        api.wait_acknowledged(update, timeout=40)  # PTB's back-off is at most 30 s
+        wait_until(lambda: api.calls_of("sendMessage"), 10, "the answer to /start")
+    assert bot.count("409 Conflict") == 1, bot.lines
+    assert not any("Traceback" in line for line in bot.lines), bot.lines
