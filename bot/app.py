@@ -51,6 +51,7 @@ from bot.ingest.safefetch import SafeFetcher
 from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
+from bot.services.feeds import FeedService
 from bot.services.links import LinkService
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
@@ -80,6 +81,9 @@ def sends(role: str) -> bool:
     return role in ("all", "send")
 
 
+log = logging.getLogger(__name__)
+
+
 class Runtime:
     """The long-lived resources of a running bot, opened in post_init, closed in post_shutdown."""
 
@@ -107,6 +111,7 @@ class Runtime:
         self._ingest: IngestPipeline | None = None
         self.sender: Sender | None = None
         self._outbox: TelegramOutbox | None = None
+        self.feeds: FeedService | None = None
 
     @property
     def store(self) -> SqlStore:
@@ -159,11 +164,15 @@ class Runtime:
         chats = ChatService(
             self._store, self.config.summary, clock=self.clock, cache_ttl=0 if several else 30.0
         )
+        self.feeds = FeedService(
+            self._store, self.config, clock=clock, pipeline=lambda: self.ingest
+        )
         return Services(
             articles=articles,
             chats=chats,
             subscriptions=SubscriptionService(self._store, articles, chats, self.config.delivery),
             admin=AdminService(self._store, self.config.telegram.admins),
+            feeds=self.feeds,
             links=LinkService(self._store, links, fetcher, clock=clock),
             sharing=SharingService(
                 articles,
@@ -202,6 +211,18 @@ class Runtime:
             self.sender.wake, retry=delivery.poll_seconds
         )
         return self.sender
+
+    async def tell_feed_alerts(self) -> int:
+        """Tell the bot's admins of the feeds disabled after repeated failures and of those
+        working again, once each (`FeedService.alerts`); how many alerts. Nothing while no
+        sender (hence no outbox) runs, or when the config names no admin."""
+        admins = self.config.telegram.admins
+        if self.feeds is None or self._outbox is None or not admins:
+            return 0
+        alerts = await self.feeds.alerts()
+        if alerts:
+            await self._outbox.tell_admins(admins, alerts)
+        return len(alerts)
 
     async def stop_sender(self) -> None:
         """Stop the sender: messages in flight finish, what it claimed goes back to the queue."""
@@ -316,16 +337,31 @@ async def _ingest_due(runtime: Runtime) -> object:
     report = await runtime.ingest.run()
     if report.new and runtime.sender is not None:
         runtime.sender.wake()  # queued in this process: no need to wait for the next poll
+    try:  # including what another process's ingest (`newsbot ingest`) changed
+        await runtime.tell_feed_alerts()
+    except Exception:
+        log.exception("telling the admins of feed changes failed; tried again next tick")
     return report
 
 
-def default_jobs(config: Config) -> tuple[PeriodicJob, ...]:
+async def _tell_feed_alerts(runtime: Runtime) -> object:
+    return await runtime.tell_feed_alerts()
+
+
+def default_jobs(config: Config, role: str = "all") -> tuple[PeriodicJob, ...]:
     """The jobs `newsbot run` schedules. Ingestion ticks every `ingest.tick_seconds` (a minute
     by default) and asks the store which feeds are due: intervals, back-off and Retry-After
     live there, survive restarts and cover feeds added while the bot runs; a tick that finds
-    the previous run still going skips."""
+    the previous run still going skips. A process that sends but does not ingest (`--role
+    send`) tells the admins of the feed changes the ingesting processes recorded, at the same
+    tick (each alert goes out once, whichever process takes it)."""
     tick = timedelta(seconds=config.ingest.tick_seconds)
-    return (PeriodicJob("ingest", tick, _ingest_due, first=min(tick, timedelta(seconds=5))),)
+    first = min(tick, timedelta(seconds=5))
+    if ingests(role):
+        return (PeriodicJob("ingest", tick, _ingest_due, first=first),)
+    if sends(role):
+        return (PeriodicJob("feed-alerts", tick, _tell_feed_alerts, first=first),)
+    return ()
 
 
 def create_application(
@@ -358,7 +394,7 @@ def create_application(
     runtime = Runtime(config, clock=clock, resolver=resolver, role=role)
     deliver = deliver and sends(role)
     if jobs is None:
-        jobs = default_jobs(config) if ingests(role) else ()
+        jobs = default_jobs(config, role)
 
     async def lease() -> bool:
         # On SQLite the one process polls, as it always did.

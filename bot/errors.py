@@ -22,6 +22,7 @@
         ├── UnknownCategory      a category name that matches none (`name`, `suggestions`)
         ├── StaleButton          callback data this version of the bot does not produce
         ├── FeedError            a feed an admin asked for: a bad URL or language, a config feed
+        │   └── DuplicateFeed    a feed added again from the chat (`feed_id`)
         ├── LinksDisabled        a link sent while the operator turned link summaries off
         ├── RateLimited          too many links from one user this minute (`retry_after`)
         └── LinkError            a link refused or not fetched; `reason` (one of LINK_REASONS)
@@ -176,6 +177,15 @@ class StaleButton(UserInputError):
 
 class FeedError(UserInputError):
     """A feed request an admin can fix: a bad URL or language, a feed the config manages."""
+
+
+class DuplicateFeed(FeedError):
+    """/addfeed of a URL that is a feed already; `feed_id` says which (the CLI's `feeds add`
+    updates it instead)."""
+
+    def __init__(self, feed_id: int, url: str) -> None:
+        super().__init__(f"feed {feed_id} has this URL already: {url}")
+        self.feed_id = feed_id
 
 
 class LinksDisabled(UserInputError):

@@ -97,6 +97,9 @@ class Feed:
     # "config" for feeds the config file's [[feeds]] manage (kept in step with it by
     # `sync_feeds`), "admin" for feeds added by hand (CLI, OPML import, chat).
     origin: str = "admin"
+    # What the bot's admins were last told of it ("disabled", "enabled", None) and when.
+    alert: str | None = None
+    alert_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +184,8 @@ class Subscription:
     active: bool = True
     created_at: datetime | None = None
     category_id: int | None = None
+    # The forum topic (message_thread_id) its articles go to; None: the chat itself.
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +226,8 @@ class ClaimedDelivery:
     hold_until: datetime | None
     created_at: datetime | None = None
     settings_version: int = 0
+    # The forum topic the message goes to (None: the chat itself).
+    thread_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

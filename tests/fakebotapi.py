@@ -48,6 +48,18 @@ One consumer per token, as Telegram: a getUpdates arriving while another waits e
 waiting one with 409 Conflict ("terminated by other getUpdates request"), and getUpdates while
 a webhook is set is a 409 too.
 
+Forum topics (a supergroup with topics, `is_forum`):
+
+    thread = api.create_topic(-100123, "Économie")     # the topic's message_thread_id
+    api.send_message(user, "/subscribe économie", "supergroup", chat_id=-100123,
+                     thread_id=thread)                  # a message in that topic
+    api.close_topic(-100123, thread); api.reopen_topic(...); api.delete_topic(...)
+
+The bot may also call createForumTopic, closeForumTopic, reopenForumTopic and
+deleteForumTopic. As Telegram does, a `message_thread_id` must name an open topic of a forum:
+a deleted topic, an unknown one or one in a chat without topics is "Bad Request: message
+thread not found", a closed one "Bad Request: TOPIC_CLOSED". `topics` keeps each topic's state.
+
 Inline mode (`inline_mode=True`, as /setinline does in BotFather):
 
     update_id, query_id = api.inline_query(user, "retraites")
@@ -242,6 +254,11 @@ class Call:
         return list(markup.get("inline_keyboard", []))
 
     @property
+    def thread_id(self) -> int | None:
+        """The forum topic the call addressed (`message_thread_id`), None for none."""
+        return _int(self.params.get("message_thread_id"))
+
+    @property
     def labels(self) -> list[str]:
         """Every button's label, in order."""
         return [button["text"] for row in self.buttons for button in row]
@@ -358,6 +375,8 @@ class FakeBotAPI:
         self.users: dict[int, User] = {}
         self.members: dict[tuple[int, int], str] = {}  # (chat id, user id) -> status
         self.blocked: set[int] = set()
+        # (chat id, message_thread_id) -> {"name", "closed", "deleted"}: forum topics.
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.counts: dict[str, int] = {}
@@ -427,11 +446,12 @@ class FakeBotAPI:
         *,
         chat_id: int | None = None,
         title: str = "group",
+        thread_id: int | None = None,
     ) -> int:
         """The user sends `text` (commands get their bot_command entity); the update id.
 
         In a "group" or "supergroup" the chat id is `chat_id` (negative), by default
-        `-user.id`."""
+        `-user.id`; in a forum, `thread_id` is the topic it is posted in (`create_topic`)."""
         with self._lock:
             self.users[user.id] = user
             if chat_type == "private":
@@ -441,9 +461,17 @@ class FakeBotAPI:
                 if group_id >= 0:
                     raise ValueError("group and channel chat ids are negative")
                 chat = {"id": group_id, "type": chat_type, "title": title}
+                if self.chats.get(group_id, {}).get("is_forum"):
+                    chat["is_forum"] = True
             self.chats[chat["id"]] = chat
             message = self._incoming(chat, text)
             message["from"] = user.as_json()
+            if thread_id is not None:
+                topic = self.topics.get((chat["id"], thread_id))
+                if topic is None or topic["deleted"]:
+                    raise ValueError(f"no topic {thread_id} in chat {chat['id']}")
+                message["message_thread_id"] = thread_id
+                message["is_topic_message"] = True
             return self._queue("message", message)
 
     def webhook_update(self, user: User, text: str) -> dict[str, Any]:
@@ -456,6 +484,56 @@ class FakeBotAPI:
             message = self._incoming(chat, text)
             message["from"] = user.as_json()
             return {"update_id": next(self._update_ids), "message": message}
+
+    def create_topic(self, chat_id: int, name: str, title: str = "forum") -> int:
+        """A forum topic in the supergroup `chat_id` (made a forum if it was not); its
+        message_thread_id (the id of the service message that opens it, as in Telegram)."""
+        with self._lock:
+            return self._create_topic(chat_id, name, title)
+
+    def _create_topic(self, chat_id: int, name: str, title: str = "forum") -> int:
+        if chat_id >= 0:
+            raise ApiError("Bad Request: the chat is not a forum")
+        chat = self.chats.setdefault(chat_id, {"id": chat_id, "type": "supergroup", "title": title})
+        chat["type"], chat["is_forum"] = "supergroup", True
+        thread_id = next(self._message_ids)
+        self.topics[(chat_id, thread_id)] = {"name": name, "closed": False, "deleted": False}
+        return thread_id
+
+    def close_topic(self, chat_id: int, thread_id: int) -> None:
+        """An admin closes the topic: nobody but admins may post in it, the bot neither."""
+        with self._lock:
+            self._topic(chat_id, thread_id)["closed"] = True
+
+    def reopen_topic(self, chat_id: int, thread_id: int) -> None:
+        """An admin reopens a closed topic."""
+        with self._lock:
+            self._topic(chat_id, thread_id)["closed"] = False
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """An admin deletes the topic with its messages."""
+        with self._lock:
+            self._topic(chat_id, thread_id)["deleted"] = True
+
+    def _topic(self, chat_id: int, thread_id: int) -> dict[str, Any]:
+        topic = self.topics.get((chat_id, thread_id))
+        if topic is None or topic["deleted"]:
+            raise ApiError("Bad Request: message thread not found")
+        return topic
+
+    def _check_thread(self, chat_id: int, params: dict[str, Any]) -> int | None:
+        """The topic a call addresses, checked as Telegram checks it (lock held)."""
+        raw = params.get("message_thread_id")
+        if raw is None:
+            return None
+        thread_id = _int(raw)
+        if thread_id is None:
+            raise ApiError("Bad Request: message thread not found")
+        if not self.chats.get(chat_id, {}).get("is_forum"):
+            raise ApiError("Bad Request: message thread not found")
+        if self._topic(chat_id, thread_id)["closed"]:
+            raise ApiError("Bad Request: TOPIC_CLOSED")
+        return thread_id
 
     def channel_post(self, chat_id: int, text: str, title: str = "channel") -> int:
         """A post in the channel `chat_id` (negative) where the bot is an admin; the update
@@ -837,6 +915,27 @@ class FakeBotAPI:
             self.commands.pop(str(params.get("language_code") or ""), None)
             return True
         if method == "sendChatAction":
+            self._check_thread(_int(params.get("chat_id")) or 0, params)
+            return True
+        if method == "createForumTopic":
+            chat_id = _int(params.get("chat_id")) or 0
+            if not self.chats.get(chat_id, {}).get("is_forum"):
+                raise ApiError("Bad Request: the chat is not a forum")
+            name = str(params.get("name") or "")
+            if not 1 <= len(name) <= 128:
+                raise ApiError("Bad Request: TOPIC_TITLE_EMPTY")
+            thread_id = self._create_topic(chat_id, name)
+            return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+        if method in ("closeForumTopic", "reopenForumTopic", "deleteForumTopic"):
+            chat_id = _int(params.get("chat_id")) or 0
+            topic = self._topic(chat_id, _int(params.get("message_thread_id")) or 0)
+            if method == "deleteForumTopic":
+                topic["deleted"] = True
+            else:
+                closing = method == "closeForumTopic"
+                if topic["closed"] == closing:
+                    raise ApiError("Bad Request: TOPIC_NOT_MODIFIED")
+                topic["closed"] = closing
             return True
         if method == "sendMessage":
             return self._send_message(params)
@@ -962,6 +1061,7 @@ class FakeBotAPI:
 
     def _send_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
+        thread_id = self._check_thread(chat_id, params)
         shown = self._check_text(params)
         markup = self._check_markup(params)
         message: dict[str, Any] = {
@@ -972,6 +1072,9 @@ class FakeBotAPI:
             "from": self._bot(),
             "text": shown,
         }
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
         if markup and markup.get("inline_keyboard"):
             message["reply_markup"] = markup
         self.messages[(chat_id, message["message_id"])] = {

@@ -35,6 +35,7 @@ from bot.config import (
     Config,
     DeliveryConfig,
     FeedConfig,
+    IngestConfig,
     LinksConfig,
     StoreConfig,
     TelegramConfig,
@@ -253,11 +254,20 @@ class Bot:
         return await self._settle(update_id, mark)
 
     async def send_in_group(
-        self, text: str, user: User, chat_id: int, chat_type: str = "supergroup"
+        self,
+        text: str,
+        user: User,
+        chat_id: int,
+        chat_type: str = "supergroup",
+        *,
+        thread_id: int | None = None,
     ) -> list[Call]:
-        """`user` sends `text` in the group `chat_id`; the calls the bot made meanwhile."""
+        """`user` sends `text` in the group `chat_id` (in its forum topic `thread_id`); the
+        calls the bot made meanwhile."""
         mark = len(self.api.calls)
-        update_id = self.api.send_message(user, text, chat_type, chat_id=chat_id)
+        update_id = self.api.send_message(
+            user, text, chat_type, chat_id=chat_id, thread_id=thread_id
+        )
         return await self._settle(update_id, mark)
 
     async def press(self, target: Call, label: str, user: User = FR) -> list[Call]:
@@ -332,6 +342,7 @@ async def running_bot(
     deliver: bool = True,
     admins: tuple[int, ...] = (),
     clock: FakeClock | None = None,
+    ingest: IngestConfig | None = None,
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
@@ -346,6 +357,7 @@ async def running_bot(
         feeds=tuple(feeds),
         links=links or LinksConfig(),
         delivery=delivery or DeliveryConfig(),
+        ingest=ingest or IngestConfig(),
     )
     application = create_application(
         config, clock=clock, rate_limit=False, jobs=jobs, resolver=resolver, deliver=deliver

@@ -7,6 +7,7 @@ import pytest
 from bot.chat.callbacks import (
     MAX_BYTES,
     Action,
+    FeedAction,
     OpenCategory,
     OpenFullText,
     OpenSummary,
@@ -58,6 +59,7 @@ BIG = 999_999_999_999  # the largest id a payload carries (12 digits)
         SetDelivery("q", "22:00-07:00"),
         SetDelivery("q", ""),
         SetDelivery("p", "1"),
+        *(FeedAction(kind, BIG) for kind in ("p", "r", "e", "d", "x", "X")),
     ],
 )
 def test_round_trip_within_64_bytes(action: Action) -> None:
@@ -98,6 +100,10 @@ def test_truncate_utf8() -> None:
         "S:-1",
         "S:1²",
         "S: 1",
+        "A:z:1",
+        "A:r:",
+        "A:r:-1",
+        "A:r",
         "S:1234567890123",
         "s:1",
         "f:1:2:3",

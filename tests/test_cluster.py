@@ -232,9 +232,11 @@ async def publish(url: str, clock: FakeClock, n: int) -> None:
     store = await open_store(url, clock=clock, rules=PushRules())
     try:
         text = "Une phrase sur l'économie. " * 5
-        result = await store.add_articles(
-            [NewArticle(title=f"Nouvelle {n}", text=text, category="Éco")]
+        # With its summary, as the ingest stores it: the senders do not compute it.
+        item = NewArticle(
+            title=f"Nouvelle {n}", text=text, category="Éco", summary=("Une phrase.",)
         )
+        result = await store.add_articles([item])
         assert result.queued
     finally:
         await store.close()
@@ -261,10 +263,9 @@ def test_three_processes_together_keep_the_overall_rate(
         config = write_config(
             tmp_path, api, cluster_url, messages_per_second=10, batch_size=4, poll_seconds=0.5
         )
-        for _ in range(3):
+        for _ in range(3):  # one after the other: the third one sees the first two
             processes.append(Process(config, "send"))
-        for process in processes:
-            process.wait_for("takes no updates")
+            processes[-1].wait_for("takes no updates")
         line = processes[-1].wait_for("rate share")
         assert "processes seen: 3 (3 send)" in line and "shared by 3 senders" in line
         asyncio.run(publish(cluster_url, clock, 1))

@@ -16,6 +16,9 @@ summary length), so the conversation does not fill with copies:
     g:<digest id>:<page>                       a page of a digest (edit)
     d:<m|t|q|p>:<value>                        a delivery setting: mode, digest time, quiet
                                                hours ("" = off), pause ("1") / resume ("0")
+    A:<p|r|e|d|x|X>:<n>                        the bot's admins' /feeds: page n (edit); feed n
+                                               fetched now, enabled, disabled, its removal
+                                               asked (x: confirm), removed (X)
 
 Ids are the article and category ids; a query is the last field so it may contain ":" and is
 cut by UTF-8 bytes, at a character boundary, to fit. Data that does not parse (a button from an
@@ -38,6 +41,8 @@ _QUIET = re.compile(r"\d\d:\d\d-\d\d:\d\d")
 SettingKind = Literal["n", "a", "l"]
 View = Literal["latest", "categories", "settings"]
 DeliveryKind = Literal["m", "t", "q", "p"]
+FeedKind = Literal["p", "r", "e", "d", "x", "X"]
+_FEED_KINDS: tuple[FeedKind, ...] = ("p", "r", "e", "d", "x", "X")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,15 @@ class SetDelivery:
     value: str
 
 
+@dataclass(frozen=True, slots=True)
+class FeedAction:
+    """A button of /feeds (the bot's admins only): p = page `value`; for feed `value`,
+    r = fetch now, e = enable, d = disable, x = ask to remove, X = remove."""
+
+    kind: FeedKind
+    value: int
+
+
 Action = (
     ShowLatest
     | OpenCategory
@@ -163,6 +177,7 @@ Action = (
     | Unsubscribe
     | ShowDigest
     | SetDelivery
+    | FeedAction
 )
 
 
@@ -212,6 +227,8 @@ def encode(action: Action) -> str:
             data = f"g:{digest_id}:{page}"
         case SetDelivery(kind, value):
             data = f"d:{kind}:{value}"
+        case FeedAction(kind, value):
+            data = f"A:{kind}:{value}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -293,4 +310,9 @@ def decode(data: str | None) -> Action:
                 return SetDelivery("q", value)
             if setting == "p" and value in ("0", "1"):
                 return SetDelivery("p", value)
+        case "A":
+            feed_kind, value = _fields(rest, 2, data)
+            for known in _FEED_KINDS:
+                if feed_kind == known:
+                    return FeedAction(known, _nat(value, data))
     raise StaleButton(data)

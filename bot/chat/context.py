@@ -18,6 +18,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot, Job
 from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
+from bot.services.feeds import FeedService
 from bot.services.links import LinkService
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
@@ -35,6 +36,7 @@ class Services:
     sharing: SharingService | None = None
     subscriptions: SubscriptionService | None = None
     admin: AdminService | None = None
+    feeds: FeedService | None = None  # the bot's admins' /feeds, /addfeed, /delfeed
 
 
 @dataclass(frozen=True, slots=True)

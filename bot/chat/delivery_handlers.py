@@ -22,7 +22,7 @@ from bot.chat.callbacks import Action, SetDelivery, ShowDigest, Subscribe, Unsub
 from bot.chat.context import NewsContext
 from bot.chat.i18n import plain, t
 from bot.chat.render import View, echo, unknown_category
-from bot.chat.replies import edit, send
+from bot.chat.replies import edit, send, topic_of
 from bot.errors import BadArgument, BadFilter, TooManyFilters, UnknownCategory
 from bot.services.chats import Preferences
 from bot.services.subscriptions import DeliverySettings, SubscriptionService
@@ -63,7 +63,9 @@ async def _allowed(update: Update, context: NewsContext, prefs: Preferences) -> 
     sender = message.sender_chat.id if message is not None and message.sender_chat else None
     if await may_manage(context, chat, user.id if user else None, sender):
         return True
-    await send(context.bot, chat.id, View(t(prefs.language, "admins_only")))
+    await send(
+        context.bot, chat.id, View(t(prefs.language, "admins_only")), thread_id=_topic(update)
+    )
     return False
 
 
@@ -80,8 +82,14 @@ def _chat_id(update: Update) -> int:
     return chat.id
 
 
+def _topic(update: Update) -> int | None:
+    """The forum topic the command came from (None outside topics): what it subscribes,
+    lists or stops, and where the answer goes."""
+    return topic_of(update.effective_message)
+
+
 async def _reply(update: Update, context: NewsContext, view: View) -> None:
-    await send(context.bot, _chat_id(update), view)
+    await send(context.bot, _chat_id(update), view, thread_id=_topic(update))
 
 
 def _args(context: NewsContext) -> list[str]:
@@ -109,7 +117,7 @@ async def subscribe(update: Update, context: NewsContext) -> None:
         return
     service = _service(context)
     try:
-        sub = await service.subscribe(prefs.chat_id, name, words)
+        sub = await service.subscribe(prefs.chat_id, name, words, thread_id=_topic(update))
     except UnknownCategory as exc:
         await _reply(update, context, unknown_category(lang, exc.name, exc.suggestions))
         return
@@ -135,7 +143,7 @@ async def unsubscribe(update: Update, context: NewsContext) -> None:
     name = " ".join(args)
     service = _service(context)
     if name.lower() in ("all", "tout", "tous", "toutes"):
-        count = await service.unsubscribe(prefs.chat_id, None)
+        count = await service.unsubscribe(prefs.chat_id, None, thread_id=_topic(update))
         await _reply(update, context, View(t(lang, "unsubscribed_all", count=count)))
         return
     try:
@@ -151,14 +159,17 @@ async def unsubscribe(update: Update, context: NewsContext) -> None:
 async def subscriptions(update: Update, context: NewsContext) -> None:
     """/subscriptions: the chat's subscriptions with Unsubscribe buttons, and how they come."""
     prefs = await context.preferences(update)
-    await _reply(update, context, await subscriptions_view(context, prefs))
+    await _reply(update, context, await subscriptions_view(context, prefs, _topic(update)))
 
 
-async def subscriptions_view(context: NewsContext, prefs: Preferences) -> View:
+async def subscriptions_view(
+    context: NewsContext, prefs: Preferences, thread_id: int | None = None
+) -> View:
+    """The list of the chat's subscriptions; in a forum topic, of that topic's."""
     service = _service(context)
-    subs = await service.subscriptions(prefs.chat_id)
+    subs = await service.subscriptions(prefs.chat_id, thread_id=thread_id)
     settings = await service.settings(prefs.chat_id)
-    return views.subscriptions(prefs.language, subs, settings)
+    return views.subscriptions(prefs.language, subs, settings, mark_topics=thread_id is None)
 
 
 async def digest(update: Update, context: NewsContext) -> None:
@@ -307,12 +318,15 @@ async def act(
         return plain(lang, "notice_admins_only")
     match action:
         case Subscribe(category_id):
-            sub = await service.subscribe_id(prefs.chat_id, category_id)
+            sub = await service.subscribe_id(
+                prefs.chat_id, category_id, thread_id=topic_of(message)
+            )
             return plain(lang, "notice_subscribed", category=echo(sub.category))
         case Unsubscribe(category_id):
             name = await service.unsubscribe_id(prefs.chat_id, category_id)
             if isinstance(message, Message) and _is_list(message.text):
-                await edit(context.bot, query, await subscriptions_view(context, prefs))
+                view = await subscriptions_view(context, prefs, topic_of(message))
+                await edit(context.bot, query, view)
             return plain(lang, "notice_unsubscribed", category=echo(name))
         case SetDelivery("m", mode):
             await service.set_mode(prefs.chat_id, mode)

@@ -34,10 +34,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import delivery_handlers, render
+from bot.chat import delivery_handlers, feed_handlers, render
 from bot.chat import render_delivery as delivery_views
 from bot.chat.callbacks import (
     Action,
+    FeedAction,
     OpenCategory,
     OpenFullText,
     OpenSummary,
@@ -58,7 +59,7 @@ from bot.chat.context import NewsApplication, NewsContext
 from bot.chat.i18n import COMMANDS, plain
 from bot.chat.keyboards import markup
 from bot.chat.render import View
-from bot.chat.replies import NO_PREVIEW, edit, send
+from bot.chat.replies import NO_PREVIEW, edit, send, topic_of
 from bot.errors import (
     LinkError,
     LinksDisabled,
@@ -231,7 +232,9 @@ async def _link_summary(
     requester = user.id if user else chat.id if chat else 0
     if chat is not None and links.enabled:  # no page to wait for when links are off
         with contextlib.suppress(TelegramError):  # only a courtesy while the page loads
-            await context.bot.send_chat_action(chat.id, ChatAction.TYPING)
+            await context.bot.send_chat_action(
+                chat.id, ChatAction.TYPING, message_thread_id=topic_of(update.effective_message)
+            )
     try:
         article = await links.article(url, requester)
         context.services.articles.updated(article)
@@ -410,6 +413,8 @@ async def _act(
         case SetDelivery():
             refused = await delivery_handlers.act(context, query, prefs, action)
             return refused or await _show_settings(context, query, prefs)
+        case FeedAction():
+            return await feed_handlers.act(context, query, prefs, action)
         case _:
             raise ValueError(f"unhandled action {action!r}")
     return None
@@ -498,16 +503,17 @@ async def _full_text(context: NewsContext, prefs: Preferences, article_id: int, 
 
 
 async def _reply(update: Update, context: NewsContext, view: View) -> None:
+    """The answer to a message, in its chat and forum topic."""
     chat = update.effective_chat
     assert chat is not None
-    await send(context.bot, chat.id, view)
+    await send(context.bot, chat.id, view, thread_id=topic_of(update.effective_message))
 
 
 async def _send_to(context: NewsContext, query: CallbackQuery, view: View) -> None:
-    """A new message in the chat of the pressed button."""
+    """A new message in the chat (and forum topic) of the pressed button."""
     message = query.message
     chat_id = message.chat.id if message is not None else query.from_user.id
-    await send(context.bot, chat_id, view)
+    await send(context.bot, chat_id, view, thread_id=topic_of(message))
 
 
 # -- argument parsing -------------------------------------------------------------------------
@@ -580,7 +586,8 @@ async def _apologize(update: Update, context: NewsContext, busy: bool = False) -
         else:
             return
     if chat is not None:
-        await send(context.bot, chat.id, render.message(lang, "busy" if busy else "error"))
+        view = render.message(lang, "busy" if busy else "error")
+        await send(context.bot, chat.id, view, thread_id=topic_of(update.effective_message))
 
 
 # -- registration -----------------------------------------------------------------------------
@@ -605,7 +612,12 @@ def register(application: NewsApplication) -> None:
     # Commands posted in a channel the bot is an admin of arrive as channel posts: the
     # channel's admins run it (subscriptions, settings) like any chat.
     commands = new_messages | filters.UpdateType.CHANNEL_POST
-    for name, callback in {**COMMAND_HANDLERS, **delivery_handlers.COMMAND_HANDLERS}.items():
+    every = {
+        **COMMAND_HANDLERS,
+        **delivery_handlers.COMMAND_HANDLERS,
+        **feed_handlers.COMMAND_HANDLERS,
+    }
+    for name, callback in every.items():
         application.add_handler(CommandHandler(name, callback, filters=commands))
     private = new_messages & filters.ChatType.PRIVATE
     has_link = (

@@ -222,6 +222,27 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "pour les administrateurs du bot : articles, flux en échec, discussions, envois",
             ("/stats",),
         ),
+        CommandDoc(
+            "feeds",
+            "Les flux (administrateurs)",
+            "[<i>page</i>]",
+            "pour les administrateurs du bot : les flux, leur état, un bouton pour chacun",
+            ("/feeds", "/feeds 2"),
+        ),
+        CommandDoc(
+            "addfeed",
+            "Ajouter un flux (administrateurs)",
+            "<i>url</i> [<i>rubrique</i>] [<i>langue</i>]",
+            "pour les administrateurs du bot : vérifier puis ajouter un flux RSS ou Atom",
+            ("/addfeed https://exemple.fr/rss.xml", "/addfeed https://exemple.fr/rss Sport fr"),
+        ),
+        CommandDoc(
+            "delfeed",
+            "Retirer un flux (administrateurs)",
+            "<i>numéro</i>",
+            "pour les administrateurs du bot : retirer un flux (ses articles restent)",
+            ("/delfeed 12",),
+        ),
         CommandDoc("help", "Toutes les commandes", "", "cette aide", ("/help",)),
         CommandDoc("start", "Accueil", "", "l’accueil", ("/start",)),
     ),
@@ -337,6 +358,27 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "",
             "for the bot's admins: articles, failing feeds, chats, deliveries",
             ("/stats",),
+        ),
+        CommandDoc(
+            "feeds",
+            "Feeds (admins)",
+            "[<i>page</i>]",
+            "for the bot's admins: the feeds, their state, buttons for each",
+            ("/feeds", "/feeds 2"),
+        ),
+        CommandDoc(
+            "addfeed",
+            "Add a feed (admins)",
+            "<i>url</i> [<i>category</i>] [<i>language</i>]",
+            "for the bot's admins: check, then add an RSS or Atom feed",
+            ("/addfeed https://example.org/rss.xml", "/addfeed https://example.org/rss Sport en"),
+        ),
+        CommandDoc(
+            "delfeed",
+            "Remove a feed (admins)",
+            "<i>number</i>",
+            "for the bot's admins: remove a feed (its articles stay)",
+            ("/delfeed 12",),
         ),
         CommandDoc("help", "Every command", "", "this help", ("/help",)),
         CommandDoc("start", "Welcome", "", "the welcome message", ("/start",)),
@@ -494,6 +536,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "subscriptions_title": "🔔 <b>Vos abonnements</b> ({count})",
         "subscription_inactive": "suspendu",
+        "subscription_in_topic": "💬 dans son sujet",
         "usage_subscribe": (
             "Usage : /subscribe <i>rubrique</i> [+mot] [-mot] — par exemple /subscribe "
             "économie +énergie -bourse"
@@ -545,6 +588,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notice_subscribed": "Abonné à {category}",
         "notice_unsubscribed": "Désabonné de {category}",
         "notice_admins_only": "Seuls les administrateurs de la discussion peuvent faire cela.",
+        "topic_closed": (
+            "🚫 Le sujet où arrivaient {categories} est fermé ou supprimé : ces abonnements "
+            "sont arrêtés (les autres continuent). Un administrateur peut refaire /subscribe "
+            "dans un sujet ouvert."
+        ),
         # -- admins
         "stats_title": "📊 <b>État du bot</b>",
         "stats_body": (
@@ -554,6 +602,60 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "admins_command": "Cette commande est réservée aux administrateurs du bot.",
         "feed_disabled": "désactivé",
+        # -- feeds, for the bot's admins
+        "feeds_title": "🗞 <b>Flux</b> ({total}) · page {page}/{pages}",
+        "feeds_none": "Aucun flux. Ajoutez-en un avec /addfeed <i>url</i>.",
+        "feed_line": "<b>#{id}</b> {name}\n{category} · {state} · {fetched} · {articles}",
+        "feed_no_category": "sans rubrique",
+        "feed_state_active": "✅ actif",
+        "feed_state_new": "🆕 pas encore lu",
+        "feed_state_failing": "⚠️ en échec ({count}) : {error}",
+        "feed_state_disabled": "⛔ désactivé",
+        "feed_state_disabled_error": "⛔ désactivé : {error}",
+        "feed_never_fetched": "jamais lu",
+        "feed_fetched": "lu le {date} à {time} UTC",
+        "feed_articles_one": "{n} article",
+        "feed_articles_other": "{n} articles",
+        "btn_feed_fetch": "🔄 {id}",
+        "btn_feed_enable": "▶️ {id}",
+        "btn_feed_disable": "⏸ {id}",
+        "btn_feed_remove": "🗑 {id}",
+        "btn_feed_remove_confirm": "🗑 Oui, retirer",
+        "btn_feed_cancel": "Annuler",
+        "feed_remove_confirm": (
+            "Retirer le flux <b>#{id}</b> {url} ? Ses articles restent, il ne sera plus lu."
+        ),
+        "feed_removed": "🗑 Flux #{id} retiré ({url}) ; ses articles restent.",
+        "feed_added": "✅ Flux <b>#{id}</b> ajouté : {name}\nRubrique : {category} · {new}.",
+        "feed_new_one": "{n} nouvel article enregistré",
+        "feed_new_other": "{n} nouveaux articles enregistrés",
+        "feed_added_later": "✅ Flux <b>#{id}</b> ajouté : {name}\nRubrique : {category}.",
+        "feed_duplicate": "Ce flux existe déjà : #{id}. /feeds pour le voir.",
+        "feed_bad_url": "Ce n’est pas une adresse http(s) : {url}",
+        "feed_config": "Le flux #{id} vient du fichier de configuration : changez-le là.",
+        "feed_not_a_feed": "Cette adresse ne donne pas un flux RSS ou Atom : {reason}",
+        "feed_http_error": "Le site a répondu par une erreur HTTP {status}.",
+        "feed_unreachable": "Le flux est injoignable ({reason}).",
+        "feed_refused": "Cette adresse n’est pas autorisée ({reason}).",
+        "usage_addfeed": (
+            "Usage : /addfeed <i>url</i> [<i>rubrique</i>] [<i>langue</i>] — par exemple "
+            "/addfeed https://exemple.fr/rss.xml Sport fr"
+        ),
+        "usage_delfeed": "Usage : /delfeed <i>numéro</i> (voir /feeds)",
+        "usage_feeds": "Usage : /feeds [<i>page</i>]",
+        "no_feed": "Pas de flux #{id}. /feeds les liste.",
+        "notice_feed_fetched": "Flux #{id} : {new} nouveau(x), {duplicates} déjà connu(s)",
+        "notice_feed_not_modified": "Flux #{id} : rien de nouveau",
+        "notice_feed_failed": "Flux #{id} en échec : {error}",
+        "notice_feed_busy": "Une lecture est déjà en cours ; réessayez dans un instant.",
+        "notice_feed_enabled": "Flux #{id} réactivé",
+        "notice_feed_disabled": "Flux #{id} désactivé",
+        "notice_feed_off": "Flux #{id} désactivé : réactivez-le d’abord",
+        "feed_alert_disabled": (
+            "⛔ Le flux <b>#{id}</b> {url} est désactivé après {count} échecs de suite : "
+            "{error}\n/feeds pour le réactiver."
+        ),
+        "feed_alert_recovered": "✅ Le flux <b>#{id}</b> {url} fonctionne de nouveau.",
     },
     "en": {
         "welcome": (
@@ -693,6 +795,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "subscriptions_title": "🔔 <b>Your subscriptions</b> ({count})",
         "subscription_inactive": "suspended",
+        "subscription_in_topic": "💬 in its topic",
         "usage_subscribe": (
             "Usage: /subscribe <i>category</i> [+word] [-word] — for example /subscribe "
             "business +energy -stocks"
@@ -738,6 +841,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notice_subscribed": "Subscribed to {category}",
         "notice_unsubscribed": "Unsubscribed from {category}",
         "notice_admins_only": "Only this chat's admins can do that.",
+        "topic_closed": (
+            "🚫 The topic {categories} went to is closed or deleted: those subscriptions are "
+            "stopped (the others go on). An admin can /subscribe again in an open topic."
+        ),
         # -- admins
         "stats_title": "📊 <b>Bot status</b>",
         "stats_body": (
@@ -747,5 +854,59 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "admins_command": "This command is for the bot's admins.",
         "feed_disabled": "disabled",
+        # -- feeds, for the bot's admins
+        "feeds_title": "🗞 <b>Feeds</b> ({total}) · page {page}/{pages}",
+        "feeds_none": "No feeds. Add one with /addfeed <i>url</i>.",
+        "feed_line": "<b>#{id}</b> {name}\n{category} · {state} · {fetched} · {articles}",
+        "feed_no_category": "no category",
+        "feed_state_active": "✅ active",
+        "feed_state_new": "🆕 not fetched yet",
+        "feed_state_failing": "⚠️ failing ({count}): {error}",
+        "feed_state_disabled": "⛔ disabled",
+        "feed_state_disabled_error": "⛔ disabled: {error}",
+        "feed_never_fetched": "never fetched",
+        "feed_fetched": "fetched {date} at {time} UTC",
+        "feed_articles_one": "{n} article",
+        "feed_articles_other": "{n} articles",
+        "btn_feed_fetch": "🔄 {id}",
+        "btn_feed_enable": "▶️ {id}",
+        "btn_feed_disable": "⏸ {id}",
+        "btn_feed_remove": "🗑 {id}",
+        "btn_feed_remove_confirm": "🗑 Yes, remove it",
+        "btn_feed_cancel": "Cancel",
+        "feed_remove_confirm": (
+            "Remove feed <b>#{id}</b> {url}? Its articles stay; it will no longer be fetched."
+        ),
+        "feed_removed": "🗑 Feed #{id} removed ({url}); its articles stay.",
+        "feed_added": "✅ Feed <b>#{id}</b> added: {name}\nCategory: {category} · {new}.",
+        "feed_new_one": "{n} new article stored",
+        "feed_new_other": "{n} new articles stored",
+        "feed_added_later": "✅ Feed <b>#{id}</b> added: {name}\nCategory: {category}.",
+        "feed_duplicate": "This feed exists already: #{id}. /feeds shows it.",
+        "feed_bad_url": "Not an http(s) address: {url}",
+        "feed_config": "Feed #{id} comes from the configuration file: change it there.",
+        "feed_not_a_feed": "This address does not serve an RSS or Atom feed: {reason}",
+        "feed_http_error": "The site answered with HTTP error {status}.",
+        "feed_unreachable": "The feed cannot be reached ({reason}).",
+        "feed_refused": "This address is not allowed ({reason}).",
+        "usage_addfeed": (
+            "Usage: /addfeed <i>url</i> [<i>category</i>] [<i>language</i>] — for example "
+            "/addfeed https://example.org/rss.xml Sport en"
+        ),
+        "usage_delfeed": "Usage: /delfeed <i>number</i> (see /feeds)",
+        "usage_feeds": "Usage: /feeds [<i>page</i>]",
+        "no_feed": "No feed #{id}. /feeds lists them.",
+        "notice_feed_fetched": "Feed #{id}: {new} new, {duplicates} known already",
+        "notice_feed_not_modified": "Feed #{id}: nothing new",
+        "notice_feed_failed": "Feed #{id} failed: {error}",
+        "notice_feed_busy": "A fetch is already running; try again in a moment.",
+        "notice_feed_enabled": "Feed #{id} enabled",
+        "notice_feed_disabled": "Feed #{id} disabled",
+        "notice_feed_off": "Feed #{id} is disabled: enable it first",
+        "feed_alert_disabled": (
+            "⛔ Feed <b>#{id}</b> {url} is disabled after {count} failures in a row: "
+            "{error}\n/feeds to enable it again."
+        ),
+        "feed_alert_recovered": "✅ Feed <b>#{id}</b> {url} works again.",
     },
 }

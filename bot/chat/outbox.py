@@ -3,10 +3,12 @@
 
 Every Telegram failure a broadcast meets has one outcome here: flood control (429) pauses the
 sender for `retry_after`; "Forbidden" (bot blocked, kicked) and "chat not found" make the chat
-gone; a group upgraded to a supergroup is "moved" to its new id; refused HTML is resent as plain
-text (by `replies.send`); a timeout before the request was written is retried, one after it was
-written is "unconfirmed" (Telegram may have delivered it and has no way to ask, so it is not
-sent twice); other network and server errors are retried.
+gone; a forum topic closed or deleted ("message thread not found", TOPIC_CLOSED) is
+"topic_gone" (the sender stops that topic's subscriptions and the outbox tells the group
+once, in its General topic); a group upgraded to a supergroup is "moved" to its new id;
+refused HTML is resent as plain text (by `replies.send`); a timeout before the request was
+written is retried, one after it was written is "unconfirmed" (Telegram may have delivered it
+and has no way to ask, so it is not sent twice); other network and server errors are retried.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.request import HTTPXRequest
 
 from bot.chat import render_delivery as views
+from bot.chat import render_feeds
 from bot.chat.application import file_url
 from bot.chat.render import View
 from bot.chat.replies import send
@@ -31,6 +34,7 @@ from bot.errors import NotFound, SummaryError
 from bot.models import ClaimedDelivery
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
+from bot.services.feeds import FeedAlert
 from bot.services.subscriptions import SubscriptionService
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,8 @@ SENDER_CONNECTIONS = MAX_IN_FLIGHT
 
 # Errors that say the chat will never accept a message again.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
+# Errors that say a forum topic is closed or deleted: its subscriptions stop, not the chat's.
+_TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted")
 
 
 class TelegramOutbox:
@@ -67,7 +73,7 @@ class TelegramOutbox:
         view = self._prepared.pop(claim.id, None) or await self._article_view(claim)
         if isinstance(view, Outcome):
             return view
-        return await self._send(chat_id, view)
+        return await self._send(chat_id, view, claim.thread_id)
 
     async def _article_view(self, claim: ClaimedDelivery) -> View | Outcome:
         prefs = self.chats.preferences_of(claim.chat_id, claim.language, claim.settings)
@@ -89,7 +95,29 @@ class TelegramOutbox:
     ) -> Outcome:
         prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
         page = await self.subscriptions.digest_page(digest_id, 1, prefs)
-        return await self._send(chat_id, views.digest(prefs.language, page))
+        return await self._send(chat_id, views.digest(prefs.language, page), claim.thread_id)
+
+    async def topic_closed(
+        self, chat_id: int, categories: Sequence[str], claim: ClaimedDelivery
+    ) -> Outcome:
+        prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
+        # To the chat itself (its General topic), where its admins see it.
+        return await self._send(chat_id, views.topic_closed(prefs.language, categories))
+
+    async def tell_admins(self, admins: Sequence[int], alerts: Sequence[FeedAlert]) -> None:
+        """Each alert to each of the bot's admins, in their private chat and language (an
+        admin who never started the bot cannot be written to: logged, not retried)."""
+        for admin in admins:
+            prefs = await self.chats.preferences(admin)
+            for alert in alerts:
+                outcome = await self._send(admin, render_feeds.alert(prefs.language, alert))
+                if outcome.kind != "sent":
+                    log.warning(
+                        "could not tell admin %s of feed %s: %s",
+                        admin,
+                        alert.feed.id,
+                        outcome.error,
+                    )
 
     async def close(self) -> None:
         """Close the bot's connections."""
@@ -103,9 +131,9 @@ class TelegramOutbox:
         found = await self.articles.find_category(name)
         return found.id if found else None
 
-    async def _send(self, chat_id: int, view: View) -> Outcome:
+    async def _send(self, chat_id: int, view: View, thread_id: int | None = None) -> Outcome:
         try:
-            await send(self.bot, chat_id, view)
+            await send(self.bot, chat_id, view, thread_id=thread_id)
         except RetryAfter as exc:
             with warnings.catch_warnings():  # PTB warns that it will be a timedelta: both work
                 warnings.simplefilter("ignore")
@@ -124,6 +152,8 @@ class TelegramOutbox:
         except Forbidden as exc:
             return Outcome("gone", exc.message)
         except BadRequest as exc:
+            if thread_id is not None and any(m in exc.message.lower() for m in _TOPIC_GONE):
+                return Outcome("topic_gone", exc.message)
             if any(marker in exc.message.lower() for marker in _GONE):
                 return Outcome("gone", exc.message)
             return Outcome("failed", exc.message)

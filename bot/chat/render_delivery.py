@@ -132,13 +132,23 @@ def subscribed(language: str, sub: Subscription) -> View:
     return View(Html(f"{text}\n{t(language, 'subscribed_hint')}"), rows)
 
 
+def topic_closed(language: str, categories: Sequence[str]) -> View:
+    """Told to a group, outside topics, when the forum topic its *categories* went to was
+    closed or deleted: those subscriptions stopped, the group's others go on."""
+    names = ", ".join(clip(name, 60) for name in categories[:20])
+    return View(t(language, "topic_closed", categories=names))
+
+
 def subscriptions(
     language: str,
     subs: Sequence[Subscription],
     settings: DeliverySettings,
+    *,
+    mark_topics: bool = True,
 ) -> View:
     """/subscriptions: each subscription with its filters, how they are delivered, and an
-    Unsubscribe button each."""
+    Unsubscribe button each; with `mark_topics` (the list of a whole forum), those that go to
+    a topic say so."""
     if not subs:
         return View(t(language, "subscriptions_none"))
     lines = [t(language, "subscriptions_title", count=len(subs)), ""]
@@ -147,6 +157,8 @@ def subscriptions(
         line = f"• <b>{escape(clip(sub.category, 60))}</b>"
         if sub.filters:
             line += f" — {escape(clip(' '.join(sub.filters), 200))}"
+        if mark_topics and sub.thread_id is not None:
+            line += f" · {t(language, 'subscription_in_topic')}"
         if not sub.active:
             line += f" ({t(language, 'subscription_inactive')})"
         if used + tg_len(line) + 1 > MAX_MESSAGE:

@@ -41,8 +41,18 @@ def _not_modified(exc: BadRequest) -> bool:
     return "message is not modified" in exc.message.lower()
 
 
-async def send(bot: Bot, chat_id: int, view: View) -> Message:
-    """Send `view` to the chat, as plain text if Telegram refuses its HTML."""
+def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
+    """The forum topic a message is in (`message_thread_id`), None outside topics: an answer
+    goes to the topic the command or button came from. A reply thread in a group without
+    topics also has a thread id, which is no place to send to: only a topic message counts."""
+    if isinstance(message, Message) and message.is_topic_message:
+        return message.message_thread_id
+    return None
+
+
+async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = None) -> Message:
+    """Send `view` to the chat (in forum topic `thread_id`), as plain text if Telegram
+    refuses its HTML."""
     keyboard = markup(view.rows)
     try:
         return await bot.send_message(
@@ -51,6 +61,7 @@ async def send(bot: Bot, chat_id: int, view: View) -> Message:
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
+            message_thread_id=thread_id,
         )
     except BadRequest as exc:
         if not _bad_entities(exc):
@@ -62,6 +73,7 @@ async def send(bot: Bot, chat_id: int, view: View) -> Message:
             parse_mode=None,
             reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
+            message_thread_id=thread_id,
         )
 
 
@@ -70,7 +82,7 @@ async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
     message = query.message
     if not _editable(message):
         if message is not None:
-            await send(bot, message.chat.id, view)
+            await send(bot, message.chat.id, view, thread_id=topic_of(message))
         return
     assert message is not None
     keyboard = markup(view.rows)
@@ -88,7 +100,7 @@ async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
                     raise
             return
         log.info("cannot edit message %s (%s); sending a new one", message.message_id, exc)
-        await send(bot, message.chat.id, view)
+        await send(bot, message.chat.id, view, thread_id=topic_of(message))
 
 
 def _editable(message: MaybeInaccessibleMessage | None) -> bool:

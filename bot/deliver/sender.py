@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import defaultdict, deque
 from collections.abc import Sequence
@@ -51,7 +52,9 @@ class Outcome:
 
     kind: "sent"; "unconfirmed" (the request went out but no answer came back: not resent);
     "retry" (transient: network, server error), optionally after `retry_after` seconds of
-    flood control for everyone; "gone" (blocked, kicked, chat deleted); "moved" (group became
+    flood control for everyone; "gone" (blocked, kicked, chat deleted); "topic_gone" (the
+    forum topic of the message was closed or deleted: that topic's subscriptions stop, the
+    chat's others go on); "moved" (group became
     supergroup `new_chat_id`); "failed" (Telegram refused this message for good); "error"
     (ours: a render or store failure, retried with back-off by the sender).
     """
@@ -82,7 +85,14 @@ class Outbox(Protocol):
     async def send_digest(
         self, chat_id: int, digest_id: int, article_ids: Sequence[int], claim: ClaimedDelivery
     ) -> Outcome:
-        """The first page of digest *digest_id* listing *article_ids*."""
+        """The first page of digest *digest_id* listing *article_ids*, in the forum topic of
+        *claim* (`thread_id`)."""
+
+    async def topic_closed(
+        self, chat_id: int, categories: Sequence[str], claim: ClaimedDelivery
+    ) -> Outcome:
+        """Tell the chat (outside any topic, where its admins see it) that the topic of
+        *claim* is closed or deleted and *categories* are no longer posted there."""
 
 
 @dataclass
@@ -95,6 +105,7 @@ class SenderStats:
     failed: int = 0
     flood_waits: int = 0
     deactivated: int = 0
+    topics_closed: int = 0
     migrated: int = 0
     digests: int = 0
     held: int = 0
@@ -322,6 +333,8 @@ class Sender:
                     continue
                 queue.popleft()
                 self._release_room(1)
+                if outcome.kind == "topic_gone":  # the store failed the topic's other rows
+                    self._drop_topic(queue, claim.thread_id)
                 if outcome.kind in ("gone", "moved"):
                     self._leave(chat_id)
                     break
@@ -353,6 +366,13 @@ class Sender:
         queue.clear()
         self._wake.set()
 
+    def _drop_topic(self, queue: deque[ClaimedDelivery], thread_id: int | None) -> None:
+        """Forget what is queued in memory for a closed topic (failed in the store already)."""
+        kept = [c for c in queue if c.thread_id != thread_id]
+        self._release_room(len(queue) - len(kept))
+        queue.clear()
+        queue.extend(kept)
+
     def _release_room(self, count: int) -> None:
         self._outstanding -= count
         self._room.set()
@@ -383,6 +403,27 @@ class Sender:
                 "chat %s is gone (%s): its subscriptions are deactivated", chat_id, outcome.error
             )
             await self.store.deactivate_chat(chat_id, outcome.error or "gone")
+            return DONE
+        topic = claims[0].thread_id
+        if kind == "topic_gone" and topic is not None:
+            claim = claims[0]
+            stopped = await self.store.deactivate_topic(
+                chat_id, topic, outcome.error or "topic closed"
+            )
+            await self.store.finish_deliveries(ids, "failed", error=outcome.error)
+            self.stats.failed += len(ids)
+            if stopped:  # the first to see it tells the chat, once
+                self.stats.topics_closed += 1
+                log.info(
+                    "topic %s of chat %s is closed or deleted (%s): %s stopped",
+                    claim.thread_id,
+                    chat_id,
+                    outcome.error,
+                    ", ".join(stopped),
+                )
+                told = await self.outbox.topic_closed(chat_id, stopped, claim)
+                if told.kind != "sent":
+                    log.warning("could not tell chat %s: %s", chat_id, told.error)
             return DONE
         if kind == "moved" and outcome.new_chat_id is not None:
             self.stats.migrated += 1
@@ -435,19 +476,37 @@ class Sender:
                         done.set_result(None)
 
     async def _digest(self, chat_id: int, rows: list[ClaimedDelivery], next_time: datetime) -> None:
-        """Send one digest of everything pending for the chat, then hold it until the next."""
+        """Send one digest of everything pending for the chat (one per forum topic its
+        subscriptions go to), then hold it until the next."""
         more = await self.store.claim_chat_deliveries(
             chat_id, self.worker, lease_seconds=self.lease_seconds
         )
-        claims = rows + more
+        by_topic: dict[int | None, list[ClaimedDelivery]] = defaultdict(list)
+        for claim in rows + more:
+            by_topic[claim.thread_id].append(claim)
+        retried = False
+        for claims in by_topic.values():
+            kind = await self._digest_of_topic(chat_id, claims, rows[0])
+            if kind in ("gone", "moved"):
+                return
+            retried = retried or kind == "retry"
+        if not retried:  # else the hold stays due: the next claim sends what is left
+            await self.store.hold_chat(chat_id, next_time, version=rows[0].settings_version)
+
+    async def _digest_of_topic(
+        self, chat_id: int, claims: list[ClaimedDelivery], first: ClaimedDelivery
+    ) -> str:
+        """One digest message of *claims* (one chat, one topic); the outcome's kind."""
         article_ids = [c.article_id for c in sorted(claims, key=lambda c: c.id, reverse=True)]
         listed = article_ids[:MAX_DIGEST_ARTICLES]
         digest_id = await self.store.create_digest(chat_id, listed)
+        # The chat's settings, the topic of these claims.
+        head = dataclasses.replace(first, thread_id=claims[0].thread_id)
         await self.limiter.wait_for_chat(chat_id)
         async with self._in_flight, self.limiter.slot(chat_id):
             self._sending[chat_id] = claims
             try:
-                outcome = await self.outbox.send_digest(chat_id, digest_id, listed, rows[0])
+                outcome = await self.outbox.send_digest(chat_id, digest_id, listed, head)
             finally:
                 self._sending.pop(chat_id, None)
         self.stats.outcomes[outcome.kind] += 1
@@ -459,12 +518,11 @@ class Sender:
                 await self.store.release_deliveries([c.id for c in claims], error=outcome.error)
             else:
                 await self._give_back(claims, outcome.error or "retry")
-            return
+            return outcome.kind
         if outcome.kind in ("sent", "unconfirmed"):
             self.stats.digests += 1
         await self._record(chat_id, claims, outcome)
-        if outcome.kind not in ("gone", "moved"):
-            await self.store.hold_chat(chat_id, next_time, version=rows[0].settings_version)
+        return outcome.kind
 
     async def _renew(self) -> None:
         """Keep this sender's leases alive while it runs."""

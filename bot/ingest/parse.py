@@ -78,6 +78,8 @@ class ParsedFeed:
     title: str | None = None
     version: str = ""
     malformed: str | None = None
+    # The feed's own category (RSS <channel><category>, Atom <feed><category>), if any.
+    category: str | None = None
 
 
 def parse_feed(
@@ -119,7 +121,14 @@ def parse_feed(
         raise FeedParseError("no entry has a title or text")
     feed = parsed.get("feed") or {}
     title = clean_line(html_to_text(feed.get("title") or "")) or None
-    return ParsedFeed(entries, title, parsed.get("version") or "", problem)
+    categories = _tags(feed.get("tags") or ())
+    return ParsedFeed(
+        entries,
+        title,
+        parsed.get("version") or "",
+        problem,
+        categories[0] if categories else None,
+    )
 
 
 def entry_guid(feed_url: str, guid: str | None) -> str | None:

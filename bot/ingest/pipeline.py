@@ -376,18 +376,37 @@ class IngestPipeline:
             )
             return report
 
+    async def ingest_fetched(self, feed: Feed, fetched: FetchResult) -> FeedReport | None:
+        """Ingest a feed whose bytes the caller fetched already (an admin's /addfeed checked
+        them before adding it), under the feed's lease; None when another process holds it
+        (it ingests the feed itself)."""
+        if not await self.store.lease_feeds(
+            [feed.id], self.owner, lease_seconds=FEED_LEASE_SECONDS
+        ):
+            return None
+        try:
+            return await self.ingest_feed(feed, fetched=fetched)
+        finally:
+            await self.store.release_feeds([feed.id], self.owner)
+
     async def ingest_feed(
-        self, feed: Feed, claimed: set[str] | None = None, times: PhaseTimes | None = None
+        self,
+        feed: Feed,
+        claimed: set[str] | None = None,
+        times: PhaseTimes | None = None,
+        *,
+        fetched: FetchResult | None = None,
     ) -> FeedReport:
-        """Every phase for one feed. Never raises (but for cancellation): whatever goes
-        wrong is the feed's failure, recorded in its row and in the report."""
+        """Every phase for one feed (from *fetched* on, when given). Never raises (but for
+        cancellation): whatever goes wrong is the feed's failure, recorded in its row and in
+        the report."""
         claimed = set() if claimed is None else claimed
         times = times or PhaseTimes()
         now = self.clock.now()
         report = FeedReport(feed.id, feed.url)
         state: FeedState
         try:
-            state = await self._fetch_and_store(feed, now, claimed, times, report)
+            state = await self._fetch_and_store(feed, now, claimed, times, report, fetched)
         except IngestError as exc:
             log.info("ingest: feed %d (%s) failed: %s", feed.id, feed.url, exc)
             state = self._failed(feed, now, exc, report)
@@ -425,14 +444,16 @@ class IngestPipeline:
         claimed: set[str],
         times: PhaseTimes,
         report: FeedReport,
+        fetched: FetchResult | None = None,
     ) -> FeedState:
-        with times.measure("fetch feed"):
-            fetched = await self.fetcher.fetch(
-                feed.url,
-                trust=Trust.feed(feed.url),
-                etag=feed.etag,
-                last_modified=feed.last_modified,
-            )
+        if fetched is None:
+            with times.measure("fetch feed"):
+                fetched = await self.fetcher.fetch(
+                    feed.url,
+                    trust=Trust.feed(feed.url),
+                    etag=feed.etag,
+                    last_modified=feed.last_modified,
+                )
         await self._retry_pages(feed, times, report)
         if fetched.not_modified:
             report.status = NOT_MODIFIED

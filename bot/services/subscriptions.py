@@ -100,21 +100,29 @@ class SubscriptionService:
         return found
 
     async def subscribe(
-        self, chat_id: int, category: str, words: Sequence[str] = ()
+        self,
+        chat_id: int,
+        category: str,
+        words: Sequence[str] = (),
+        *,
+        thread_id: int | None = None,
     ) -> Subscription:
         """Subscribe to a category (matched case- and accent-insensitively); UnknownCategory
         with suggestions, BadFilter / TooManyFilters for filters. Subscribing again replaces the
-        filters. Only articles stored from now on are delivered."""
+        filters. Only articles stored from now on are delivered, to forum topic *thread_id*
+        (None: the chat itself); subscribing from another topic moves the category there."""
         filters = parse_filters(words)
         found = await self.category(category)
         await self.chats.preferences(chat_id)
-        return await self.store.subscribe(chat_id, found.name, filters)
+        return await self.store.subscribe(chat_id, found.name, filters, thread_id=thread_id)
 
-    async def unsubscribe(self, chat_id: int, category: str | None) -> int:
-        """Remove one subscription (None: all); how many. UnknownCategory for a name that
-        matches no category."""
+    async def unsubscribe(
+        self, chat_id: int, category: str | None, *, thread_id: int | None = None
+    ) -> int:
+        """Remove one subscription (None: all those of topic *thread_id*, or outside topics);
+        how many. UnknownCategory for a name that matches no category."""
         if category is None:
-            return await self.store.unsubscribe(chat_id)
+            return await self.store.unsubscribe(chat_id, thread_id=thread_id)
         found = await self.category(category)
         return await self.store.unsubscribe(chat_id, found.name)
 
@@ -124,14 +132,27 @@ class SubscriptionService:
         await self.store.unsubscribe(chat_id, found.name)
         return found.name
 
-    async def subscribe_id(self, chat_id: int, category_id: int) -> Subscription:
+    async def subscribe_id(
+        self, chat_id: int, category_id: int, *, thread_id: int | None = None
+    ) -> Subscription:
         """Subscribe to the category with this id (from a button), without filters."""
         found = await self.articles.category(category_id)
         await self.chats.preferences(chat_id)
-        return await self.store.subscribe(chat_id, found.name, ())
+        return await self.store.subscribe(chat_id, found.name, (), thread_id=thread_id)
 
-    async def subscriptions(self, chat_id: int) -> list[Subscription]:
-        return await self.store.subscriptions(chat_id)
+    async def subscriptions(
+        self, chat_id: int, *, thread_id: int | None = None
+    ) -> list[Subscription]:
+        """The chat's subscriptions; in a forum topic (*thread_id*), only that topic's."""
+        subs = await self.store.subscriptions(chat_id)
+        if thread_id is None:
+            return subs
+        return [sub for sub in subs if sub.thread_id == thread_id]
+
+    async def topic_closed(self, chat_id: int, thread_id: int, reason: str) -> list[str]:
+        """A forum topic was closed or deleted: its subscriptions stop (the chat's others go
+        on); the categories stopped, empty when that was already done."""
+        return await self.store.deactivate_topic(chat_id, thread_id, reason)
 
     async def bot_removed(self, chat_id: int, reason: str) -> None:
         """The chat blocked or removed the bot: nothing more is queued or sent to it."""

@@ -86,7 +86,12 @@ class ChatsMixin(StoreBase):
         return await self._write(run)
 
     async def subscribe(
-        self, chat_id: int, category: str, filters: Sequence[str] = ()
+        self,
+        chat_id: int,
+        category: str,
+        filters: Sequence[str] = (),
+        *,
+        thread_id: int | None = None,
     ) -> Subscription:
         now = self.clock.now()
 
@@ -106,11 +111,24 @@ class ChatsMixin(StoreBase):
                     filters=list(filters),
                     active=True,
                     created_at=now,
+                    thread_id=thread_id,
                 )
                 .on_conflict_do_update(
                     index_elements=["chat_id", "category_id"],
-                    set_={"filters": list(filters), "active": True},
+                    set_={"filters": list(filters), "active": True, "thread_id": thread_id},
                 )
+            )
+            # Subscribing from another topic moves the category there, with what is queued.
+            in_category = select(articles.c.id).where(articles.c.category_id == category_id)
+            conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.chat_id == chat_id,
+                    deliveries.c.status == "pending",
+                    deliveries.c.article_id.in_(in_category),
+                    deliveries.c.thread_id.is_distinct_from(thread_id),
+                )
+                .values(thread_id=thread_id)
             )
             # Subscribing is talking to us: a chat deactivated when it blocked the bot is back.
             conn.execute(
@@ -130,16 +148,30 @@ class ChatsMixin(StoreBase):
 
         sub, category_id, name = await self._write(run)
         return Subscription(
-            sub.id, chat_id, name, tuple(sub.filters), sub.active, sub.created_at, category_id
+            sub.id,
+            chat_id,
+            name,
+            tuple(sub.filters),
+            sub.active,
+            sub.created_at,
+            category_id,
+            sub.thread_id,
         )
 
-    async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
+    async def unsubscribe(
+        self, chat_id: int, category: str | None = None, *, thread_id: int | None = None
+    ) -> int:
         def run(conn: Connection) -> int:
             condition = subscriptions.c.chat_id == chat_id
             # What is queued for the chat and not sent yet goes with the subscription: a
             # digest or the end of quiet hours must not bring a category the chat has left.
             queued = and_(deliveries.c.chat_id == chat_id, deliveries.c.status == "pending")
-            if category is not None:
+            if category is None:  # "all": of this topic (or of the chat outside topics)
+                condition = and_(
+                    condition, subscriptions.c.thread_id.is_not_distinct_from(thread_id)
+                )
+                queued = and_(queued, deliveries.c.thread_id.is_not_distinct_from(thread_id))
+            else:
                 found = self._lookup_category(conn, fold(category))
                 if found is None:
                     return 0
@@ -163,7 +195,52 @@ class ChatsMixin(StoreBase):
         rows = await self._read(_all, query)
         return [
             Subscription(
-                r.id, r.chat_id, r.category, tuple(r.filters), r.active, r.created_at, r.category_id
+                r.id,
+                r.chat_id,
+                r.category,
+                tuple(r.filters),
+                r.active,
+                r.created_at,
+                r.category_id,
+                r.thread_id,
             )
             for r in rows
         ]
+
+    async def deactivate_topic(self, chat_id: int, thread_id: int, reason: str) -> list[str]:
+        def run(conn: Connection) -> list[str]:
+            in_topic = and_(
+                subscriptions.c.chat_id == chat_id,
+                subscriptions.c.thread_id == thread_id,
+                subscriptions.c.active.is_(True),
+            )
+            # The rows this transaction turned off: a concurrent call waits on their locks and
+            # then finds them inactive, so only one caller gets the names (and tells the chat).
+            stopped = list(
+                conn.execute(
+                    subscriptions.update()
+                    .where(in_topic)
+                    .values(active=False)
+                    .returning(subscriptions.c.category_id)
+                ).scalars()
+            )
+            names = list(
+                conn.execute(
+                    select(categories.c.name)
+                    .where(categories.c.id.in_(stopped))
+                    .order_by(categories.c.key)
+                ).scalars()
+            )
+            conn.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.chat_id == chat_id,
+                    deliveries.c.thread_id == thread_id,
+                    deliveries.c.status.in_(("pending", "sending")),
+                )
+                .values(status="failed", last_error=reason, worker=None, lease_until=None)
+            )
+            return names
+
+        result: list[str] = await self._write(run)
+        return result

@@ -337,6 +337,11 @@ class DeliveryQueue(Protocol):
         """The chat blocked or removed the bot: deactivate it and its subscriptions, fail its
         queued deliveries; how many failed. `subscribe` reactivates the chat."""
 
+    async def deactivate_topic(self, chat_id: int, thread_id: int, reason: str) -> list[str]:
+        """The forum topic was closed or deleted: deactivate its active subscriptions and fail
+        what is queued for it, with *reason*; the categories deactivated, by name (empty when
+        another sender got there first: whoever gets the names tells the admins)."""
+
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """Move a chat (settings, subscriptions, queue, digests) to a new id."""
 
@@ -372,13 +377,23 @@ class ChatStore(Protocol):
         """Merge settings (summary length, algorithm, ...) into the chat's; NotFound if none."""
 
     async def subscribe(
-        self, chat_id: int, category: str, filters: Sequence[str] = ()
+        self,
+        chat_id: int,
+        category: str,
+        filters: Sequence[str] = (),
+        *,
+        thread_id: int | None = None,
     ) -> Subscription:
-        """Subscribe a chat to an existing category (NotFound otherwise), replacing filters."""
+        """Subscribe a chat (its forum topic *thread_id*, None for the chat itself) to an
+        existing category (NotFound otherwise), replacing filters. A category goes to one
+        place per chat: subscribing from another topic moves it there, with what is pending."""
 
-    async def unsubscribe(self, chat_id: int, category: str | None = None) -> int:
-        """Remove one subscription, or all of the chat's with None, with the deliveries of
-        that category still pending for the chat; how many subscriptions were removed."""
+    async def unsubscribe(
+        self, chat_id: int, category: str | None = None, *, thread_id: int | None = None
+    ) -> int:
+        """Remove one subscription (in whichever topic), or with None all of those of topic
+        *thread_id* (None: outside topics), with the deliveries they still have pending; how
+        many subscriptions were removed."""
 
     async def subscriptions(self, chat_id: int) -> list[Subscription]:
         """The chat's subscriptions, by category name."""
@@ -415,7 +430,20 @@ class FeedAdmin(FeedSync, Protocol):
 
     async def enable_feed(self, feed_id: int) -> Feed:
         """Enable a feed again and forget its failures, so it is due at once (NotFound if
-        none)."""
+        none). Its alert becomes "enabled" if the admins had been told anything."""
+
+    async def disable_feed(self, feed_id: int) -> Feed:
+        """Stop fetching a feed until it is enabled again (NotFound if none); its alert is
+        "disabled" (an admin did it: nobody is told)."""
+
+    async def set_feed_alert(
+        self, feed_id: int, alert: str | None, *, expected: str | None
+    ) -> bool:
+        """Record what the admins are told of a feed (and when), only if its alert is still
+        *expected*: whether it was, so two processes never tell the same change twice."""
+
+    async def feed_article_counts(self) -> dict[int, int]:
+        """Articles stored per feed id (feeds with none are absent)."""
 
 
 class AdminStore(FeedAdmin, Protocol):

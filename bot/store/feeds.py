@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import (
     Row,
+    case,
+    func,
     or_,
     select,
     true,
@@ -25,6 +27,7 @@ from bot.models import (
 )
 from bot.store.base import StoreBase, _all, _execute, _first
 from bot.store.schema import (
+    articles,
     feeds,
 )
 
@@ -47,6 +50,8 @@ def _to_feed(row: Row[Any]) -> Feed:
         last_error=row.last_error,
         title=row.title,
         origin=row.origin,
+        alert=row.alert,
+        alert_at=row.alert_at,
     )
 
 
@@ -109,13 +114,59 @@ class FeedsMixin(StoreBase):
             done = conn.execute(
                 feeds.update()
                 .where(feeds.c.id == feed_id)
-                .values(enabled=True, failures=0, last_error=None, next_fetch=None)
+                .values(
+                    enabled=True,
+                    failures=0,
+                    last_error=None,
+                    next_fetch=None,
+                    # Told to the admins once its next fetch works (or fails for good again).
+                    alert=case((feeds.c.alert.is_(None), None), else_="enabled"),
+                    alert_at=self.clock.now(),
+                )
             )
             if not done.rowcount:
                 raise NotFound(f"no feed {feed_id}")
             return conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
 
         return _to_feed(await self._write(run))
+
+    async def disable_feed(self, feed_id: int) -> Feed:
+        _check_feed_id(feed_id)
+        now = self.clock.now()
+
+        def run(conn: Connection) -> Row[Any]:
+            # The admin who disables it knows: no alert says so again.
+            done = conn.execute(
+                feeds.update()
+                .where(feeds.c.id == feed_id)
+                .values(enabled=False, alert="disabled", alert_at=now)
+            )
+            if not done.rowcount:
+                raise NotFound(f"no feed {feed_id}")
+            return conn.execute(select(feeds).where(feeds.c.id == feed_id)).one()
+
+        return _to_feed(await self._write(run))
+
+    async def set_feed_alert(
+        self, feed_id: int, alert: str | None, *, expected: str | None
+    ) -> bool:
+        now = self.clock.now()
+        statement = (
+            feeds.update()
+            .where(feeds.c.id == feed_id, feeds.c.alert.is_not_distinct_from(expected))
+            .values(alert=alert, alert_at=now)
+        )
+        done: bool = await self._write(lambda conn: bool(conn.execute(statement).rowcount))
+        return done
+
+    async def feed_article_counts(self) -> dict[int, int]:
+        query = (
+            select(articles.c.feed_id, func.count().label("articles"))
+            .where(articles.c.feed_id.is_not(None))
+            .group_by(articles.c.feed_id)
+        )
+        rows = await self._read(_all, query)
+        return {int(row.feed_id): int(row.articles) for row in rows}
 
     async def sync_feeds(self, wanted: Sequence[FeedSettings]) -> FeedSyncResult:
         by_url: dict[str, FeedSettings] = {}

@@ -98,6 +98,7 @@ class QueueMixin(StoreBase):
                 subscriptions.c.category_id,
                 subscriptions.c.filters,
                 subscriptions.c.created_at,
+                subscriptions.c.thread_id,
             )
             .join(chats, chats.c.id == subscriptions.c.chat_id)
             .where(
@@ -108,10 +109,13 @@ class QueueMixin(StoreBase):
             .order_by(subscriptions.c.chat_id)
         )
         by_category: dict[int, list[Subscriber]] = defaultdict(list)
+        topics: dict[tuple[int, int], int] = {}  # (category, chat) -> forum topic
         for row in conn.execute(query).all():
             by_category[row.category_id].append(
                 Subscriber(row.chat_id, tuple(row.filters or ()), row.created_at)
             )
+            if row.thread_id is not None:
+                topics[(row.category_id, row.chat_id)] = row.thread_id
         if not by_category:
             return 0
         rows = [
@@ -121,6 +125,7 @@ class QueueMixin(StoreBase):
                 "status": "pending",
                 "attempts": 0,
                 "created_at": now,
+                "thread_id": topics.get((a.category_id or 0, chat_id)),
             }
             for a in stored
             for chat_id in self.rules.recipients(
@@ -223,6 +228,7 @@ class QueueMixin(StoreBase):
                 deliveries.c.article_id,
                 deliveries.c.attempts,
                 deliveries.c.created_at,
+                deliveries.c.thread_id,
             )
         )
         rows = conn.execute(statement).all()
@@ -252,6 +258,7 @@ class QueueMixin(StoreBase):
                 hold_until=info[row.chat_id].hold_until,
                 created_at=row.created_at,
                 settings_version=info[row.chat_id].settings_version,
+                thread_id=row.thread_id,
             )
             for row in sorted(rows, key=lambda r: r.id)
         ]

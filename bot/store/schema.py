@@ -103,6 +103,10 @@ feeds = Table(
     # One process ingests a feed at a time: the one holding an unexpired lease. (Migration 0003.)
     Column("lease_until", UTCDateTime),
     Column("lease_owner", String(64)),
+    # What the bot's admins were last told of the feed ("disabled", "enabled"), and when, so
+    # each change is told once, by whichever process sees it first. (Migration 0006.)
+    Column("alert", String(16)),
+    Column("alert_at", UTCDateTime),
 )
 
 articles = Table(
@@ -163,6 +167,9 @@ subscriptions = Table(
     Column("filters", JSON, nullable=False, default=list),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # The forum topic its articles go to; NULL: the chat itself (or a forum's General topic).
+    # One place per (chat, category): a group routes each category to one topic. (0006.)
+    Column("thread_id", BigInteger),
     UniqueConstraint("chat_id", "category_id"),
     Index("ix_subscriptions_category_id", "category_id"),
 )
@@ -184,6 +191,8 @@ deliveries = Table(
     Column("lease_until", UTCDateTime),
     Column("worker", String(64)),
     Column("digest_id", Integer),
+    # The forum topic it goes to, copied from the subscription when queued. (Migration 0006.)
+    Column("thread_id", BigInteger),
     UniqueConstraint("chat_id", "article_id"),
     Index("ix_deliveries_status_id", "status", "id"),
     Index("ix_deliveries_chat_id_status", "chat_id", "status"),
