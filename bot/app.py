@@ -53,6 +53,7 @@ from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
 from bot.services.feeds import FeedService
 from bot.services.links import LinkService
+from bot.services.publishing import FormatService
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
@@ -172,6 +173,7 @@ class Runtime:
             chats=chats,
             subscriptions=SubscriptionService(self._store, articles, chats, self.config.delivery),
             admin=AdminService(self._store, self.config.telegram.admins),
+            publishing=FormatService(self._store, chats),
             feeds=self.feeds,
             links=LinkService(self._store, links, fetcher, clock=clock),
             sharing=SharingService(

@@ -42,6 +42,10 @@ class NewArticle:
     # Set when the article page could not be fetched and `text` is only the feed's teaser: the
     # store marks the article so a later ingest run retries the page (`pending_pages`).
     page_error: str | None = None
+    # The article's lead picture (an absolute http(s) URL) and the name of the site that
+    # published it, from the feed entry or the page (`bot.ingest.parse`, `bot.ingest.extract`).
+    image: str | None = None
+    site_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,10 @@ class Article:
     feed_id: int | None
     content_hash: str
     stored_at: datetime
+    # The lead picture's absolute http(s) URL; None when there is none or Telegram refused it
+    # (a refused picture is not offered again). The publishing site's name ("Le Monde").
+    image: str | None = None
+    site_name: str | None = None
 
     @property
     def when(self) -> datetime:
@@ -226,6 +234,9 @@ class ClaimedDelivery:
     hold_until: datetime | None
     created_at: datetime | None = None
     settings_version: int = 0
+    # Set by the sender when the chat's policy says to send now without a notification
+    # (silent during quiet hours); the outbox adds the chat's "always silent" itself.
+    silent: bool = False
     # The forum topic the message goes to (None: the chat itself).
     thread_id: int | None = None
 

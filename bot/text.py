@@ -224,6 +224,27 @@ def html_to_text(
     return "".join(parser.parts)
 
 
+class _FirstImage(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.src: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.src is None and tag == "img":
+            self.src = next((v for k, v in attrs if k == "src" and v and v.strip()), None)
+
+
+def first_image(markup: str) -> str | None:
+    """The `src` of the first `<img>` of an HTML fragment (as written: maybe relative), or
+    None. The standard library's parser, like `html_to_text`: no second HTML parser."""
+    if "<img" not in markup.lower():
+        return None
+    parser = _FirstImage()
+    parser.feed(markup)
+    parser.close()
+    return parser.src.strip() if parser.src else None
+
+
 # Where `remove_repeats` cuts a line into the pieces it compares: sentence-final punctuation,
 # optionally followed by a closing quote/bracket (also French "fin. »"), then whitespace, then
 # something that can start a sentence (uppercase letter, digit, opening quote/bracket).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 # Tracking parameters that never change which article a URL points to.
 _TRACKING_PREFIXES = ("utm_",)
@@ -39,3 +39,20 @@ def url_host(url: str) -> str | None:
         return urlsplit(url).hostname or None
     except ValueError:
         return None
+
+
+def absolute_http_url(value: str, base: str | None = None) -> str | None:
+    """*value* (a picture's `src`, an `og:image`) resolved against *base*, if that makes an
+    http(s) URL with a host; else None (a `data:` URI, a relative URL without a base)."""
+    value = value.strip()
+    if not value or any(c.isspace() for c in value):
+        return None
+    try:
+        url = urljoin(base, value) if base else value
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed IPv6 literal, a bad port
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return url

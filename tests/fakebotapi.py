@@ -66,6 +66,14 @@ Inline mode (`inline_mode=True`, as /setinline does in BotFather):
     answer = api.inline_answers[query_id]         # results, next_offset, cache_time...
     message = api.choose_inline_result(user, query_id, answer["results"][0]["id"], chat_id=-42)
 
+Pictures: sendPhoto takes a photo URL and fetches it as Telegram does, but only on
+127.0.0.1 (tests never leave the machine): a URL elsewhere, one that does not answer or answers
+an error is refused with "failed to get HTTP URL content", a page that is not an image with
+"wrong type of the web page content" (answers are cached per URL, as Telegram caches them). A
+caption is valid HTML of at most 1,024 characters counted after its entities are parsed; a
+photo message has no text to edit. `link_preview_options` (only its known fields) and
+`disable_notification` are recorded on each message (`options()`).
+
 answerInlineQuery is checked as Telegram does (at most 50 results, unique ids of at most 64
 bytes, next_offset of at most 64 bytes, each result's message text valid HTML of at most 4096
 characters, its buttons valid); choosing a result posts its message in the chat "via" the bot,
@@ -82,6 +90,8 @@ import json
 import re
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -90,6 +100,14 @@ from urllib.parse import parse_qsl
 
 TOKEN = "123456:TEST-token_for-the-fake-api"
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+# What Telegram answers when it cannot use a photo's URL.
+PHOTO_UNREACHABLE = "Bad Request: failed to get HTTP URL content"
+PHOTO_NOT_AN_IMAGE = "Bad Request: wrong type of the web page content"
+PHOTO_BAD_URL = "Bad Request: wrong file identifier/HTTP URL specified"
+_PREVIEW_FIELDS = frozenset(
+    {"is_disabled", "url", "prefer_small_media", "prefer_large_media", "show_above_text"}
+)
 MAX_CALLBACK_DATA = 64
 MAX_BUTTONS_PER_ROW = 8
 MAX_BUTTONS = 100
@@ -112,6 +130,7 @@ _JSON_PARAMS = frozenset(
         "reply_parameters",
         "results",
         "button",
+        "disable_notification",
     }
 )
 
@@ -387,6 +406,8 @@ class FakeBotAPI:
         self._private_last: dict[int, float] = {}
         self._group_recent: dict[int, list[float]] = {}
         self._polls = 0  # getUpdates calls so far: a waiting one ends when another comes
+        self._photos: dict[str, str | None] = {}  # photo URL -> refusal (None: an image)
+        self._photo_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -704,6 +725,13 @@ class FakeBotAPI:
             stored = self.messages[(chat_id, message_id)]
             return {k: v for k, v in stored.items() if not k.startswith("_")}
 
+    def options(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        """How a message was sent: its `link_preview_options` (None if not given) and whether
+        it was silent (`disable_notification`)."""
+        with self._lock:
+            stored = self.messages[(chat_id, message_id)]
+            return {"preview": stored.get("_preview"), "silent": bool(stored.get("_silent"))}
+
     def html(self, chat_id: int, message_id: int) -> str:
         """The HTML the bot last set for a message."""
         with self._lock:
@@ -780,6 +808,8 @@ class FakeBotAPI:
                 return 200, {"ok": True, "result": self._get_updates(params)}
             except ApiError as exc:
                 return exc.code, {"ok": False, "error_code": exc.code, "description": str(exc)}
+        if method == "sendPhoto":  # fetch the picture, outside the lock, as Telegram would
+            params = {**params, "_photo_error": self._probe_photo(params.get("photo"))}
         call = Call(method, params)
         with self._lock:
             self.counts[method] = self.counts.get(method, 0) + 1
@@ -939,10 +969,14 @@ class FakeBotAPI:
             return True
         if method == "sendMessage":
             return self._send_message(params)
+        if method == "sendPhoto":
+            return self._send_photo(params)
         if method == "editMessageText":
             return self._edit(params, text=True)
         if method == "editMessageReplyMarkup":
             return self._edit(params, text=False)
+        if method == "editMessageCaption":
+            return self._edit_caption(params)
         if method == "answerCallbackQuery":
             return self._answer(params)
         if method == "answerInlineQuery":
@@ -1064,6 +1098,7 @@ class FakeBotAPI:
         thread_id = self._check_thread(chat_id, params)
         shown = self._check_text(params)
         markup = self._check_markup(params)
+        preview = self._check_preview(params)
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -1081,14 +1116,138 @@ class FakeBotAPI:
             **message,
             "_html": params["text"],
             "_parse_mode": params.get("parse_mode"),
+            "_preview": preview,
+            "_silent": params.get("disable_notification") is True,
         }
         return message
+
+    def _probe_photo(self, url: object) -> str | None:
+        """Why Telegram would refuse this photo URL, or None for a usable image (cached)."""
+        if not isinstance(url, str) or not re.fullmatch(r"https?://\S+", url):
+            return PHOTO_BAD_URL
+        with self._photo_lock:
+            if url in self._photos:
+                return self._photos[url]
+        host = urllib.parse.urlsplit(url).hostname
+        error: str | None = None
+        if host not in ("127.0.0.1", "localhost"):
+            error = PHOTO_UNREACHABLE  # never leave the machine: as if unreachable
+        else:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    kind = answer.headers.get("Content-Type", "")
+                    body = answer.read(1)
+                if not kind.lower().startswith("image/"):
+                    error = PHOTO_NOT_AN_IMAGE
+                elif not body:
+                    error = PHOTO_UNREACHABLE
+            except (OSError, ValueError):
+                error = PHOTO_UNREACHABLE
+        with self._photo_lock:
+            self._photos[url] = error
+        return error
+
+    def _check_preview(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        options = params.get("link_preview_options")
+        if options is None:
+            return None
+        if not isinstance(options, dict) or set(options) - _PREVIEW_FIELDS:
+            raise ApiError("Bad Request: can't parse link preview options")
+        url = options.get("url")
+        if url is not None and not re.fullmatch(r"https?://\S+", str(url)):
+            raise ApiError("Bad Request: link preview URL is invalid")
+        if options.get("prefer_small_media") and options.get("prefer_large_media"):
+            raise ApiError("Bad Request: can't prefer both small and large media")
+        return options
+
+    def _send_photo(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        thread_id = self._check_thread(chat_id, params)
+        if params.get("_photo_error"):
+            raise ApiError(str(params["_photo_error"]))
+        caption = params.get("caption")
+        shown = ""
+        if caption:
+            mode = str(params.get("parse_mode") or "")
+            if mode.upper() == "HTML":
+                try:
+                    shown = parse_html(str(caption))
+                except HtmlError as exc:
+                    raise ApiError(f"Bad Request: can't parse entities: {exc}") from None
+            elif mode:
+                raise ApiError(f"Bad Request: unsupported parse_mode {mode} in this fake")
+            else:
+                shown = str(caption)
+            if utf16_len(shown) > MAX_CAPTION:
+                raise ApiError("Bad Request: message caption is too long")
+        markup = self._check_markup(params)
+        message_id = next(self._message_ids)
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": self.chats.get(chat_id)
+            or {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            "from": self._bot(),
+            "photo": [
+                {
+                    "file_id": f"photo-{message_id}",
+                    "file_unique_id": f"u{message_id}",
+                    "width": 800,
+                    "height": 450,
+                }
+            ],
+        }
+        if shown:
+            message["caption"] = shown
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+        if markup and markup.get("inline_keyboard"):
+            message["reply_markup"] = markup
+        self.messages[(chat_id, message_id)] = {
+            **message,
+            "_html": str(caption or ""),
+            "_parse_mode": params.get("parse_mode"),
+            "_photo": params["photo"],
+            "_silent": params.get("disable_notification") is True,
+        }
+        return message
+
+    def _edit_caption(self, params: dict[str, Any]) -> dict[str, Any]:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        old = self.messages.get(key)
+        if old is None:
+            raise ApiError("Bad Request: message to edit not found")
+        if "photo" not in old:
+            raise ApiError("Bad Request: there is no caption in the message to edit")
+        caption = str(params.get("caption") or "")
+        try:
+            shown = parse_html(caption) if str(params.get("parse_mode") or "").upper() else caption
+        except HtmlError as exc:
+            raise ApiError(f"Bad Request: can't parse entities: {exc}") from None
+        if utf16_len(shown) > MAX_CAPTION:
+            raise ApiError("Bad Request: message caption is too long")
+        markup = self._check_markup(params)
+        new = {**old, "caption": shown, "_html": caption, "_parse_mode": params.get("parse_mode")}
+        new.pop("reply_markup", None)
+        if markup and markup.get("inline_keyboard"):
+            new["reply_markup"] = markup
+        if (new["_html"], new.get("reply_markup")) == (old["_html"], old.get("reply_markup")):
+            raise ApiError(
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message"
+            )
+        new["edit_date"] = int(time.time())
+        self.messages[key] = new
+        return {k: v for k, v in new.items() if not k.startswith("_")}
 
     def _edit(self, params: dict[str, Any], *, text: bool) -> dict[str, Any]:
         key = (int(params["chat_id"]), int(params["message_id"]))
         old = self.messages.get(key)
         if old is None:
             raise ApiError("Bad Request: message to edit not found")
+        if text and "photo" in old:
+            raise ApiError("Bad Request: there is no text in the message to edit")
         markup = self._check_markup(params)
         new = dict(old)
         if text:

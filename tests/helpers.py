@@ -308,7 +308,7 @@ class Bot:
 
 def message_of(call: Call) -> tuple[int, int]:
     """(chat id, message id) of the message a sendMessage created or an edit changed."""
-    if call.method == "sendMessage":
+    if call.method in ("sendMessage", "sendPhoto"):
         return int(call.result["chat"]["id"]), int(call.result["message_id"])
     return int(call.params["chat_id"]), int(call.params["message_id"])
 
@@ -321,10 +321,11 @@ def only(calls: Sequence[Call], method: str) -> Call:
 
 
 def shown(call: Call) -> str:
-    """The text as the user sees it (HTML parsed like Telegram does)."""
+    """The text (a photo's caption) as the user sees it (HTML parsed like Telegram does)."""
+    text = str(call.params.get("caption") or "") if "caption" in call.params else call.text
     if (call.params.get("parse_mode") or "").upper() == "HTML":
-        return parse_html(call.text)
-    return call.text
+        return parse_html(text)
+    return text
 
 
 @asynccontextmanager

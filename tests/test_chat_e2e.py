@@ -85,8 +85,8 @@ async def test_start_welcomes_in_the_users_language_with_buttons(bot: Bot) -> No
 async def test_commands_menu_is_published_in_both_languages(bot: Bot) -> None:
     names = ["latest", "categories", "search", "summary", "full", "summarize"]
     names += ["subscribe", "unsubscribe", "subscriptions", "digest", "quiet", "timezone"]
-    names += ["pause", "resume", "settings", "language", "stats", "feeds", "addfeed", "delfeed"]
-    names += ["help", "start"]
+    names += ["pause", "resume", "format", "settings", "language", "stats", "feeds", "addfeed"]
+    names += ["delfeed", "help", "start"]
     assert [c["command"] for c in bot.api.commands[""]] == names
     assert [c["command"] for c in bot.api.commands["fr"]] == names
     assert bot.api.commands["fr"][0]["description"] == "Les derniers articles"

@@ -4,13 +4,23 @@ admins, group and channel updates, and only the update types a bot asked for."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
-from telegram import Bot, ChatMemberAdministrator, ChatMemberMember, ChatMemberOwner
-from telegram.error import ChatMigrated, Forbidden, RetryAfter
+from telegram import (
+    Bot,
+    ChatMemberAdministrator,
+    ChatMemberMember,
+    ChatMemberOwner,
+    LinkPreviewOptions,
+    Message,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 
-from tests.fakebotapi import BLOCKED, FakeBotAPI, User
+from tests.fakebotapi import BLOCKED, PHOTO_NOT_AN_IMAGE, PHOTO_UNREACHABLE, FakeBotAPI, User
+from tests.feedserver import FeedServer
 
 ANNE = User(id=11, first_name="Anne", language_code="fr")
 BOB = User(id=12, first_name="Bob", language_code="en")
@@ -111,3 +121,57 @@ async def test_only_the_asked_update_types_are_sent(api_bot: tuple[FakeBotAPI, B
     api.inline_mode = False
     with pytest.raises(RuntimeError, match="inline mode is off"):
         api.inline_query(ANNE, "words")
+
+
+async def test_photos_captions_previews_and_silent_messages_are_checked_as_telegram_does(
+    api_bot: tuple[FakeBotAPI, Bot],
+) -> None:
+    api, bot = api_bot
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    with FeedServer() as images:
+        images.add("/ok.jpg", b"\xff\xd8\xff" + bytes(32), content_type="image/jpeg")
+        images.add("/page", b"<html></html>", content_type="text/html")
+        images.add("/gone", b"", status=404)
+        ok = images.url("/ok.jpg")
+        # 1,024 characters as Telegram counts them after parsing: "&lt;" is one, "🇫🇷" four.
+        fits = "<b>&lt;</b>" + "🇫🇷" * 255 + "x" * 3
+        sent = await bot.send_photo(ANNE.id, ok, caption=fits, parse_mode=ParseMode.HTML)
+        assert sent.photo and sent.caption == "<" + "🇫🇷" * 255 + "xxx" and sent.text is None
+        with pytest.raises(BadRequest, match=r"(?i)message caption is too long"):
+            await bot.send_photo(ANNE.id, ok, caption=fits + "x", parse_mode=ParseMode.HTML)
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
+            await bot.send_photo(ANNE.id, ok, caption="<b>open", parse_mode=ParseMode.HTML)
+        for url, refusal in (
+            (images.url("/gone"), PHOTO_UNREACHABLE),
+            (images.url("/page"), PHOTO_NOT_AN_IMAGE),
+            ("https://example.org/never-fetched.jpg", PHOTO_UNREACHABLE),  # off the machine
+            (f"http://127.0.0.1:{closed}/x.jpg", PHOTO_UNREACHABLE),
+        ):
+            with pytest.raises(BadRequest) as refused:
+                await bot.send_photo(ANNE.id, url, caption="x")
+            wanted = refusal.removeprefix("Bad Request: ")
+            assert refused.value.message.lower() == wanted.lower(), url
+        assert len(images.requests_to("/ok.jpg")) == 1  # fetched once, as Telegram caches it
+        # A photo has no text to edit; its caption can be.
+        with pytest.raises(BadRequest, match=r"(?i)no text in the message"):
+            await bot.edit_message_text("new", chat_id=ANNE.id, message_id=sent.message_id)
+        edited = await bot.edit_message_caption(ANNE.id, sent.message_id, caption="new")
+        assert isinstance(edited, Message) and edited.caption == "new"
+    # link_preview_options and disable_notification are recorded.
+    options = LinkPreviewOptions(
+        url="https://ex.org/a", prefer_large_media=True, show_above_text=True
+    )
+    text = await bot.send_message(
+        ANNE.id, "hello", link_preview_options=options, disable_notification=True
+    )
+    assert api.options(ANNE.id, text.message_id) == {
+        "preview": {"url": "https://ex.org/a", "prefer_large_media": True, "show_above_text": True},
+        "silent": True,
+    }
+    plain = await bot.send_message(ANNE.id, "hello")
+    assert api.options(ANNE.id, plain.message_id) == {"preview": None, "silent": False}
+    both = LinkPreviewOptions(prefer_small_media=True, prefer_large_media=True)
+    with pytest.raises(BadRequest, match=r"(?i)prefer both"):
+        await bot.send_message(ANNE.id, "hello", link_preview_options=both)

@@ -390,7 +390,7 @@ def test_article_to_record_shape() -> None:
     record = article_to_record(ARTICLE)
     assert list(record) == [
         *("id", "title", "text", "url", "guid"),
-        *("author", "published", "category", "language"),
+        *("author", "published", "category", "language", "image"),
     ]
     assert record["id"] == 42
     assert record["published"] == "2025-11-26T06:30:15.123456+00:00"

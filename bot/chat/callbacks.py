@@ -16,6 +16,8 @@ summary length), so the conversation does not fill with copies:
     g:<digest id>:<page>                       a page of a digest (edit)
     d:<m|t|q|p>:<value>                        a delivery setting: mode, digest time, quiet
                                                hours ("" = off), pause ("1") / resume ("0")
+    P:<f|s>                                    the Format page of /settings, or back (edit)
+    p:<key>:<value>                            a post format field (`/format key=value`; edit)
     A:<p|r|e|d|x|X>:<n>                        the bot's admins' /feeds: page n (edit); feed n
                                                fetched now, enabled, disabled, its removal
                                                asked (x: confirm), removed (X)
@@ -37,6 +39,18 @@ from bot.errors import StaleButton
 MAX_BYTES = 64
 _HHMM = re.compile(r"\d\d:\d\d")
 _QUIET = re.compile(r"\d\d:\d\d-\d\d:\d\d")
+_FORMAT_VALUE = re.compile(r"[a-z0-9]{1,10}")
+# The post format fields a button sets (the signature is typed: /format signature="...").
+FORMAT_BUTTON_KEYS = (
+    "title",
+    "summary",
+    "hashtags",
+    "author",
+    "source",
+    "link",
+    "picture",
+    "silent",
+)
 
 SettingKind = Literal["n", "a", "l"]
 View = Literal["latest", "categories", "settings"]
@@ -154,6 +168,22 @@ class SetDelivery:
 
 
 @dataclass(frozen=True, slots=True)
+class FormatPage:
+    """The Format page of /settings ("f") or back to the settings ("s"), in place."""
+
+    page: Literal["f", "s"] = "f"
+
+
+@dataclass(frozen=True, slots=True)
+class SetFormat:
+    """One field of the chat's post format, from the Format page: `value` as `/format`
+    takes it ("on", "2", "photo", "quiet")."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedAction:
     """A button of /feeds (the bot's admins only): p = page `value`; for feed `value`,
     r = fetch now, e = enable, d = disable, x = ask to remove, X = remove."""
@@ -177,6 +207,8 @@ Action = (
     | Unsubscribe
     | ShowDigest
     | SetDelivery
+    | FormatPage
+    | SetFormat
     | FeedAction
 )
 
@@ -227,6 +259,10 @@ def encode(action: Action) -> str:
             data = f"g:{digest_id}:{page}"
         case SetDelivery(kind, value):
             data = f"d:{kind}:{value}"
+        case FormatPage(page):
+            data = f"P:{page}"
+        case SetFormat(key, value):
+            data = f"p:{key}:{value}"
         case FeedAction(kind, value):
             data = f"A:{kind}:{value}"
     if len(data.encode()) > MAX_BYTES:
@@ -310,6 +346,15 @@ def decode(data: str | None) -> Action:
                 return SetDelivery("q", value)
             if setting == "p" and value in ("0", "1"):
                 return SetDelivery("p", value)
+        case "P":
+            if rest == "f":
+                return FormatPage("f")
+            if rest == "s":
+                return FormatPage("s")
+        case "p":
+            key, value = _fields(rest, 2, data)
+            if key in FORMAT_BUTTON_KEYS and _FORMAT_VALUE.fullmatch(value):
+                return SetFormat(key, value)
         case "A":
             feed_kind, value = _fields(rest, 2, data)
             for known in _FEED_KINDS:

@@ -20,6 +20,7 @@ from bot.services.articles import ArticleService
 from bot.services.chats import ChatService, Preferences
 from bot.services.feeds import FeedService
 from bot.services.links import LinkService
+from bot.services.publishing import FormatService
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 
@@ -36,6 +37,7 @@ class Services:
     sharing: SharingService | None = None
     subscriptions: SubscriptionService | None = None
     admin: AdminService | None = None
+    publishing: FormatService | None = None
     feeds: FeedService | None = None  # the bot's admins' /feeds, /addfeed, /delfeed
 
 

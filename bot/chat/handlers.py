@@ -23,7 +23,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
@@ -34,16 +34,18 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat import delivery_handlers, feed_handlers, render
+from bot.chat import delivery_handlers, feed_handlers, format_handlers, render
 from bot.chat import render_delivery as delivery_views
 from bot.chat.callbacks import (
     Action,
     FeedAction,
+    FormatPage,
     OpenCategory,
     OpenFullText,
     OpenSummary,
     OpenView,
     SetDelivery,
+    SetFormat,
     SetLanguage,
     SetOption,
     ShowDigest,
@@ -59,7 +61,7 @@ from bot.chat.context import NewsApplication, NewsContext
 from bot.chat.i18n import COMMANDS, plain
 from bot.chat.keyboards import markup
 from bot.chat.render import View
-from bot.chat.replies import NO_PREVIEW, edit, send, topic_of
+from bot.chat.replies import NO_PREVIEW, edit, picture_refused, send, send_post, topic_of
 from bot.errors import (
     LinkError,
     LinksDisabled,
@@ -156,7 +158,40 @@ async def summary(update: Update, context: NewsContext) -> None:
         view = await _summary(context, prefs, article_id, sentences)
     except NotFound:
         view = render.message(prefs.language, "article_not_found", id=args[0].lstrip("#"))
-    await _reply(update, context, view)
+        await _reply(update, context, view)
+        return
+    chat = update.effective_chat
+    assert chat is not None
+    topic = topic_of(update.effective_message)
+    await _send_with_picture(context, chat.id, article_id, view, topic)
+
+
+async def _send_with_picture(
+    context: NewsContext, chat_id: int, article_id: int, view: View, thread_id: int | None
+) -> None:
+    """Send `view` (to forum topic `thread_id`) with the article's picture, the view as its
+    caption, when the article has one, the chat takes pictures and the view fits a caption;
+    else as text. A picture Telegram refuses is dropped from the article and the answer goes
+    as text."""
+    article = await context.services.articles.article(article_id)
+    photo = render.safe_url(article.image)
+    publishing = context.services.publishing
+    if (
+        photo is not None
+        and publishing is not None
+        and delivery_views.caption_len(view.text) <= delivery_views.MAX_CAPTION
+        and (await publishing.format(chat_id)).picture == "photo"
+    ):
+        try:
+            await send_post(context.bot, chat_id, view, photo=photo, thread_id=thread_id)
+            return
+        except BadRequest as exc:
+            if not picture_refused(exc.message):
+                raise
+            log.info("Telegram refused the picture of article %s: %s", article_id, exc.message)
+            if context.services.subscriptions is not None:
+                await context.services.subscriptions.picture_refused(article_id, photo)
+    await send(context.bot, chat_id, view, thread_id=thread_id)
 
 
 async def full(update: Update, context: NewsContext) -> None:
@@ -380,7 +415,10 @@ async def _act(
         case OpenCategory(category_id):
             await _send_to(context, query, await _latest(context, prefs, category_id=category_id))
         case OpenSummary(article_id):
-            await _send_to(context, query, await _summary(context, prefs, article_id, 0))
+            message = query.message
+            chat_id = message.chat.id if message is not None else query.from_user.id
+            view = await _summary(context, prefs, article_id, 0)
+            await _send_with_picture(context, chat_id, article_id, view, topic_of(message))
         case ShowSummary(article_id, sentences):
             await edit(context.bot, query, await _summary(context, prefs, article_id, sentences))
         case OpenFullText(article_id):
@@ -413,6 +451,11 @@ async def _act(
         case SetDelivery():
             refused = await delivery_handlers.act(context, query, prefs, action)
             return refused or await _show_settings(context, query, prefs)
+        case FormatPage("s"):
+            await edit(context.bot, query, await _settings(context, prefs))
+        case FormatPage() | SetFormat():
+            notice = await format_handlers.act(context, query, prefs, action)
+            return notice or await _show_settings(context, query, prefs)
         case FeedAction():
             return await feed_handlers.act(context, query, prefs, action)
         case _:
@@ -431,7 +474,17 @@ async def _settings(context: NewsContext, prefs: Preferences) -> View:
     service = context.services.subscriptions
     if service is None:
         return view
-    return delivery_views.with_delivery(prefs.language, view, await service.settings(prefs.chat_id))
+    view = delivery_views.with_delivery(prefs.language, view, await service.settings(prefs.chat_id))
+    publishing = context.services.publishing
+    if publishing is None:
+        return view
+    # Silent posts sit next to quiet hours; the Format page holds the rest of the format.
+    fmt = await publishing.format(prefs.chat_id)
+    rows = (
+        delivery_views.silent_row(prefs.language, fmt),
+        delivery_views.format_button(prefs.language),
+    )
+    return View(view.text, (*view.rows, *rows))
 
 
 async def _categories(context: NewsContext, prefs: Preferences) -> View:
@@ -616,6 +669,7 @@ def register(application: NewsApplication) -> None:
         **COMMAND_HANDLERS,
         **delivery_handlers.COMMAND_HANDLERS,
         **feed_handlers.COMMAND_HANDLERS,
+        **format_handlers.COMMAND_HANDLERS,
     }
     for name, callback in every.items():
         application.add_handler(CommandHandler(name, callback, filters=commands))

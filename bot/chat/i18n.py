@@ -202,6 +202,14 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "resume", "Reprendre la réception", "", "reprendre les envois suspendus", ("/resume",)
         ),
         CommandDoc(
+            "format",
+            "Format des publications",
+            "<i>clé</i>=<i>valeur</i> …",
+            "ce que montre chaque article publié ici : titre, résumé (0 à 5 phrases), "
+            "#rubrique, auteur, source, lien, signature, image, publications silencieuses",
+            ('/format summary=2 hashtags=on signature="— Rédaction"', "/format silent=quiet"),
+        ),
+        CommandDoc(
             "settings",
             "Résumés, langue, réception",
             "",
@@ -338,6 +346,14 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
         ),
         CommandDoc("pause", "Pause delivery", "", "pause deliveries", ("/pause",)),
         CommandDoc("resume", "Resume delivery", "", "resume paused deliveries", ("/resume",)),
+        CommandDoc(
+            "format",
+            "Post format",
+            "<i>key</i>=<i>value</i> …",
+            "what each article posted here shows: title, summary (0 to 5 sentences), "
+            "#category, author, source, link, signature, picture, silent posts",
+            ('/format summary=2 hashtags=on signature="— The newsroom"', "/format silent=quiet"),
+        ),
         CommandDoc(
             "settings",
             "Summaries, language, delivery",
@@ -556,6 +572,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delivery_quiet": (
             "🌙 Heures calmes : {start}–{end} (les articles sont gardés jusqu’à la fin)."
         ),
+        "delivery_quiet_silent": (
+            "🌙 Heures calmes : {start}–{end} (les articles arrivent sans notification)."
+        ),
         "delivery_paused": "⏸ Réception en pause : /resume pour la reprendre.",
         "usage_digest": (
             "Usage : /digest <i>HH:MM</i> (une sélection par jour à cette heure) ou "
@@ -588,6 +607,49 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notice_subscribed": "Abonné à {category}",
         "notice_unsubscribed": "Désabonné de {category}",
         "notice_admins_only": "Seuls les administrateurs de la discussion peuvent faire cela.",
+        # -- post format (/format, the Format page of /settings)
+        "post_read": "Lire l’article",
+        "format_title": "🖼 <b>Format des publications</b>",
+        "format_shown": "Affiché : {fields}",
+        "format_nothing": "le minimum (date)",
+        "format_summary": "Résumé : {count}",
+        "format_signature": "Signature : {signature}",
+        "format_no_signature": 'Pas de signature (/format signature="…")',
+        "format_picture_photo": "Image : la photo, la publication en légende",
+        "format_picture_preview": "Image : grand aperçu du lien au-dessus du texte",
+        "format_picture_text": "Image : aucune, texte seul",
+        "format_silent_off": "🔔 Publications avec notification",
+        "format_silent_always": "🔕 Publications silencieuses",
+        "format_silent_quiet": (
+            "🌙 Publications silencieuses pendant les heures calmes (au lieu de les garder)"
+        ),
+        "format_preview": "— <i>Aperçu de la prochaine publication</i> —",
+        "format_no_article": "(pas encore d’article pour l’aperçu)",
+        "usage_format": (
+            "Usage : /format <i>clé</i>=<i>valeur</i> …, clés : title, summary (0 à 5), "
+            'hashtags, author, source, link (on|off), signature="…" (200 caractères au '
+            "plus, off pour aucune), picture (photo|preview|text), silent (on|off|quiet). "
+            'Exemple : /format summary=2 hashtags=on signature="— Rédaction"'
+        ),
+        "field_title": "titre",
+        "field_hashtags": "#rubrique",
+        "field_author": "auteur",
+        "field_source": "source",
+        "field_link": "lien",
+        "btn_format": "🖼 Format des publications",
+        "btn_back_settings": "⬅️ Réglages",
+        "btn_field_title": "Titre",
+        "btn_field_hashtags": "#Rubrique",
+        "btn_field_author": "Auteur",
+        "btn_field_source": "Source",
+        "btn_field_link": "Lien",
+        "btn_summary_n": "📝 {n}",
+        "btn_picture_photo": "🖼 Photo",
+        "btn_picture_preview": "🔗 Aperçu",
+        "btn_picture_text": "📄 Texte",
+        "btn_silent_off": "🔔 Sonores",
+        "btn_silent_always": "🔕 Silencieuses",
+        "btn_silent_quiet": "🌙 Silencieuses la nuit",
         "topic_closed": (
             "🚫 Le sujet où arrivaient {categories} est fermé ou supprimé : ces abonnements "
             "sont arrêtés (les autres continuent). Un administrateur peut refaire /subscribe "
@@ -810,6 +872,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "delivery_instant": "📬 Delivery: each article as soon as it arrives.",
         "delivery_digest": "📰 Delivery: one digest a day at {time} ({zone}).",
         "delivery_quiet": "🌙 Quiet hours: {start}–{end} (articles are held until they end).",
+        "delivery_quiet_silent": (
+            "🌙 Quiet hours: {start}–{end} (articles arrive without a notification)."
+        ),
         "delivery_paused": "⏸ Delivery paused: /resume to resume it.",
         "usage_digest": (
             "Usage: /digest <i>HH:MM</i> (one digest a day at that time) or /digest off "
@@ -841,6 +906,47 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notice_subscribed": "Subscribed to {category}",
         "notice_unsubscribed": "Unsubscribed from {category}",
         "notice_admins_only": "Only this chat's admins can do that.",
+        # -- post format (/format, the Format page of /settings)
+        "post_read": "Read the article",
+        "format_title": "🖼 <b>Post format</b>",
+        "format_shown": "Shown: {fields}",
+        "format_nothing": "the minimum (date)",
+        "format_summary": "Summary: {count}",
+        "format_signature": "Signature: {signature}",
+        "format_no_signature": 'No signature (/format signature="…")',
+        "format_picture_photo": "Picture: the photo, with the post as its caption",
+        "format_picture_preview": "Picture: a large link preview above the text",
+        "format_picture_text": "Picture: none, text only",
+        "format_silent_off": "🔔 Posts notify",
+        "format_silent_always": "🔕 Silent posts",
+        "format_silent_quiet": "🌙 Silent posts during quiet hours (instead of holding them)",
+        "format_preview": "— <i>Preview of the next post</i> —",
+        "format_no_article": "(no article yet for the preview)",
+        "usage_format": (
+            "Usage: /format <i>key</i>=<i>value</i> …, keys: title, summary (0 to 5), "
+            'hashtags, author, source, link (on|off), signature="…" (at most 200 '
+            "characters, off for none), picture (photo|preview|text), silent (on|off|quiet). "
+            'Example: /format summary=2 hashtags=on signature="— The newsroom"'
+        ),
+        "field_title": "title",
+        "field_hashtags": "#category",
+        "field_author": "author",
+        "field_source": "source",
+        "field_link": "link",
+        "btn_format": "🖼 Post format",
+        "btn_back_settings": "⬅️ Settings",
+        "btn_field_title": "Title",
+        "btn_field_hashtags": "#Category",
+        "btn_field_author": "Author",
+        "btn_field_source": "Source",
+        "btn_field_link": "Link",
+        "btn_summary_n": "📝 {n}",
+        "btn_picture_photo": "🖼 Photo",
+        "btn_picture_preview": "🔗 Preview",
+        "btn_picture_text": "📄 Text",
+        "btn_silent_off": "🔔 Notify",
+        "btn_silent_always": "🔕 Silent",
+        "btn_silent_quiet": "🌙 Silent at night",
         "topic_closed": (
             "🚫 The topic {categories} went to is closed or deleted: those subscriptions are "
             "stopped (the others go on). An admin can /subscribe again in an open topic."

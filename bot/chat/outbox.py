@@ -9,13 +9,22 @@ once, in its General topic); a group upgraded to a supergroup is "moved" to its 
 refused HTML is resent as plain text (by `replies.send`); a timeout before the request was
 written is retried, one after it was written is "unconfirmed" (Telegram may have delivered it
 and has no way to ask, so it is not sent twice); other network and server errors are retried.
+
+A post is drawn by the one renderer (`render_delivery.post`) in the chat's format: a photo with
+the post as its caption when the article has a picture, else text. When Telegram refuses the
+picture (it could not fetch it, or it is not an image it can use), the same post goes at once
+as text with a large preview of the article: the chat gets the article once, the delivery is
+recorded either way, and the picture is dropped from the article so no chat is offered it again.
+Posts are silent (`disable_notification`) when the chat says always, or during its quiet hours
+when it chose silent posts over holding them (the sender's `ClaimedDelivery.silent`).
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import httpx
@@ -27,7 +36,8 @@ from bot.chat import render_delivery as views
 from bot.chat import render_feeds
 from bot.chat.application import file_url
 from bot.chat.render import View
-from bot.chat.replies import send
+from bot.chat.render_delivery import Post
+from bot.chat.replies import picture_refused, send, send_post
 from bot.config import TelegramConfig
 from bot.deliver.sender import MAX_IN_FLIGHT, SENT, Outcome
 from bot.errors import NotFound, SummaryError
@@ -35,6 +45,7 @@ from bot.models import ClaimedDelivery
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
 from bot.services.feeds import FeedAlert
+from bot.services.publishing import format_of
 from bot.services.subscriptions import SubscriptionService
 
 log = logging.getLogger(__name__)
@@ -47,6 +58,16 @@ SENDER_CONNECTIONS = MAX_IN_FLIGHT
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
 # Errors that say a forum topic is closed or deleted: its subscriptions stop, not the chat's.
 _TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted")
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A rendered post, and the text it falls back to if Telegram refuses its picture."""
+
+    article_id: int
+    post: Post
+    fallback: Post | None
+    always_silent: bool
 
 
 class TelegramOutbox:
@@ -64,38 +85,76 @@ class TelegramOutbox:
         self.chats = chats
         self.subscriptions = subscriptions
         # Delivery id -> its message, rendered before its send slot (`prepare_article`).
-        self._prepared: dict[int, View | Outcome] = {}
+        self._prepared: dict[int, _Ready | Outcome] = {}
+        # Pictures Telegram refused in this process: not offered again, even by a post
+        # rendered before the store forgot them.
+        self._refused: set[str] = set()
 
     async def prepare_article(self, claim: ClaimedDelivery) -> None:
         self._prepared[claim.id] = await self._article_view(claim)
 
     async def send_article(self, chat_id: int, article_id: int, claim: ClaimedDelivery) -> Outcome:
-        view = self._prepared.pop(claim.id, None) or await self._article_view(claim)
-        if isinstance(view, Outcome):
-            return view
-        return await self._send(chat_id, view, claim.thread_id)
+        ready = self._prepared.pop(claim.id, None) or await self._article_view(claim)
+        if isinstance(ready, Outcome):
+            return ready
+        silent = claim.silent or ready.always_silent
+        post = ready.post
+        if post.photo is not None and post.photo in self._refused:
+            post = ready.fallback or post
+        outcome = await self._send_post(chat_id, post, silent, claim.thread_id)
+        if (
+            post.photo is not None
+            and outcome.kind == "failed"
+            and picture_refused(outcome.error or "")
+            and ready.fallback is not None
+        ):
+            log.info("Telegram refused the picture of article %s: %s", article_id, outcome.error)
+            self._refused.add(post.photo)
+            await self.subscriptions.picture_refused(article_id, post.photo)
+            outcome = await self._send_post(chat_id, ready.fallback, silent, claim.thread_id)
+        return outcome
 
-    async def _article_view(self, claim: ClaimedDelivery) -> View | Outcome:
+    async def _article_view(self, claim: ClaimedDelivery) -> _Ready | Outcome:
         prefs = self.chats.preferences_of(claim.chat_id, claim.language, claim.settings)
+        fmt = format_of(claim.settings)
         try:
             article = await self.articles.article(claim.article_id)
         except NotFound:
             return Outcome("failed", "the article no longer exists")
+        if article.image is not None and article.image in self._refused:
+            article = replace(article, image=None)
         category_id = await self._category_id(article.category)
-        try:
-            result = await self.articles.summary(
-                claim.article_id, sentences=prefs.sentences, algorithm=prefs.algorithm
-            )
-            return views.delivery(prefs.language, result, category_id)
-        except SummaryError:
-            return views.delivery_without_summary(prefs.language, article, category_id)
+        sentences: Sequence[str] = ()
+        count = fmt.sentences(prefs.sentences)
+        if count:
+            try:
+                result = await self.articles.summary(
+                    claim.article_id, sentences=count, algorithm=prefs.algorithm
+                )
+                sentences = result.sentences
+            except SummaryError:
+                pass  # too short to summarize: the heading and buttons
+        lang = prefs.language
+        post = views.post(lang, article, sentences, fmt, category_id)
+        fallback = (
+            views.post(lang, article, sentences, fmt, category_id, picture_refused=True)
+            if post.photo
+            else None
+        )
+        return _Ready(article.id, post, fallback, fmt.silent == "always")
 
     async def send_digest(
         self, chat_id: int, digest_id: int, article_ids: Sequence[int], claim: ClaimedDelivery
     ) -> Outcome:
         prefs = self.chats.preferences_of(chat_id, claim.language, claim.settings)
         page = await self.subscriptions.digest_page(digest_id, 1, prefs)
-        return await self._send(chat_id, views.digest(prefs.language, page), claim.thread_id)
+        silent = claim.silent or format_of(claim.settings).silent == "always"
+        view = views.digest(prefs.language, page)
+        return await self._attempt(
+            chat_id,
+            lambda: send_post(self.bot, chat_id, view, silent=silent, thread_id=claim.thread_id),
+            claim.thread_id,
+        )
 
     async def topic_closed(
         self, chat_id: int, categories: Sequence[str], claim: ClaimedDelivery
@@ -131,9 +190,37 @@ class TelegramOutbox:
         found = await self.articles.find_category(name)
         return found.id if found else None
 
+    async def _send_post(
+        self, chat_id: int, post: Post, silent: bool, thread_id: int | None = None
+    ) -> Outcome:
+        return await self._attempt(
+            chat_id,
+            lambda: send_post(
+                self.bot,
+                chat_id,
+                post.view,
+                photo=post.photo,
+                preview=post.preview,
+                silent=silent,
+                thread_id=thread_id,
+            ),
+            thread_id,
+        )
+
     async def _send(self, chat_id: int, view: View, thread_id: int | None = None) -> Outcome:
+        return await self._attempt(
+            chat_id, lambda: send(self.bot, chat_id, view, thread_id=thread_id), thread_id
+        )
+
+    async def _attempt(
+        self,
+        chat_id: int,
+        sending: Callable[[], Awaitable[object]],
+        thread_id: int | None = None,
+    ) -> Outcome:
+        """Send, and Telegram's answer as an `Outcome` (see the module docstring)."""
         try:
-            await send(self.bot, chat_id, view, thread_id=thread_id)
+            await sending()
         except RetryAfter as exc:
             with warnings.catch_warnings():  # PTB warns that it will be a timedelta: both work
                 warnings.simplefilter("ignore")

@@ -5,14 +5,18 @@ of a chat's subscriptions and its delivery settings. Pure functions like `bot.ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bot.chat import render
 from bot.chat.callbacks import (
+    FormatPage,
     OpenCategory,
     OpenFullText,
     OpenSummary,
     SetDelivery,
+    SetFormat,
     ShowDigest,
     ShowSummary,
     Subscribe,
@@ -30,12 +34,23 @@ from bot.chat.render import (
     clip,
     echo,
     page_buttons,
+    safe_url,
+    source,
     tg_len,
 )
 from bot.models import Article, Category, Subscription
 from bot.services.admin import Status
 from bot.services.articles import Summary
+from bot.services.publishing import (
+    DEFAULT_FORMAT,
+    MAX_POST_SENTENCES,
+    PICTURE_MODES,
+    SILENT_MODES,
+    SWITCHES,
+    PostFormat,
+)
 from bot.services.subscriptions import DeliverySettings, DigestPage
+from bot.text import html_to_text
 
 # Digest times and quiet hours offered as buttons in /settings; /digest and /quiet take any.
 DIGEST_TIMES: tuple[str, ...] = ("07:00", "08:00", "12:00", "18:00", "21:00")
@@ -59,25 +74,120 @@ def _article_buttons(language: str, article: Article, category_id: int | None) -
     return tuple(rows)
 
 
+# Telegram's limit for a photo's caption, counted on the text after entity parsing.
+MAX_CAPTION = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A pushed article as it goes out: `view` is the text, or the caption of `photo` (a
+    picture's URL for sendPhoto); `preview` is the URL of a large link preview shown above the
+    text (None: previews off)."""
+
+    view: View
+    photo: str | None = None
+    preview: str | None = None
+
+
+def caption_len(text: str) -> int:
+    """A caption's length as Telegram counts it: UTF-16 code units of the text once its
+    entities are parsed (tags gone, `&lt;` one character)."""
+    return tg_len(html_to_text(text))
+
+
+def hashtag(category: str) -> str | None:
+    """A category as a #hashtag: accents kept, spaces and what cannot be in a hashtag removed
+    ("Économie & finances" -> "#Économiefinances"); None when no letter is left."""
+    tag = "".join(c for c in clip(category, 60) if c.isalnum() or c == "_")
+    if not any(c.isalpha() for c in tag):
+        return None
+    return f"#{tag}"
+
+
+def post(
+    language: str,
+    article: Article,
+    sentences: Sequence[str],
+    fmt: PostFormat = DEFAULT_FORMAT,
+    category_id: int | None = None,
+    *,
+    picture_refused: bool = False,
+    room: int = MAX_MESSAGE,
+) -> Post:
+    """The one renderer of a pushed article: what the chat's format shows, as a photo with the
+    post as its caption (when the article has a picture, the chat wants pictures, and at least
+    the heading fits 1,024 characters: the summary is cut at a sentence boundary to fit), or
+    as text (at most 4,096), with a large link preview of the article above it when the chat
+    chose that or when Telegram refused the picture (`picture_refused`)."""
+    rows = _article_buttons(language, article, category_id)
+    url = safe_url(article.url)
+    photo = safe_url(article.image)
+    if fmt.picture == "photo" and photo and not picture_refused:
+        text = _post_text(language, article, sentences, fmt, MAX_CAPTION, caption_len)
+        if text is not None:
+            return Post(View(text, rows), photo=photo)
+    text = _post_text(language, article, sentences, fmt, room, tg_len)
+    assert text is not None  # the heading is far shorter than a message
+    preview = url if url and (fmt.picture == "preview" or picture_refused) else None
+    return Post(View(text, rows), preview=preview)
+
+
+def _post_text(
+    language: str,
+    article: Article,
+    sentences: Sequence[str],
+    fmt: PostFormat,
+    limit: int,
+    measure: Callable[[str], int],
+) -> Html | None:
+    """The post's HTML with as many of *sentences* (whole) as fit *limit*; None when not even
+    the heading and the link do."""
+    head: list[str] = []
+    tag = hashtag(article.category) if fmt.hashtags and article.category else None
+    if tag:
+        head.append(f"🆕 {escape(tag)}")
+    elif article.category:
+        head.append(t(language, "push_new", category=clip(article.category, 60)))
+    if fmt.title:
+        head.append(f"<b>{article.id} · {escape(clip(article.title, 300))}</b>")
+    meta = [
+        clip(article.author, 40) if fmt.author and article.author else "",
+        clip(article.site_name or source(article) or "", 40) if fmt.source else "",
+        format_date(article.when, language),
+    ]
+    head.append(f"<i>{escape(' · '.join(m for m in meta if m))}</i>")
+    tail: list[str] = []
+    url = safe_url(article.url)
+    if fmt.link and url:
+        tail.append(f'<a href="{html.escape(url, quote=True)}">{t(language, "post_read")}</a>')
+    if fmt.signature:
+        tail.append(escape(clip(fmt.signature, 200)))
+    blocks = ["\n".join(head)]
+    ending = ["\n".join(tail)] if tail else []
+    if measure("\n\n".join(blocks + ending)) > limit:
+        return None
+    kept: list[str] = []
+    for sentence in sentences[: fmt.sentences(len(sentences))]:
+        candidate = [*kept, f"• {escape(sentence)}"]
+        if measure("\n\n".join(blocks + candidate + ending)) > limit:
+            break
+        kept = candidate
+    return Html("\n\n".join(blocks + kept + ending))
+
+
 def delivery(language: str, result: Summary, category_id: int | None = None) -> View:
-    """A new article of a subscribed category: category, title, summary, buttons."""
-    article = result.article
-    head = _push_head(language, article)
-    body = bullets(result.sentences, tg_len(head))
-    return View(Html("\n\n".join([head, *body])), _article_buttons(language, article, category_id))
+    """A new article of a subscribed category, as text in the default format."""
+    return post(language, result.article, result.sentences, _TEXT, category_id).view
 
 
 def delivery_without_summary(
     language: str, article: Article, category_id: int | None = None
 ) -> View:
     """A new article whose text is too short to summarize: its heading and buttons."""
-    return View(_push_head(language, article), _article_buttons(language, article, category_id))
+    return post(language, article, (), _TEXT, category_id).view
 
 
-def _push_head(language: str, article: Article) -> Html:
-    """🆕 Category, then the article's numbered title and byline."""
-    new = t(language, "push_new", category=clip(article.category or "", 60))
-    return Html(f"{new}\n{_heading(article, language, 300)}")
+_TEXT = PostFormat(picture="text")
 
 
 def digest(language: str, page: DigestPage) -> View:
@@ -187,7 +297,8 @@ def delivery_summary(language: str, settings: DeliverySettings) -> Html:
     else:
         line = t(language, "delivery_instant")
     if settings.quiet and settings.mode != "digest":
-        quiet = t(language, "delivery_quiet", start=settings.quiet[0], end=settings.quiet[1])
+        key = "delivery_quiet_silent" if settings.silent == "quiet" else "delivery_quiet"
+        quiet = t(language, key, start=settings.quiet[0], end=settings.quiet[1])
         line = Html(f"{line}\n{quiet}")
     return line
 
@@ -282,3 +393,88 @@ def status(language: str, found: Status) -> View:
             )
         )
     return View(Html("\n".join(lines)))
+
+
+# -- the post format --------------------------------------------------------------------------
+
+
+def _tick(label: str, chosen: bool) -> str:
+    return f"✓ {label}" if chosen else label
+
+
+def format_summary(language: str, fmt: PostFormat, chat_sentences: int) -> Html:
+    """What the chat's posts show, in a few lines (the Format page, the answer to /format)."""
+    shown = [plain(language, f"field_{name}") for name in SWITCHES if getattr(fmt, name)]
+    lines = [
+        t(language, "format_title"),
+        t(language, "format_shown", fields=", ".join(shown) or plain(language, "format_nothing")),
+        t(
+            language,
+            "format_summary",
+            count=plural(language, "sentences", fmt.sentences(chat_sentences)),
+        ),
+        t(language, "format_signature", signature=fmt.signature)
+        if fmt.signature
+        else t(language, "format_no_signature"),
+        t(language, f"format_picture_{fmt.picture}"),
+        t(language, f"format_silent_{fmt.silent}"),
+    ]
+    return Html("\n".join(lines))
+
+
+def silent_row(language: str, fmt: PostFormat) -> Row:
+    """Silent posts: never, always, or during quiet hours instead of holding them."""
+    return tuple(
+        Button(
+            _tick(plain(language, f"btn_silent_{mode}"), mode == fmt.silent),
+            SetFormat("silent", mode),
+        )
+        for mode in SILENT_MODES
+    )
+
+
+def format_page(
+    language: str,
+    fmt: PostFormat,
+    chat_sentences: int,
+    sample: Article | None,
+    sentences: Sequence[str] = (),
+) -> View:
+    """The Format page of /settings: the chat's format, a live preview of the next post (drawn
+    by the same renderer from *sample*, the newest article), and a button per choice."""
+    head = format_summary(language, fmt, chat_sentences)
+    if sample is None:
+        text = Html(f"{head}\n\n{t(language, 'format_no_article')}")
+    else:
+        intro = Html(f"{head}\n\n{t(language, 'format_preview')}\n")
+        room = MAX_MESSAGE - tg_len(intro)
+        preview = post(language, sample, sentences, fmt, room=room)
+        text = Html(f"{intro}{preview.view.text}")
+    switches = tuple(
+        Button(
+            _tick(plain(language, f"btn_field_{name}"), bool(getattr(fmt, name))),
+            SetFormat(name, "off" if getattr(fmt, name) else "on"),
+        )
+        for name in SWITCHES
+    )
+    count = fmt.sentences(chat_sentences)
+    summary = tuple(
+        Button(
+            _tick(plain(language, "btn_summary_n", n=n), n == count), SetFormat("summary", str(n))
+        )
+        for n in range(MAX_POST_SENTENCES + 1)
+    )
+    pictures = tuple(
+        Button(
+            _tick(plain(language, f"btn_picture_{mode}"), mode == fmt.picture),
+            SetFormat("picture", mode),
+        )
+        for mode in PICTURE_MODES
+    )
+    back = (Button(plain(language, "btn_back_settings"), FormatPage("s")),)
+    return View(text, (switches, summary, pictures, silent_row(language, fmt), back))
+
+
+def format_button(language: str) -> Row:
+    """The /settings button that opens the Format page."""
+    return (Button(plain(language, "btn_format"), FormatPage("f")),)

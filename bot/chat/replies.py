@@ -24,6 +24,7 @@ from telegram.error import BadRequest
 
 from bot.chat.keyboards import markup
 from bot.chat.render import View
+from bot.chat.render_delivery import MAX_CAPTION, caption_len
 from bot.text import html_to_text
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,27 @@ log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 # In the plain-text fallback a link keeps its address, after its text.
 PLAIN_LINK = " ({href})"
+
+
+# What Telegram answers (400) when it cannot use a photo's URL: it could not download it, it
+# is not an image, or the image is one Telegram does not take.
+PICTURE_REFUSED = (
+    "failed to get http url content",
+    "wrong type of the web page content",
+    "wrong file identifier/http url specified",
+    "wrong remote file identifier",
+    "image_process_failed",
+    "photo_invalid_dimensions",
+    "photo_save_file_invalid",
+    "photo_ext_invalid",
+    "file must be non-empty",
+)
+
+
+def picture_refused(message: str) -> bool:
+    """Whether a refusal from Telegram is about the picture of a sendPhoto."""
+    lowered = message.lower()
+    return any(marker in lowered for marker in PICTURE_REFUSED)
 
 
 def _bad_entities(exc: BadRequest) -> bool:
@@ -77,9 +99,66 @@ async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = No
         )
 
 
+async def send_post(
+    bot: Bot,
+    chat_id: int,
+    view: View,
+    *,
+    photo: str | None = None,
+    preview: str | None = None,
+    silent: bool = False,
+    thread_id: int | None = None,
+) -> Message:
+    """Send a pushed article (or an answer with a picture): with `photo`, that picture with
+    `view` as its caption (sendPhoto); else `view` as text under a large preview of the page
+    at `preview` (None: previews off). `silent` sends it without a notification; `thread_id`
+    to that forum topic. Refused HTML goes again as plain text, as `send` does; a refused
+    picture is the caller's to handle (`BadRequest`, see `bot.chat.outbox`)."""
+    keyboard = markup(view.rows)
+    if photo is None and preview is None and not silent:
+        return await send(bot, chat_id, view, thread_id=thread_id)
+    options = (
+        LinkPreviewOptions(url=preview, prefer_large_media=True, show_above_text=True)
+        if preview
+        else NO_PREVIEW
+    )
+
+    async def attempt(text: str, parse_mode: str | None) -> Message:
+        if photo is not None:
+            return await bot.send_photo(
+                chat_id,
+                photo,
+                caption=text,
+                parse_mode=parse_mode,
+                reply_markup=keyboard,
+                disable_notification=silent,
+                message_thread_id=thread_id,
+            )
+        return await bot.send_message(
+            chat_id,
+            text,
+            parse_mode=parse_mode,
+            reply_markup=keyboard,
+            link_preview_options=options,
+            disable_notification=silent,
+            message_thread_id=thread_id,
+        )
+
+    try:
+        return await attempt(view.text, ParseMode.HTML)
+    except BadRequest as exc:
+        if not _bad_entities(exc):
+            raise
+        log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
+        # A caption keeps its length: a link's address would push it past 1,024.
+        return await attempt(html_to_text(view.text, links=None if photo else PLAIN_LINK), None)
+
+
 async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
     """Replace the message of the pressed button with `view` (a new message if it is gone)."""
     message = query.message
+    if isinstance(message, Message) and message.photo and await _edit_caption(bot, message, view):
+        return
     if not _editable(message):
         if message is not None:
             await send(bot, message.chat.id, view, thread_id=topic_of(message))
@@ -101,6 +180,25 @@ async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
             return
         log.info("cannot edit message %s (%s); sending a new one", message.message_id, exc)
         await send(bot, message.chat.id, view, thread_id=topic_of(message))
+
+
+async def _edit_caption(bot: Bot, message: Message, view: View) -> bool:
+    """Replace a photo message's caption and buttons with `view`; False when the view is
+    too long for a caption (the caller sends a new message instead)."""
+    if caption_len(view.text) > MAX_CAPTION:
+        return False
+    try:
+        await bot.edit_message_caption(
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            caption=view.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup(view.rows),
+        )
+    except BadRequest as exc:
+        if not _not_modified(exc):
+            raise
+    return True
 
 
 def _editable(message: MaybeInaccessibleMessage | None) -> bool:

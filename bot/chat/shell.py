@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import itertools
 import json
 import os
@@ -180,13 +181,18 @@ class ShellRequest(BaseRequest):
             return True
         if name == "getMyCommands":
             return []
-        if name == "sendMessage":
+        if name in ("sendMessage", "sendPhoto"):
+            text = params.get("text") or params.get("caption") or ""
+            if name == "sendPhoto":  # a terminal shows no picture: its address, then the caption
+                photo = str(params.get("photo"))
+                shown = html.escape(photo) if params.get("parse_mode") else photo
+                text = f"🖼 {shown}\n{text}"
             message = {
                 "message_id": next(self._ids),
                 "date": self._date(),
                 "chat": {"id": int(params["chat_id"]), "type": "private"},
                 "from": SHELL_BOT,
-                "text": params["text"],
+                "text": text,
             }
             if params.get("reply_markup"):
                 message["reply_markup"] = params["reply_markup"]

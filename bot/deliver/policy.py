@@ -79,6 +79,9 @@ class DeliveryPolicy:
     timezone: zoneinfo.ZoneInfo
     quiet: tuple[time, time] | None
     paused: bool
+    # "quiet": during quiet hours posts go out silently (`disable_notification`) instead of
+    # being held; "always": every post is silent; "off": posts ring (settings key "silent").
+    silent: str = "off"
 
     @classmethod
     def of(cls, settings: Mapping[str, object], defaults: DeliveryConfig) -> DeliveryPolicy:
@@ -89,6 +92,7 @@ class DeliveryPolicy:
             zone = zoneinfo.ZoneInfo(zone_name if isinstance(zone_name, str) else "")
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             zone = zoneinfo.ZoneInfo(defaults.timezone)
+        silent = settings.get("silent")
         quiet = settings.get("quiet")
         quiet_range: tuple[time, time] | None = None
         if isinstance(quiet, list | tuple) and len(quiet) == 2:
@@ -101,6 +105,7 @@ class DeliveryPolicy:
             timezone=zone,
             quiet=quiet_range,
             paused=settings.get("paused") is True,
+            silent=silent if isinstance(silent, str) and silent in SILENT else "off",
         )
 
     def quiet_until(self, now: datetime) -> datetime | None:
@@ -129,13 +134,17 @@ class DeliveryPolicy:
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What to do with a chat's claimed deliveries now: "send" them one by one, send the
-    "digest", or "hold" them until `until` (UTC)."""
+    "digest", or "hold" them until `until` (UTC). `silent`: send without a notification."""
 
     action: str
     until: datetime | None = None
+    silent: bool = False
 
 
 SEND = Decision("send")
+SEND_SILENTLY = Decision("send", silent=True)
+# The chat's settings key "silent" takes these (`bot.services.publishing.SILENT_MODES`).
+SILENT: tuple[str, ...] = ("off", "always", "quiet")
 
 
 def decide(
@@ -161,6 +170,8 @@ def decide(
         return Decision("hold", policy.next_digest(now))
     quiet_end = policy.quiet_until(now)
     if quiet_end is not None:
+        if policy.silent == "quiet":
+            return SEND_SILENTLY
         return Decision("hold", quiet_end)
     return SEND
 

@@ -26,7 +26,7 @@ import dataclasses
 import logging
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -297,6 +297,8 @@ class Sender:
             return
         if first.hold_until is not None:  # quiet hours are over: clear the stale hold
             await self.store.hold_chat(chat_id, None, version=first.settings_version)
+        if decision.silent:  # quiet hours, and the chat wants its posts silent, not held
+            rows = [replace(row, silent=True) for row in rows]
         self._outstanding += len(rows)
         queue = self._queues.setdefault(chat_id, deque())
         queue.extend(rows)

@@ -169,6 +169,10 @@ class Decider:
             language=feed.language,
             feed_id=feed.id,
             page_error=page_error if page is None and self.needs_page(entry) else None,
+            # The feed's picture is the publisher's choice for the feed; the page's is the
+            # fallback. The page names its site better than a feed title does.
+            image=entry.image or (page.image if page else None),
+            site_name=(page.site_name if page else None) or feed.title,
         )
 
     def completion(self, feed: Feed, teaser: PendingPage, page: PageContent) -> PageCompletion:
@@ -180,6 +184,8 @@ class Decider:
             author=page.author if page.author else None,
             published=None if teaser.published else page.published,
             category=None if teaser.category else (feed.category or page.section),
+            image=page.image,
+            site_name=page.site_name,
         )
 
 
@@ -192,6 +198,8 @@ class PageCompletion:
     author: str | None = None
     published: datetime | None = None
     category: str | None = None
+    image: str | None = None
+    site_name: str | None = None
 
 
 def entry_keys(entry: FeedEntry) -> list[str]:

@@ -28,6 +28,7 @@ from typing import Any
 import trafilatura
 
 from bot.text import clean_line, normalize_body, remove_repeats
+from bot.urls import absolute_http_url
 
 # Bodies shorter than this are navigation or a paywall stub, not an article.
 MIN_BODY_WORDS = 25
@@ -85,6 +86,10 @@ class PageContent:
     author: str | None = None
     published: datetime | None = None
     section: str | None = None
+    # The page's lead picture (`og:image`, `twitter:image`) as an absolute http(s) URL, and
+    # the site's name (`og:site_name`), from trafilatura's metadata.
+    image: str | None = None
+    site_name: str | None = None
 
 
 def decode_html(content: bytes, charset: str | None) -> str | bytes:
@@ -127,6 +132,8 @@ def extract_page(
         author=author,
         published=_date(getattr(raw, "date", None)),
         section=section or None,
+        image=absolute_http_url(str(getattr(raw, "image", None) or ""), url),
+        site_name=clean_line(str(getattr(raw, "sitename", None) or ""))[:200] or None,
     )
 
 

@@ -69,7 +69,7 @@ ImportItem = tuple[int, NewArticle] | ImportFormatError | ImportNote
 """What `iter_import_file` yields: a good record with its line number, a note about a field of
 the record that follows it, or a bad record's error."""
 
-_OPTIONAL_FIELDS = ("url", "guid", "author", "published", "category", "language")
+_OPTIONAL_FIELDS = ("url", "guid", "author", "published", "category", "language", "image")
 _WHITESPACE = re.compile(r"\s")
 _LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 # A JSON escape that can decode to a surrogate: only then are the values checked for a lone one
@@ -304,6 +304,12 @@ def parse_jsonl_line(
     if url is not None and len(url) * 12 > MAX_KEY_BYTES and not key_fits(normalize_url(url)):
         note(f'"url" longer than {MAX_KEY_BYTES} bytes: stored without it')
         url = None
+    image = values["image"]
+    if image is not None and not _is_http_url(image):
+        raise fail(f'"image": not an http(s) URL: {_show(image)}')
+    if image is not None and len(image.encode()) > MAX_KEY_BYTES:
+        note(f'"image" longer than {MAX_KEY_BYTES} bytes: stored without it')
+        image = None
     guid = values["guid"]
     if guid is not None and not key_fits(guid):
         note(f'"guid" longer than {MAX_KEY_BYTES} bytes: stored without it')
@@ -336,6 +342,7 @@ def parse_jsonl_line(
         published=published,
         category=category,
         language=language,
+        image=image,
     )
 
 
@@ -356,6 +363,7 @@ def article_to_record(article: Article) -> dict[str, object]:
         "published": as_utc(article.published).isoformat() if article.published else None,
         "category": article.category,
         "language": article.language,
+        "image": article.image,
     }
 
 

@@ -31,8 +31,8 @@ from urllib.parse import urljoin
 import feedparser
 
 from bot.errors import FeedParseError
-from bot.text import clean_line, html_to_text, normalize_body, remove_repeats
-from bot.urls import normalize_url
+from bot.text import clean_line, first_image, html_to_text, normalize_body, remove_repeats
+from bot.urls import absolute_http_url, normalize_url
 
 # A feed text shorter than this many words is a teaser: the article page is fetched for the
 # full text. News feeds either carry whole articles (hundreds of words) or a one-to-three
@@ -67,6 +67,8 @@ class FeedEntry:
     published: datetime | None = None
     tags: tuple[str, ...] = ()
     teaser: bool = False
+    # The lead picture's absolute http(s) URL (see `lead_image`).
+    image: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,40 @@ def _entry(raw: Any, feed_url: str, base: str) -> FeedEntry | None:
         published=_date(raw.get("published_parsed") or raw.get("updated_parsed")),
         tags=_tags(raw.get("tags") or ()),
         teaser=is_teaser(text),
+        image=lead_image(raw, base),
     )
+
+
+_IMAGE_TYPES = ("image/",)
+
+
+def lead_image(raw: Any, base: str) -> str | None:
+    """An entry's lead picture, as an absolute http(s) URL: the first `media:content` that is
+    an image (by type or medium), else `media:thumbnail`, else an `enclosure` of type
+    `image/*`, else the first `<img>` of its content or description. None for anything else
+    (a `data:` or `javascript:` source, a video)."""
+    candidates: list[str] = []
+    for media in raw.get("media_content") or ():
+        kind = str(media.get("type") or "").lower()
+        medium = str(media.get("medium") or "").lower()
+        if kind.startswith(_IMAGE_TYPES) or medium == "image":
+            candidates.append(str(media.get("url") or ""))
+    candidates += [str(thumb.get("url") or "") for thumb in raw.get("media_thumbnail") or ()]
+    for link in raw.get("links") or ():
+        if link.get("rel") == "enclosure" and str(link.get("type") or "").lower().startswith(
+            _IMAGE_TYPES
+        ):
+            candidates.append(str(link.get("href") or ""))
+    for part in [*(raw.get("content") or ()), {"value": raw.get("summary") or ""}]:
+        src = first_image(part.get("value") or "")
+        if src:
+            candidates.append(src)
+            break
+    for candidate in candidates:
+        url = absolute_http_url(candidate, base)
+        if url:
+            return url
+    return None
 
 
 def _author(value: str) -> str | None:

@@ -476,7 +476,9 @@ class IngestPipeline:
         )
         times.add(spent)
         report.malformed = parsed.malformed
-        await self._store_entries(feed, parsed.entries, claimed, times, report)
+        # The feed's title as it is now names the articles' source (`Decider.article`).
+        titled = dataclasses.replace(feed, title=parsed.title or feed.title)
+        await self._store_entries(titled, parsed.entries, claimed, times, report)
         return self.decider.after_success(
             feed,
             now,
@@ -621,6 +623,8 @@ class IngestPipeline:
                 category=done.category,
                 summary=summary,
                 summary_key=self.summary_key,
+                image=done.image,
+                site_name=done.site_name,
             )
         report.pages_completed += completed
 

@@ -246,6 +246,10 @@ class ArticleService:
         self._articles[article_id] = article
         return article
 
+    def forget(self, article_id: int) -> None:
+        """Drop the cached copy of an article changed elsewhere (a refused picture)."""
+        self._articles.pop(article_id, None)
+
     def updated(self, article: Article) -> None:
         """*article* was just read from the store: if the cached copy is an older version (a
         link fetched again), forget it and its summaries so readers see the new text now."""

@@ -217,6 +217,8 @@ class LinkService:
             published=content.published,
             category=cap_category(content.section) if content.section else self.config.category,
             language=_language(page),
+            image=content.image,
+            site_name=content.site_name,
         )
         result = await self.store.add_articles([item])
         if result.ids:

@@ -57,6 +57,8 @@ class DeliverySettings:
     timezone: str
     quiet: tuple[str, str] | None
     paused: bool
+    # "quiet": posts arriving in quiet hours go out silently instead of being held.
+    silent: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,12 @@ class SubscriptionService:
         """The chat took the bot back (unblocked, added again): its subscriptions resume."""
         return await self.store.reactivate_chat(chat_id)
 
+    async def picture_refused(self, article_id: int, url: str) -> None:
+        """Telegram refused the article's picture: no chat is offered it again."""
+        self.articles.forget(article_id)
+        await self.store.forget_image(article_id, url)
+        self.articles.forget(article_id)
+
     # -- delivery settings -------------------------------------------------------------------
 
     async def settings(self, chat_id: int) -> DeliverySettings:
@@ -180,6 +188,7 @@ class SubscriptionService:
                 else None
             ),
             paused=policy.paused,
+            silent=policy.silent,
         )
 
     async def set_mode(self, chat_id: int, mode: str) -> DeliverySettings:

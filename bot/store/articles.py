@@ -61,6 +61,8 @@ _ARTICLE_COLUMNS = (
     articles.c.feed_id,
     articles.c.content_hash,
     articles.c.stored_at,
+    articles.c.image_url,
+    articles.c.site_name,
 )
 
 
@@ -84,6 +86,8 @@ def _to_article(row: Row[Any]) -> Article:
         feed_id=row.feed_id,
         content_hash=row.content_hash,
         stored_at=row.stored_at,
+        image=row.image_url,
+        site_name=row.site_name,
     )
 
 
@@ -166,6 +170,8 @@ class ArticlesMixin(QueueMixin):
                     "page_status": PAGE_PENDING if item.page_error else None,
                     "page_attempts": 1 if item.page_error else 0,
                     "page_error": item.page_error,
+                    "image_url": item.image or None,
+                    "site_name": item.site_name or None,
                 }
             )
         if not rows:
@@ -296,6 +302,8 @@ class ArticlesMixin(QueueMixin):
         category: str | None = None,
         summary: Sequence[str] | None = None,
         summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+        image: str | None = None,
+        site_name: str | None = None,
     ) -> bool:
         def run(conn: Connection) -> bool:
             row = conn.execute(
@@ -305,6 +313,8 @@ class ArticlesMixin(QueueMixin):
                     articles.c.category_id,
                     articles.c.stored_at,
                     articles.c.page_status,
+                    articles.c.image_url,
+                    articles.c.site_name,
                 ).where(articles.c.id == article_id)
             ).first()
             if row is None or row.page_status is None:
@@ -322,6 +332,10 @@ class ArticlesMixin(QueueMixin):
             if published:
                 values["published"] = as_utc(published)
                 values["sort_time"] = min(as_utc(published), row.stored_at)
+            if image and row.image_url is None:  # the feed's own picture wins
+                values["image_url"] = image
+            if site_name:  # the page names its site better than the feed's title
+                values["site_name"] = site_name
             new_category: int | None = None
             if category and row.category_id is None:
                 new_category = self._category_id(conn, category)
@@ -404,6 +418,18 @@ class ArticlesMixin(QueueMixin):
             )
         )
         await self._write(_execute, statement)
+
+    async def forget_image(self, article_id: int, url: str) -> bool:
+        statement = (
+            articles.update()
+            .where(articles.c.id == article_id, articles.c.image_url == url)
+            .values(image_url=None)
+        )
+
+        def run(conn: Connection) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return await self._write(run)
 
     # -- articles: reading -----------------------------------------------------------------
 

@@ -237,9 +237,12 @@ class IngestStore(ArticleWriter, FeedSync, Protocol):
         category: str | None = None,
         summary: Sequence[str] | None = None,
         summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
+        image: str | None = None,
+        site_name: str | None = None,
     ) -> bool:
         """Replace a pending teaser with its page's full text (and title, author, date when
-        given) and clear the mark; cached summaries are replaced by `summary`. A category is
+        given) and clear the mark; the page's picture and site name fill what the feed did not
+        give; cached summaries are replaced by `summary`. A category is
         only set on an article that had none, and then its deliveries are queued as they
         would have been on its arrival (the `Audience` decides, as of `stored_at`). The content
         hash stays the one first stored (it is the arrival's de-duplication key). False when
@@ -344,6 +347,10 @@ class DeliveryQueue(Protocol):
 
     async def migrate_chat(self, old_id: int, new_id: int) -> None:
         """Move a chat (settings, subscriptions, queue, digests) to a new id."""
+
+    async def forget_image(self, article_id: int, url: str) -> bool:
+        """Telegram refused the article's picture at *url*: drop it from the article, so no
+        chat is offered it again. False if the article has no longer that picture."""
 
     async def create_digest(self, chat_id: int, article_ids: Sequence[int]) -> int:
         """Keep the article list of a digest message; its id."""

@@ -135,6 +135,10 @@ articles = Table(
     Column("page_status", String(16)),
     Column("page_attempts", Integer, nullable=False, default=0, server_default="0"),
     Column("page_error", Text),
+    # The lead picture's absolute http(s) URL (NULL once Telegram refused it) and the
+    # publishing site's name. (Migration 0005.)
+    Column("image_url", Text),
+    Column("site_name", Text),
     Index("ix_articles_sort", "sort_time", "id"),
     Index("ix_articles_category_sort", "category_id", "sort_time", "id"),
     Index("ix_articles_page_status", "page_status"),
