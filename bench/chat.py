@@ -26,6 +26,11 @@ one update at a time. With no network latency the machine's CPU is the only limi
 concurrency adds little throughput and each handler waits for the others' CPU: the first row
 shows the latency a reader sees in a burst, the second the handlers' own cost. `--api-latency
 50` adds a round trip like a real Telegram's, where concurrency is what keeps throughput up.
+
+`--metrics` measures what `[metrics]` costs instead: the bot at the default concurrency, in
+turns without metrics and with them served and recorded (`[metrics] listen`, every seam
+counting: updates, handler and store latency, summaries), `--rounds` times each, and prints
+the ratio of the medians (1.00: no cost).
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ import importlib.util
 import multiprocessing
 import os
 import random
+import socket
 import statistics
 import sys
 import tempfile
 import threading
 import time
+import timeit
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -61,15 +68,23 @@ from telegram.ext import (  # noqa: E402
     filters,
 )
 
+from bot import metrics  # noqa: E402
 from bot.app import create_application  # noqa: E402
 from bot.chat.application import (  # noqa: E402
     DEFAULT_CONCURRENCY,
     serve,
 )
 from bot.clock import SystemClock  # noqa: E402
-from bot.config import Config, StoreConfig, SummaryConfig, TelegramConfig  # noqa: E402
+from bot.config import (  # noqa: E402
+    Config,
+    MetricsConfig,
+    StoreConfig,
+    SummaryConfig,
+    TelegramConfig,
+)
 from bot.deliver.rules import PushRules  # noqa: E402
 from bot.ingest.importer import import_files  # noqa: E402
+from bot.metrics import REGISTRY  # noqa: E402
 from bot.services.summaries import SummaryService  # noqa: E402
 from bot.store import open_store  # noqa: E402
 
@@ -225,8 +240,10 @@ async def drive(
     texts: list[str],
     warmup: list[str],
     typing: int,
-) -> tuple[float, dict[str, list[float]]]:
-    """Serve with `run` while users send `warmup`, then `texts`; updates/s and latencies."""
+) -> tuple[float, dict[str, list[float]], float]:
+    """Serve with `run` while users send `warmup`, then `texts`; updates/s, latencies, and
+    the CPU time of this process (the bot: the fake API runs in its own) per update, in ms,
+    which other work on a shared machine changes far less than the rate."""
     timings = Timings()
     timings.instrument(application)
     stop = asyncio.Event()
@@ -236,14 +253,14 @@ async def drive(
         api.converse(warmup, typing)
         await asyncio.wait_for(timings.finished.wait(), 120)
         timings.reset(len(texts))
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         api.converse(texts, typing)
         await asyncio.wait_for(timings.finished.wait(), 600)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     finally:
         stop.set()
         await task
-    return len(texts) / elapsed, timings.by_command()
+    return len(texts) / elapsed, timings.by_command(), cpu / len(texts) * 1000
 
 
 async def run_newsbot(
@@ -253,14 +270,17 @@ async def run_newsbot(
     typing: int,
     concurrency: int = DEFAULT_CONCURRENCY,
     latency: float = 0.0,
-) -> tuple[float, dict[str, list[float]], int]:
-    """The real bot (`bot.app.create_application`, `serve`): updates/s, latencies, and how many
-    answers the fake API refused or never got."""
+    metrics_port: int | None = None,
+) -> tuple[float, dict[str, list[float]], int, float]:
+    """The real bot (`bot.app.create_application`, `serve`): updates/s, latencies, how many
+    answers the fake API refused or never got, CPU ms per update. With `metrics_port`,
+    `[metrics]` serves there."""
     api = RemoteAPI(latency)
     try:
         config = Config(
             telegram=TelegramConfig(token=api.token, api_base_url=api.base_url),
             store=StoreConfig(url=url),
+            metrics=MetricsConfig(f"127.0.0.1:{metrics_port}" if metrics_port else ""),
         )
         application = create_application(
             config, clock=CLOCK, rate_limit=False, concurrency=concurrency
@@ -269,12 +289,12 @@ async def run_newsbot(
         async def run(stop: asyncio.Event) -> None:
             await serve(application, stop, poll_timeout=1)
 
-        rate, latencies = await drive(api, application, run, texts, warmup, typing)
+        rate, latencies, cpu = await drive(api, application, run, texts, warmup, typing)
         counts, refused = api.counts()
     finally:
         api.close()
     missing = len(texts) + len(warmup) - counts.get("sendMessage", 0) + refused
-    return rate, latencies, refused + max(0, missing)
+    return rate, latencies, refused + max(0, missing), cpu
 
 
 async def run_echo(
@@ -300,7 +320,8 @@ async def run_echo(
                 await application.updater.stop()
                 await application.stop()
 
-        return await drive(api, application, run, texts, warmup, typing)
+        rate, latencies, _ = await drive(api, application, run, texts, warmup, typing)
+        return rate, latencies
     finally:
         api.close()
 
@@ -371,6 +392,14 @@ async def main() -> None:
         metavar="MS",
         help="add this round trip to every Bot API call, like a real Telegram (default: 0)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="measure the cost of [metrics]: the bot without and with them, in turns",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of each with --metrics (default: 3)"
+    )
     args = parser.parse_args()
     if not store_bench.DATA.exists():
         sys.exit(f"missing {store_bench.DATA}: the benchmark needs ../shared/data")
@@ -396,7 +425,10 @@ async def main() -> None:
         texts = updates(args.updates, recent, rng)
         warmup = updates(len(USERS), recent, rng)  # each user's first contact, once
         latency = args.api_latency / 1000
-        runs: dict[int, tuple[float, dict[str, list[float]], int]] = {}
+        if args.metrics:
+            await compare_metrics(url, texts, warmup, args, latency)
+            return
+        runs: dict[int, tuple[float, dict[str, list[float]], int, float]] = {}
         for concurrency in dict.fromkeys([args.concurrency, 1]):
             runs[concurrency] = await run_newsbot(
                 url, texts, warmup, args.typing, concurrency, latency
@@ -409,17 +441,122 @@ async def main() -> None:
         f"per call; {args.articles:,} articles on SQLite\n"
     )
     print(f"{'':<26}{'updates/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'n':>8}")
-    for concurrency, (rate, latencies, _) in runs.items():
+    for concurrency, (rate, latencies, *_) in runs.items():
         print(line(f"newsbot, concurrency {concurrency}", rate, latencies["all"]))
         for command in ("/latest", "/summary"):
             print(line(f"  {command}", None, latencies[command]))
     print(line("echo bot (bare PTB)", echo_rate, echo_lat["all"]))
     print(line("summary cache miss", None, cold))
-    rate, latencies, _ = runs[args.concurrency]
+    rate, latencies, *_ = runs[args.concurrency]
     print(
         f"\nconcurrency {args.concurrency}: newsbot/echo throughput {rate / echo_rate:.2f} "
         f"(target >= 0.50), p99 {percentile(latencies['all'], 99):.1f} ms (target < 50); "
         f"refused or missing answers: {sum(run[2] for run in runs.values())}"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def hook_costs(calls: int = 200_000) -> dict[str, float]:
+    """Microseconds per call of the seams' recording functions, off and on (each update calls
+    `update_handled` once and `store_query` a few times); the costs when on."""
+    hooks = {
+        "update_handled": lambda: metrics.update_handled("latest", 0.003),
+        "store_query": lambda: metrics.store_query(False, 0.0002),
+        "summary_lookup": lambda: metrics.summary_lookup("memory"),
+    }
+    empty = timeit.timeit(lambda: None, number=calls)
+    costs: dict[str, float] = {}
+    for on in (False, True):
+        metrics.record(on)
+        costs = {
+            name: (timeit.timeit(hook, number=calls) - empty) / calls * 1e6
+            for name, hook in hooks.items()
+        }
+        shown = ", ".join(f"{name} {cost:.2f} µs" for name, cost in costs.items())
+        print(f"recording {'on ' if on else 'off'}: {shown}")
+    metrics.record(False)
+    return costs
+
+
+def recorded() -> dict[str, float]:
+    """Calls of each seam recorded so far in this process (from the registry's counts)."""
+
+    def total(name: str) -> float:
+        return sum(
+            sample.value
+            for family in REGISTRY.collect()
+            for sample in family.samples
+            if sample.name == name
+        )
+
+    return {
+        "update_handled": total("newsbot_update_seconds_count"),
+        "store_query": total("newsbot_store_query_seconds_count"),
+        "summary_lookup": total("newsbot_summary_lookups_total"),
+    }
+
+
+async def compare_metrics(
+    url: str, texts: list[str], warmup: list[str], args: argparse.Namespace, latency: float
+) -> None:
+    """The bot without and with `[metrics]`, in turns (off then on, on then off...), so that
+    a change in the machine's load, or a run warming the caches for the next, hits both alike;
+    the ratio of the medians."""
+    costs = hook_costs()
+    start = recorded()
+    results: dict[bool, list[tuple[float, float, float, float]]] = {False: [], True: []}
+    print(f"\n{'':<26}{'updates/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms':>10}")
+    for round_ in range(args.rounds):
+        for on in (False, True) if round_ % 2 == 0 else (True, False):
+            before = REGISTRY.get_sample_value("newsbot_updates_total", {"command": "latest"})
+            rate, latencies, bad, cpu = await run_newsbot(
+                url,
+                texts,
+                warmup,
+                args.typing,
+                args.concurrency,
+                latency,
+                metrics_port=free_port() if on else None,
+            )
+            after = REGISTRY.get_sample_value("newsbot_updates_total", {"command": "latest"})
+            counted = (after or 0) - (before or 0)
+            assert (counted > 0) == on, f"metrics recorded {counted} /latest with metrics={on}"
+            assert bad == 0, f"{bad} answers refused or missing"
+            lat = latencies["all"]
+            results[on].append((rate, statistics.median(lat), percentile(lat, 99), cpu))
+            name = f"round {round_ + 1}, metrics {'on' if on else 'off'}"
+            print(
+                f"{name:<26}{rate:>10,.0f}{statistics.median(lat):>10.2f}"
+                f"{percentile(lat, 99):>10.2f}{cpu:>10.3f}"
+            )
+    off = [statistics.median(r[i] for r in results[False]) for i in range(4)]
+    on_ = [statistics.median(r[i] for r in results[True]) for i in range(4)]
+    print(
+        f"\nmedians over {args.rounds} rounds, concurrency {args.concurrency}: metrics off "
+        f"{off[0]:,.0f} updates/s (p50 {off[1]:.2f} ms, p99 {off[2]:.2f}, CPU {off[3]:.3f} ms "
+        f"per update), on {on_[0]:,.0f} (p50 {on_[1]:.2f}, p99 {on_[2]:.2f}, CPU "
+        f"{on_[3]:.3f}); on/off: throughput {on_[0] / off[0]:.3f}, p50 {on_[1] / off[1]:.3f}, "
+        f"p99 {on_[2] / off[2]:.3f}, CPU per update {on_[3] / off[3]:.3f}"
+    )
+    # What recording costs by construction: the calls each update made, times their cost.
+    calls = {name: count - start[name] for name, count in recorded().items()}
+    updates = calls["update_handled"]
+    per_update = sum(calls[name] / updates * costs[name] for name in calls)
+    print(
+        "recorded per update: "
+        + ", ".join(f"{calls[name] / updates:.2f} {name}" for name in calls)
+        + f" = {per_update:.1f} µs, {per_update / 10 / off[3]:.2f}% of the CPU per update"
+    )
+    # The least CPU a run took: what other work on the machine can only add to.
+    least_off, least_on = (min(r[3] for r in results[on]) for on in (False, True))
+    print(
+        f"least CPU per update: off {least_off:.3f} ms, on {least_on:.3f} ms, "
+        f"on/off {least_on / least_off:.3f}"
     )
 
 

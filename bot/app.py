@@ -8,6 +8,11 @@ subscriptions (`bot.deliver`, through the Telegram outbox of `bot.chat.outbox`);
 `context.services` (`bot.chat.context.NewsContext`), typed, never by casting entries of
 `bot_data`.
 
+With `[metrics] listen` set, `post_init` also starts the operator's HTTP port
+(`bot.metrics.server`: `/metrics`, `/healthz`) and turns recording on; the health check's facts
+(the store answers, the sender runs, the Bot API answered lately) are gathered here, the one
+place that holds all three.
+
 Periodic work (feed ingestion) joins as a `PeriodicJob` of `default_jobs(config)`: it receives
 the `Runtime` (store, summaries, config) and never sees Telegram. The sender is not a periodic
 job but a loop of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued
@@ -30,6 +35,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import DBAPIError
+
+from bot import metrics
 from bot.chat.application import (
     DEFAULT_CONCURRENCY,
     Request,
@@ -44,10 +52,13 @@ from bot.config import ROLES, Config
 from bot.deliver.limiter import SendLimiter, SharedSlots
 from bot.deliver.rules import PushRules
 from bot.deliver.sender import Sender
+from bot.errors import ConfigError
 from bot.ingest.fetch import Fetcher
 from bot.ingest.guard import Resolver
 from bot.ingest.pipeline import IngestPipeline
 from bot.ingest.safefetch import SafeFetcher
+from bot.metrics.health import API_PROBE_AFTER_SECONDS, ApiWatch, HealthReport, check
+from bot.metrics.server import MetricsServer
 from bot.services.admin import AdminService
 from bot.services.articles import ArticleService
 from bot.services.chats import ChatService
@@ -84,6 +95,10 @@ def sends(role: str) -> bool:
 
 log = logging.getLogger(__name__)
 
+# How long the health check waits for the store (and for the Bot API's getMe) before it says
+# that one does not answer.
+HEALTH_STORE_SECONDS = 5.0
+
 
 class Runtime:
     """The long-lived resources of a running bot, opened in post_init, closed in post_shutdown."""
@@ -112,7 +127,20 @@ class Runtime:
         self._ingest: IngestPipeline | None = None
         self.sender: Sender | None = None
         self._outbox: TelegramOutbox | None = None
+        # When the Bot API last answered (told by the request layers when [metrics] is on).
+        self.api_watch = ApiWatch(clock.monotonic, lambda: clock.now().timestamp())
+        self._metrics: MetricsServer | None = None
+        self.metrics_url: str | None = None
+        # Asks the Bot API something (getMe), for a health check that has not heard from it
+        # lately: set in post_init to the application's bot.
+        self.api_probe: Callable[[], Awaitable[object]] | None = None
+        self._probed_at: float | None = None
         self.feeds: FeedService | None = None
+
+    @property
+    def watch_api(self) -> Callable[[], None] | None:
+        """What the Bot API's request layers tell of each answer: only with metrics on."""
+        return self.api_watch.answered if self.config.metrics.address else None
 
     @property
     def store(self) -> SqlStore:
@@ -195,7 +223,11 @@ class Runtime:
         on PostgreSQL within the rate all processes share, woken by any process's queueing."""
         assert services.subscriptions is not None
         self._outbox = await open_outbox(
-            self.config.telegram, services.articles, services.chats, services.subscriptions
+            self.config.telegram,
+            services.articles,
+            services.chats,
+            services.subscriptions,
+            on_answer=self.watch_api,
         )
         delivery = self.config.delivery
         limiter = None
@@ -283,9 +315,82 @@ class Runtime:
         with contextlib.suppress(Exception):
             await self.store.forget_process(self.worker)
 
+    async def start_metrics(self, *, sender: bool) -> str | None:
+        """Serve `/metrics` and `/healthz` when `[metrics] listen` says where, and record the
+        metrics from now on; the base URL, None when off. `sender`: this process runs one,
+        so the health check requires it alive."""
+        address = self.config.metrics.address
+        if address is None:
+            return None
+        server = MetricsServer(
+            *address,
+            health=lambda: self.health(sender=sender),
+            refresh=self._count_queue,
+        )
+        try:
+            self.metrics_url = await server.start()
+        except OSError as exc:  # taken, or not an address of this machine: the setting's fault
+            raise ConfigError(
+                f"metrics.listen: cannot listen on {self.config.metrics.listen}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        self._metrics = server
+        metrics.record(True)
+        log.info("metrics on %s/metrics, health on %s/healthz", *[self.metrics_url] * 2)
+        return self.metrics_url
+
+    async def stop_metrics(self) -> None:
+        server, self._metrics = self._metrics, None
+        if server is not None:
+            metrics.record(False)
+            await server.stop()
+
+    async def _count_queue(self) -> None:
+        metrics.queued(await self.store.queued_deliveries())
+
+    async def health(self, *, sender: bool) -> HealthReport:
+        """`/healthz`: the store answers (the queue gauges' read, within
+        HEALTH_STORE_SECONDS), the sender runs (if this process has one), the Bot API answered
+        in the last five minutes (`bot.metrics.health`)."""
+        start = self.clock.monotonic()
+        error = None
+        try:
+            await asyncio.wait_for(self._count_queue(), HEALTH_STORE_SECONDS)
+        except TimeoutError:
+            error = f"no answer in {HEALTH_STORE_SECONDS:g} s"
+        except Exception as exc:  # whatever it is, the store did not answer: say what
+            reason = exc.orig if isinstance(exc, DBAPIError) else exc
+            error = f"{type(reason).__name__}: {str(reason).strip().splitlines()[0][:200]}"
+        store_seconds = self.clock.monotonic() - start
+        return check(
+            store_error=error,
+            store_seconds=store_seconds,
+            sender_alive=(self.sender is not None and self.sender.alive) if sender else None,
+            api_silence=await self._api_silence(),
+        )
+
+    async def _api_silence(self) -> float | None:
+        """Seconds since the Bot API last answered. A process that has not heard from it for
+        a minute (a webhook bot with nothing to send, a process that neither polls nor sends)
+        asks it once (getMe, at most once a minute), so that the silence means Telegram is
+        unreachable, not that the bot was idle."""
+        silence = self.api_watch.silence()
+        now = self.clock.monotonic()
+        quiet = silence is None or silence > API_PROBE_AFTER_SECONDS
+        due = self._probed_at is None or now - self._probed_at > API_PROBE_AFTER_SECONDS
+        if self.api_probe is not None and quiet and due:
+            self._probed_at = now
+            try:  # an answer, even a refusal, reaches the watch through the request layer
+                await asyncio.wait_for(self.api_probe(), HEALTH_STORE_SECONDS)
+            except Exception as exc:  # the reason is the silence the check reports
+                log.info("health: the Bot API did not answer getMe: %s", exc)
+            silence = self.api_watch.silence()
+        return silence
+
     async def close(self) -> None:
-        """Stop the sender (what it claimed goes back to the queue) and close the store if it
-        was opened; safe to call twice."""
+        """Stop the metrics port and the sender (what it claimed goes back to the queue) and
+        close the store if it was opened; safe to call twice."""
+        await self.stop_metrics()
         await self.stop_sender()
         if self._store is not None:
             await self.leave()
@@ -415,6 +520,9 @@ def create_application(
             await publish_commands(application)
         if deliver:
             await runtime.start_sender(services)
+        if updater:  # not the shell: it talks to no Telegram, and the bot beside it has the port
+            runtime.api_probe = application.bot.get_me
+            await runtime.start_metrics(sender=deliver)
         if announce is not None:
             announce(await runtime.join())
 
@@ -436,6 +544,8 @@ def create_application(
         concurrency=concurrency,
         max_rate=config.delivery.messages_per_second,
         group_per_minute=config.delivery.group_per_minute,
+        timer=clock.monotonic,
+        on_answer=runtime.watch_api,
     )
     register(application)
     for job in jobs:

@@ -165,6 +165,24 @@ _ALIASED = ("allowed_ports", "allowed_networks")
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """[metrics]: the operator's HTTP port, `GET /metrics` (Prometheus) and `GET /healthz`.
+
+    `listen` is "host:port" ("[::1]:9464" for IPv6); empty (the default) serves nothing.
+    """
+
+    listen: str = ""
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """(host, port) to listen on, None when off; `listen` was validated at load."""
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+@dataclass(frozen=True, slots=True)
 class FeedConfig:
     """One feed to ingest; `interval_minutes` overrides `[ingest]`'s default."""
 
@@ -200,6 +218,7 @@ class Config:
     delivery: DeliveryConfig = DeliveryConfig()
     links: LinksConfig = LinksConfig()
     fetch: FetchConfig = FetchConfig()
+    metrics: MetricsConfig = MetricsConfig()
     feeds: tuple[FeedConfig, ...] = DEFAULT_FEEDS
     source: str = "built-in defaults"
 
@@ -395,6 +414,13 @@ def _check(config: Config) -> None:
             ) from None
     if fetch.proxy and not fetch.proxy.startswith(("http://", "https://")):
         raise ConfigError(f"fetch.proxy: expected an http:// or https:// URL, got {fetch.proxy!r}")
+    listen = config.metrics.listen
+    if listen and not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}", listen):
+        raise ConfigError(
+            f"metrics.listen: expected host:port like 127.0.0.1:9464, got {_shown(listen, False)}"
+        )
+    if listen and not 1 <= int(listen.rpartition(":")[2]) <= 65535:
+        raise ConfigError("metrics.listen: expected a port from 1 to 65535")
     hook = config.telegram.webhook
     if hook is not None:
         if not hook.url.startswith("https://"):

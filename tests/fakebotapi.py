@@ -376,6 +376,10 @@ class FakeBotAPI:
     get_me_answer: tuple[int, bytes] | None = None
     # Telegram's flood limits, enforced when set (see the module docstring).
     flood: FloodLimits | None = None
+    # Telegram down behind its front proxy: while set, every call is answered 502 Bad Gateway
+    # (counted in `bad_gateways`), as when the Bot API is unreachable. See `outage`.
+    down: bool = False
+    bad_gateways: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Condition()
@@ -754,6 +758,13 @@ class FakeBotAPI:
                 _Failure(method, description, code, times, dict(parameters or {}), chat_id)
             )
 
+    def outage(self, down: bool = True) -> None:
+        """Start (or end) an outage: every call answered 502 until it ends. A long poll in
+        progress returns at once (with no updates), so the next getUpdates meets the outage."""
+        with self._lock:
+            self.down = down
+            self._lock.notify_all()
+
     def _check_fetched(self, update_id: int) -> None:
         """AssertionError if the bot will never get `update_id` (lock held)."""
         kind = self._dropped.get(update_id)
@@ -800,6 +811,10 @@ class FakeBotAPI:
 
     def handle(self, token: str, method: str, params: dict[str, Any]) -> tuple[int, Any]:
         """Answer one call: (HTTP status, Bot API JSON body)."""
+        if self.down:
+            with self._lock:
+                self.bad_gateways += 1
+            return 502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}
         if token != self.token:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if method == "getUpdates":
@@ -900,7 +915,7 @@ class FakeBotAPI:
                 if self._polls != mine:
                     raise ApiError(CONFLICT_POLL, 409)
                 self._drop_unwanted()
-                if self._updates:
+                if self._updates or self.down:
                     break
                 left = min(deadline, time.monotonic() + self.max_poll_wait) - time.monotonic()
                 if left <= 0:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -37,6 +38,7 @@ from bot.config import (
     FeedConfig,
     IngestConfig,
     LinksConfig,
+    MetricsConfig,
     StoreConfig,
     TelegramConfig,
     WebhookConfig,
@@ -343,13 +345,14 @@ async def running_bot(
     deliver: bool = True,
     admins: tuple[int, ...] = (),
     clock: FakeClock | None = None,
+    metrics: MetricsConfig | None = None,
     ingest: IngestConfig | None = None,
 ) -> AsyncIterator[Bot]:
     """The bot serving the store at `store_url` against a fresh fake Bot API (or `api`). Its
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
     fetches the links users send; `delivery` its sender's limits (`deliver=False`: no sender,
     the test runs its own); `clock` the one clock of the bot (a fresh `FakeClock` by
-    default)."""
+    default); `metrics` its `[metrics]` port (none by default)."""
     clock = clock or FakeClock()
     api = (api or FakeBotAPI()).start()
     config = Config(
@@ -358,6 +361,7 @@ async def running_bot(
         feeds=tuple(feeds),
         links=links or LinksConfig(),
         delivery=delivery or DeliveryConfig(),
+        metrics=metrics or MetricsConfig(),
         ingest=ingest or IngestConfig(),
     )
     application = create_application(
@@ -382,6 +386,13 @@ async def running_bot(
         api.stop()
     refused = [(c.method, c.error) for c in api.calls if not c.ok]
     assert len(refused) == bot.allowed_failures, f"the fake Bot API refused: {refused}"
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def rows_of(call: Call) -> list[list[str]]:

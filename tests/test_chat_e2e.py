@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -39,6 +38,7 @@ from tests.helpers import (
     LONG_PARAGRAPHS,
     Bot,
     FakeClock,
+    free_port,
     message_of,
     only,
     rows_of,
@@ -694,13 +694,6 @@ async def test_webhook_mode_with_secret_token(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.02)
         assert shown(only(bot.api.calls_of("sendMessage"), "sendMessage")).startswith("Commandes")
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_run_refuses_a_missing_or_rejected_token(tmp_path: Path) -> None:

@@ -29,7 +29,20 @@ LAYERS: dict[str, int] = {
     "store": 1,
     "summarize": 1,
     **dict.fromkeys(
-        ["bot", "models", "errors", "config", "clock", "text", "urls", "logs", "samples"], 0
+        [
+            "bot",
+            "models",
+            "errors",
+            "config",
+            "clock",
+            "text",
+            "urls",
+            "logs",
+            "samples",
+            "metrics",
+            "progress",
+        ],
+        0,
     ),
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -26,10 +27,11 @@ from urllib.parse import urlsplit
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseUpdateProcessor, ExtBot, JobQueue
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
+from bot import metrics
 from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContext, Updates
-from bot.chat.handlers import UPDATE_TYPES
+from bot.chat.handlers import UPDATE_TYPES, update_command
 from bot.config import TelegramConfig, WebhookConfig
 from bot.errors import ConfigError, NewsbotError
 from bot.services import impatient
@@ -68,11 +70,19 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     Chat locks are created on demand and dropped with the last update that holds them.
     """
 
-    def __init__(self, concurrency: int, max_pending: int = 256) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        max_pending: int = 256,
+        *,
+        timer: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__(max(max_pending, concurrency))
         self.concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        # The program's monotonic clock, for the handler latency metric (none: not measured).
+        self._timer = timer
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Await `coroutine` once the previous updates of the same chat are done and a slot
@@ -80,26 +90,80 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             async with self._slots:
-                await self._handle(coroutine)
+                await self._handle(update, coroutine)
             return
         lock = self._locks.get(chat.id)
         if lock is None:
             lock = self._locks[chat.id] = asyncio.Lock()
         async with lock, self._slots:
-            await self._handle(coroutine)
+            await self._handle(update, coroutine)
 
-    @staticmethod
-    async def _handle(coroutine: Awaitable[Any]) -> None:
+    async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Handle an update: a store write waits at most CHAT_BUSY_SECONDS for a write lock
-        another process holds, then the user is told the bot is busy (`StoreBusy`)."""
+        another process holds, then the user is told the bot is busy (`StoreBusy`). Counted
+        by command, with the time it took, when metrics are recorded (from the time a slot is
+        free: waiting for the chat's previous updates is not the handler's latency)."""
         with impatient(CHAT_BUSY_SECONDS):
-            await coroutine
+            timer = self._timer
+            if timer is None or not metrics.recording():
+                await coroutine
+                return
+            start = timer()
+            try:
+                await coroutine
+            finally:
+                metrics.update_handled(update_command(update), timer() - start)
 
     async def initialize(self) -> None:
         """Nothing to allocate: locks are created per chat as updates arrive."""
 
     async def shutdown(self) -> None:
         """Nothing to release: the locks go with the updates that hold them."""
+
+
+_RETRY_AFTER = re.compile(rb'"retry_after"\s*:\s*(\d{1,9}(?:\.\d{1,9})?)')
+
+
+class WatchedRequest(HTTPXRequest):
+    """PTB's HTTP layer, telling `on_answer` of every answer of the Bot API (a status below 500:
+    a refusal is still an answer; a 5xx is a proxy or an outage) and counting its 429s with
+    the time they ask to wait (`bot.metrics`), for `/healthz` and `/metrics`."""
+
+    def __init__(self, on_answer: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._on_answer = on_answer
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, payload = await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+        if code < 500:
+            self._on_answer()
+        if code == 429:
+            metrics.flood_wait(_retry_after(payload))
+        return code, payload
+
+
+def _retry_after(payload: bytes) -> float:
+    """The `retry_after` of a 429's body, 0 when it has none (read with a pattern: PTB decodes
+    the body again to raise its RetryAfter, and a body that is not JSON is its to report)."""
+    found = _RETRY_AFTER.search(payload)
+    return float(found[1]) if found else 0.0
 
 
 def file_url(api_base_url: str) -> str:
@@ -122,13 +186,17 @@ def build_application(
     concurrency: int = DEFAULT_CONCURRENCY,
     max_rate: float = 30.0,
     group_per_minute: int = 20,
+    timer: Callable[[], float] | None = None,
+    on_answer: Callable[[], None] | None = None,
 ) -> NewsApplication:
     """A PTB Application for `telegram`'s token and API URL, with no handlers yet.
 
     `request` replaces the HTTP layer (the shell's local one); `rate_limit` keeps the bot under
     Telegram's flood limits (off where there is no Telegram to protect: shell, tests, benches);
     without `updater` the application only processes updates it is handed. `max_rate` (messages
-    per second) and `group_per_minute` are the limits the rate limiter keeps.
+    per second) and `group_per_minute` are the limits the rate limiter keeps. `timer` (the
+    program's monotonic clock) times the handlers for the metrics; `on_answer` is told of every
+    answer of the Bot API (`WatchedRequest`, for the health check).
     """
     builder: ApplicationBuilder[
         ExtBot[Any], NewsContext, dict[Any, Any], dict[Any, Any], BotData, JobQueue[Any]
@@ -138,7 +206,7 @@ def build_application(
         .base_url(telegram.api_base_url)
         .base_file_url(file_url(telegram.api_base_url))
         .context_types(CONTEXT_TYPES)
-        .concurrent_updates(PerChatUpdateProcessor(concurrency))
+        .concurrent_updates(PerChatUpdateProcessor(concurrency, timer=timer))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
@@ -146,6 +214,9 @@ def build_application(
         builder = builder.post_stop(post_stop)
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    elif on_answer is not None:  # PTB's own pool sizes: 256 connections, 1 for getUpdates
+        builder = builder.request(WatchedRequest(on_answer, connection_pool_size=256))
+        builder = builder.get_updates_request(WatchedRequest(on_answer, connection_pool_size=1))
     if rate_limit:
         builder = builder.rate_limiter(
             AIORateLimiter(

@@ -34,6 +34,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import metrics
 from bot.chat import delivery_handlers, feed_handlers, format_handlers, render
 from bot.chat import render_delivery as delivery_views
 from bot.chat.callbacks import (
@@ -602,6 +603,7 @@ def parse_latest(args: Sequence[str]) -> tuple[str | None, int]:
 async def on_error(update: object, context: NewsContext) -> None:
     """Log the failure with its update; tell the user, without internals, that it failed."""
     error = context.error
+    metrics.update_failed(_failure_kind(error))
     if isinstance(error, Forbidden):
         log.info("the user blocked the bot or left the chat: %s", error)
         return
@@ -622,6 +624,13 @@ async def on_error(update: object, context: NewsContext) -> None:
         await _apologize(update, context, busy)
     except Exception as exc:  # the error reply is best effort: never raise from here
         log.warning("could not tell the user about the error: %r", exc)
+
+
+def _failure_kind(error: object) -> str:
+    """How `bot.metrics` counts a failed update: blocked, busy or error."""
+    if isinstance(error, Forbidden):
+        return "blocked"
+    return "busy" if isinstance(error, StoreBusy) else "error"
 
 
 async def _apologize(update: Update, context: NewsContext, busy: bool = False) -> None:
@@ -659,6 +668,37 @@ COMMAND_HANDLERS: dict[str, Handler] = {
 }
 
 
+# Every command name the bot handles, as `register` found them on the application: what
+# `update_command` may count by name.
+_COMMAND_NAMES: set[str] = set()
+
+
+def update_command(update: object) -> str:
+    """What an update asks for, as `bot.metrics` counts it: a handled command's name
+    ("latest"), "unknown_command", or the kind of update ("message", "button",
+    "inline_query", "chosen_inline_result", "my_chat_member", "other"): a bounded set, whatever
+    users type."""
+    if not isinstance(update, Update):
+        return "other"
+    message = update.message or update.channel_post
+    if message is not None:
+        text = message.text or ""
+        if not text.startswith("/"):
+            return "message"
+        words = text[1:].split(maxsplit=1)
+        name = words[0].partition("@")[0].lower() if words else ""
+        return name if name in _COMMAND_NAMES else "unknown_command"
+    if update.callback_query is not None:
+        return "button"
+    if update.inline_query is not None:
+        return "inline_query"
+    if update.chosen_inline_result is not None:
+        return "chosen_inline_result"
+    if update.my_chat_member is not None:
+        return "my_chat_member"
+    return "other"
+
+
 def register(application: NewsApplication) -> None:
     """Add every handler and the error handler to `application`."""
     new_messages = filters.UpdateType.MESSAGE
@@ -690,6 +730,13 @@ def register(application: NewsApplication) -> None:
     application.add_handler(InlineQueryHandler(inline_query))
     application.add_handler(ChosenInlineResultHandler(chosen_inline_result))
     application.add_error_handler(on_error)
+    _COMMAND_NAMES.update(
+        command
+        for handlers in application.handlers.values()
+        for handler in handlers
+        if isinstance(handler, CommandHandler)
+        for command in handler.commands
+    )
 
 
 def bot_commands(language: str) -> list[BotCommand]:

@@ -34,7 +34,7 @@ from telegram.request import HTTPXRequest
 
 from bot.chat import render_delivery as views
 from bot.chat import render_feeds
-from bot.chat.application import file_url
+from bot.chat.application import WatchedRequest, file_url
 from bot.chat.render import View
 from bot.chat.render_delivery import Post
 from bot.chat.replies import picture_refused, send, send_post
@@ -258,15 +258,23 @@ async def open_outbox(
     articles: ArticleService,
     chats: ChatService,
     subscriptions: SubscriptionService,
+    *,
+    on_answer: Callable[[], None] | None = None,
 ) -> TelegramOutbox:
     """An outbox on a Bot of its own: not the Application's, whose rate limiter would retry
     flood errors out of the sender's sight and pace every message twice (the sender paces
-    itself), and whose connection pool the handlers' replies need. Close it with `close()`."""
+    itself), and whose connection pool the handlers' replies need. Close it with `close()`.
+    `on_answer` is told of every answer of the Bot API (see `WatchedRequest`)."""
+    request = (
+        HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS)
+        if on_answer is None
+        else WatchedRequest(on_answer, connection_pool_size=SENDER_CONNECTIONS)
+    )
     bot = Bot(
         telegram.token,
         base_url=telegram.api_base_url,
         base_file_url=file_url(telegram.api_base_url),
-        request=HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS),
+        request=request,
     )
     await bot.initialize()
     return TelegramOutbox(bot, articles, chats, subscriptions)

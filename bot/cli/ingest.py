@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from bot.cli._common import EXIT_FAILED, EXIT_OK, open_configured_store, out, subcommand
+from bot.cli._progress import TerminalProgress, add_quiet_argument
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FeedError
@@ -78,6 +79,7 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="only this feed, due or not (repeatable; ids from `newsbot feeds list`)",
     )
+    add_quiet_argument(parser)
 
 
 def print_report(report: IngestReport, out: TextIO) -> None:
@@ -115,9 +117,12 @@ async def cmd_ingest(args: argparse.Namespace, config: Config, clock: Clock) -> 
                 )
         async with IngestPipeline(store, config, clock=clock) as pipeline:
             if args.once:
-                report = await pipeline.run(
-                    include_not_due=bool(args.all or args.feed), feed_ids=args.feed
-                )
+                with _progress(args) as progress:
+                    report = await pipeline.run(
+                        include_not_due=bool(args.all or args.feed),
+                        feed_ids=args.feed,
+                        progress=progress,
+                    )
                 if not report.feeds:
                     print("no feed is due (--all fetches every feed now)", file=out())
                     return EXIT_OK
@@ -135,12 +140,20 @@ async def _ingest_forever(
 ) -> None:
     include = bool(args.all or args.feed)
     while True:
-        report = await pipeline.run(include_not_due=include, feed_ids=args.feed)
+        with _progress(args) as progress:
+            report = await pipeline.run(
+                include_not_due=include, feed_ids=args.feed, progress=progress
+            )
         include = False
         if report.feeds:
             print_report(report, out())
             out().flush()
         await asyncio.sleep(await _seconds_until_due(store, clock))
+
+
+def _progress(args: argparse.Namespace) -> TerminalProgress:
+    """The progress line of one run: feeds done of those fetched, new articles, failures."""
+    return TerminalProgress("ingest", quiet=args.quiet, rate_unit="feeds")
 
 
 async def _seconds_until_due(store: ArticleStore, clock: Clock) -> float:

@@ -22,6 +22,7 @@ from bot.cli._common import (
     out,
     subcommand,
 )
+from bot.cli._progress import TerminalProgress, add_quiet_argument
 from bot.clock import Clock
 from bot.config import Config
 
@@ -59,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="do not precompute default summaries (they are then computed on first request)",
     )
+    add_quiet_argument(imp)
 
     exp = subcommand(
         subparsers,
@@ -128,11 +130,13 @@ async def import_paths(
     *,
     sample: bool = False,
     summaries: bool = True,
+    quiet: bool = True,
 ) -> ImportResult:
     """Import files (and with `sample`, the sample shipped in the package) into the configured
     store, bad records reported on stderr; with `summaries`, the default summary of each new
     article is computed at once, and of every stored article still missing it (an import
-    killed before its summaries, re-run, catches up)."""
+    killed before its summaries, re-run, catches up). Unless `quiet`, both steps show their
+    progress on a terminal (`bot.cli._progress`)."""
     # SQLAlchemy and the summarizer: loaded when the command runs, for the start-up speed of
     # the other commands (see bot/cli/_common.py).
     from bot.ingest.importer import die_with_parent, import_files
@@ -145,17 +149,25 @@ async def import_paths(
                 files.enter_context(resources.as_file(resources.files(SAMPLE_PACKAGE) / name))
                 for name in (SAMPLE_FILES if sample else ())
             ]
-            report = await import_files(store, [*shipped, *paths], err)
+            with TerminalProgress(
+                "import", quiet=quiet, unit="B", rate_of="read", rate_unit="articles"
+            ) as progress:
+                report = await import_files(
+                    store, [*shipped, *paths], progress.write, progress=progress
+                )
         summarized = None
         if summaries and report.read_anything:
             service = SummaryService(store, config.summary)
             missing = await service.missing()
             if missing:  # else nothing to say: "0 summaries computed" would be noise
                 workers = max(1, min(os.cpu_count() or 1, 4))
-                with ProcessPoolExecutor(
-                    workers, initializer=die_with_parent, initargs=(os.getpid(),)
-                ) as pool:
-                    summarized = await service.precompute(missing, pool)
+                with (
+                    ProcessPoolExecutor(
+                        workers, initializer=die_with_parent, initargs=(os.getpid(),)
+                    ) as pool,
+                    TerminalProgress("summaries", quiet=quiet, rate_unit="articles") as bar,
+                ):
+                    summarized = await service.precompute(missing, pool, progress=bar)
     finally:
         await store.close()
     return ImportResult(
@@ -185,6 +197,7 @@ async def cmd_import(args: argparse.Namespace, config: Config, clock: Clock) -> 
         [Path(p) for p in args.files],
         sample=args.sample,
         summaries=not args.no_summaries,
+        quiet=args.quiet,
     )
     print(result.summary_line(), file=out())
     return EXIT_OK if result.read_anything else EXIT_FAILED

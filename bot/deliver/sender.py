@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot import metrics
 from bot.clock import Clock
 from bot.config import DeliveryConfig
 from bot.deliver.limiter import SendLimiter
@@ -165,6 +166,11 @@ class Sender:
             self._stopping = False
             self._loop_task = asyncio.create_task(self._run(), name="newsbot-sender")
             self._lease_task = asyncio.create_task(self._renew(), name="newsbot-sender-lease")
+
+    @property
+    def alive(self) -> bool:
+        """Started, not stopped, and its loop has not died (for the health check)."""
+        return self._loop_task is not None and not self._loop_task.done()
 
     def wake(self) -> None:
         """New deliveries were queued in this process: claim now instead of at the next poll."""
@@ -329,6 +335,7 @@ class Sender:
                     log.exception("delivery %s to chat %s failed", claim.id, chat_id)
                     outcome = Outcome("error", f"sender error: {exc!r}"[:200])
                 self.stats.outcomes[outcome.kind] += 1
+                metrics.delivery(outcome.kind)
                 if outcome.kind == "error":
                     await self._give_back([claim], outcome.error or "sender error")
                 elif await self._record(chat_id, [claim], outcome) == AGAIN:
@@ -512,6 +519,7 @@ class Sender:
             finally:
                 self._sending.pop(chat_id, None)
         self.stats.outcomes[outcome.kind] += 1
+        metrics.delivery(outcome.kind)
         if outcome.kind == "retry":
             # The hold stays due: the next claim tries again, after the flood wait or the
             # back-off of a counted attempt.

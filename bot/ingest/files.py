@@ -155,6 +155,14 @@ class ImportItems(Iterator[ImportItem]):
             self.close()
             raise
 
+    def position(self) -> int | None:
+        """Bytes of the file read so far (for progress), None when unknown (standard input,
+        a pipe or FIFO, a text page read whole, the file closed)."""
+        handle = self._handle
+        if handle is None or handle.closed or not handle.seekable():
+            return None
+        return handle.tell()
+
     def close(self) -> None:
         """Release the file (standard input is left open)."""
         if self._handle is not None:

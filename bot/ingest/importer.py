@@ -32,8 +32,9 @@ from queue import Empty
 from typing import Any
 
 from bot.errors import ImportFormatError
-from bot.ingest.files import STDIN, ImportItem, ImportNote, iter_import_file
+from bot.ingest.files import STDIN, ImportItems, ImportNote, iter_import_file
 from bot.models import NewArticle
+from bot.progress import Progress
 from bot.store.contract import ArticleWriter
 from bot.text import content_hash
 
@@ -63,12 +64,14 @@ class ImportReport:
         return self.imported + self.duplicates > 0
 
 
-# What the parser hands over: a batch of articles, the text of a bad record, or the end.
+# What the parser hands over: a batch of articles, the text of a bad record, how far into the
+# file it read, or the end.
 _Message = tuple[str, Any]
 
 
-def _parse(items: Iterator[ImportItem]) -> Iterator[_Message]:
-    """Batches of the articles of *items* (`iter_import_file`), and their problems."""
+def _parse(items: ImportItems) -> Iterator[_Message]:
+    """Batches of the articles of *items* (`iter_import_file`), and their problems; before
+    each batch, ("read", bytes of the file read so far) when that is known (for progress)."""
     batch: list[NewArticle] = []
     for item in items:
         if isinstance(item, ImportFormatError):
@@ -84,9 +87,11 @@ def _parse(items: Iterator[ImportItem]) -> Iterator[_Message]:
             article = replace(article, content_hash=content_hash(article.title, article.text))
         batch.append(article)
         if len(batch) >= IMPORT_BATCH:
+            yield ("read", items.position())
             yield ("batch", batch)
             batch = []
     if batch:
+        yield ("read", items.position())
         yield ("batch", batch)
 
 
@@ -131,7 +136,7 @@ def _parse_into(path: Path, source: str, queue: Queue[_Message], parent_pid: int
         queue.put(("crash", f"{type(exc).__name__}: {exc}"))
 
 
-async def _in_line(items: Iterator[ImportItem]) -> AsyncIterator[_Message]:
+async def _in_line(items: ImportItems) -> AsyncIterator[_Message]:
     messages = _parse(items)
     while (message := await asyncio.to_thread(next, messages, None)) is not None:
         yield message
@@ -193,20 +198,27 @@ async def import_files(
     report_problem: Callable[[str], None],
     *,
     process_threshold: int = PROCESS_THRESHOLD_BYTES,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import every file; each bad record or unreadable file is passed to *report_problem* as
     `FILE:LINE: reason` and the rest goes on. Files of *process_threshold* bytes or more are
-    parsed in a worker process."""
+    parsed in a worker process. *progress* is told after each batch the bytes read of the
+    whole input (of a total known when every input is a regular file) and the records read,
+    stored and rejected."""
     report = ImportReport()
-    for path in paths:
+    sizes = [_regular_file(path) for path in paths]
+    total = sum(found[1] for found in sizes if found) if all(sizes) else None
+    finished = 0  # bytes of the files done
+    for path, regular in zip(paths, sizes, strict=True):
+        read = 0
         try:
             # Opens and sniffs the file: an unreadable one fails here, before any worker starts.
             items = iter_import_file(path)
         except ImportFormatError as exc:
             report_problem(str(exc))
             report.unreadable_files += 1
+            finished += regular[1] if regular else 0
             continue
-        regular = _regular_file(path)
         if regular is not None and regular[1] >= process_threshold:
             items.close()
             source = _from_process(regular[0], str(path))
@@ -222,9 +234,23 @@ async def import_files(
             elif kind == "crash":
                 report_problem(f"{path}: import stopped: {value}")
                 report.unreadable_files += 1
+            elif kind == "read":
+                read = value or read
             else:
                 added = await store.add_articles(value)
                 report.imported += len(added.ids)
                 report.duplicates += added.duplicates
                 report.ids.extend(added.ids)
+                if progress is not None:
+                    _tell(progress, finished + read, total, report)
+        if regular is not None:
+            finished += regular[1]
+    if progress is not None:
+        _tell(progress, finished, total, report)
     return report
+
+
+def _tell(progress: Progress, done: int, total: int | None, report: ImportReport) -> None:
+    stored = report.imported
+    read = stored + report.duplicates + report.rejected
+    progress(done, total, read=read, stored=stored, rejected=report.rejected)

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
+from bot import metrics
 from bot.clock import Clock
 from bot.config import Config
 from bot.errors import FetchError, IngestError
@@ -55,6 +56,7 @@ from bot.models import (
     NewArticle,
     PendingPage,
 )
+from bot.progress import Progress
 from bot.store import lease_owner
 from bot.store.contract import IngestStore
 from bot.summarize import length_key, summarize_or_none
@@ -319,11 +321,16 @@ class IngestPipeline:
         return result
 
     async def run(
-        self, *, include_not_due: bool = False, feed_ids: Sequence[int] | None = None
+        self,
+        *,
+        include_not_due: bool = False,
+        feed_ids: Sequence[int] | None = None,
+        progress: Progress | None = None,
     ) -> IngestReport:
         """Fetch every due feed once (every enabled one with `include_not_due`, or only
         `feed_ids`), concurrently. A run asked for while one is going returns at once with
-        `skipped` set: the scheduler's next tick will pick up what is due then."""
+        `skipped` set: the scheduler's next tick will pick up what is due then. *progress* is
+        told as each feed is done: feeds done of those leased, new articles, failed feeds."""
         if self._running.locked():
             log.info("ingest: the previous run is still going; skipping this one")
             return IngestReport(skipped=True)
@@ -351,10 +358,17 @@ class IngestPipeline:
                 feeds = [feed for feed in feeds if feed.id in leased]
             claimed: set[str] = set()
             slots = asyncio.Semaphore(self.feed_concurrency)
+            finished: list[FeedReport] = []
 
             async def one(feed: Feed) -> FeedReport:
                 async with slots:
-                    return await self.ingest_feed(feed, claimed, times)
+                    done = await self.ingest_feed(feed, claimed, times)
+                if progress is not None:
+                    finished.append(done)
+                    new = sum(r.new for r in finished)
+                    failed = sum(r.status == FAILED for r in finished)
+                    progress(len(finished), len(feeds), new=new, failed=failed)
+                return done
 
             try:
                 reports = list(await asyncio.gather(*(one(feed) for feed in feeds)))
@@ -415,6 +429,7 @@ class IngestPipeline:
             error = IngestError(f"internal error: {type(exc).__name__}: {exc}")
             state = self._failed(feed, now, error, report)
         report.failures, report.disabled = state.failures, not state.enabled
+        metrics.feed_fetched(report.status)
         report.next_fetch = state.next_fetch
         try:
             with times.measure("record"):
@@ -513,6 +528,7 @@ class IngestPipeline:
             with times.measure("store"):
                 added = await self.store.add_articles(ordered, summary_key=self.summary_key)
             report.new += len(added.ids)
+            metrics.articles_ingested("feed", len(added.ids))
             report.duplicates += added.duplicates
             report.queued += added.queued
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
+from bot import metrics
 from bot.clock import Clock
 from bot.errors import BadArgument, NotFound, UnknownCategory
 from bot.models import Article, Category
@@ -270,12 +271,14 @@ class ArticleService:
         key = (article_id, algorithm, sentences)
         result = self._summaries.get(key)
         if result is not None:
+            metrics.summary_lookup("memory")
             return Summary(await self.article(article_id), result, sentences, algorithm)
         # The article and the store's cached summary are independent reads: make them at once.
         article, result = await asyncio.gather(
             self.article(article_id),
             self.store.get_summary(article_id, algorithm, length_key(sentences, None)),
         )
+        metrics.summary_lookup("store" if result is not None else "computed")
         if result is None:  # the store's cache was just read: compute without reading it again
             result = await self.summaries.compute(article, sentences=sentences, algorithm=algorithm)
         self._summaries[key] = result

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from cachetools import TTLCache
 
+from bot import metrics
 from bot.clock import Clock
 from bot.config import LinksConfig
 from bot.errors import LinkError, LinksDisabled, NewsbotError, RateLimited
@@ -221,6 +222,7 @@ class LinkService:
             site_name=content.site_name,
         )
         result = await self.store.add_articles([item])
+        metrics.articles_ingested("link", len(result.ids))
         if result.ids:
             log.info("stored article %s from a user's link", result.ids[0])
             return await self.store.get_article(result.ids[0])

@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 
 from bot.config import SummaryConfig
 from bot.models import Article
+from bot.progress import Progress
 from bot.store.contract import SummaryCache
 from bot.summarize import length_key, summarize, summarize_or_none
 
@@ -72,10 +73,18 @@ class SummaryService:
         key = length_key(self.config.sentences, None)
         return await self.store.article_ids_without_summary(self.config.algorithm, key)
 
-    async def precompute(self, article_ids: Sequence[int], executor: Executor | None = None) -> int:
+    async def precompute(
+        self,
+        article_ids: Sequence[int],
+        executor: Executor | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> int:
         """Compute and cache the default summary of each article; how many were cached.
 
         Runs in *executor* (a process pool spreads the work over the cores), else in threads.
+        *progress* is told after each batch the articles done of all, and how many were
+        summarized (an article too short to summarize has none).
         """
         loop = asyncio.get_running_loop()
         algorithm, sentences = self.config.algorithm, self.config.sentences
@@ -104,4 +113,6 @@ class SummaryService:
             ]
             await self.store.put_summaries(rows)
             done += len(rows)
+            if progress is not None:
+                progress(start + len(batch), len(article_ids), summarized=done)
         return done

@@ -32,6 +32,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot import metrics
 from bot.clock import Clock
 from bot.errors import StoreBusy, StoreError
 from bot.store.contract import Audience
@@ -264,13 +265,17 @@ class StoreBase:
 
     async def _run(self, write: bool, call: Callable[[Connection], _T]) -> _T:
         """`call` on a connection; StoreBusy if SQLite's write lock stays taken by another
-        process longer than the caller waits (`impatient`, else BUSY_TIMEOUT_MS)."""
+        process longer than the caller waits (`impatient`, else BUSY_TIMEOUT_MS). Timed for
+        `bot.metrics`, on the store's clock."""
+        start = self.clock.monotonic()
         try:
             return await self._run_once(write, call)
         except OperationalError as exc:
             if self.dialect != "sqlite" or not _locked(exc):
                 raise
             raise StoreBusy(f"the store is busy: {exc.orig}") from None
+        finally:
+            metrics.store_query(write, self.clock.monotonic() - start)
 
     async def _run_once(self, write: bool, call: Callable[[Connection], _T]) -> _T:
         # Only a write waits for SQLite's lock: in WAL mode readers never do, so a read runs

@@ -459,6 +459,10 @@ class AdminStore(FeedAdmin, Protocol):
     async def stats(self) -> StoreStats:
         """Counts for `newsbot stats`."""
 
+    async def queued_deliveries(self) -> dict[str, int]:
+        """Deliveries "pending" and "sending" (both keys always present): the queue's depth,
+        cheap enough to ask on every metrics scrape and health check."""
+
 
 class ArticleStore(
     SummaryCache,

@@ -508,3 +508,23 @@ class QueueMixin(StoreBase):
         if row is None:
             raise NotFound(f"no digest {digest_id}")
         return Digest(row.id, row.chat_id, tuple(row.article_ids), row.created_at)
+
+    # -- the queue's depth ---------------------------------------------------------------------
+
+    async def queued_deliveries(self) -> dict[str, int]:
+        """Rows waiting (pending) and claimed (sending), for the metrics gauges and the health
+        check, which ask every scrape: unlike `stats()`, it reads only the live part of the
+        status index, never the sent history, so it stays cheap as the table grows."""
+        query = (
+            select(deliveries.c.status, func.count())
+            .where(deliveries.c.status.in_((PENDING, SENDING)))
+            .group_by(deliveries.c.status)
+        )
+
+        def count(conn: Connection) -> dict[str, int]:
+            found = {PENDING: 0, SENDING: 0}
+            for status, n in conn.execute(query):
+                found[status] = int(n)
+            return found
+
+        return await self._read(count)
