@@ -13,8 +13,9 @@ With `[metrics] listen` set, `post_init` also starts the operator's HTTP port
 (the store answers, the sender runs, the Bot API answered lately) are gathered here, the one
 place that holds all three.
 
-Periodic work (feed ingestion) joins as a `PeriodicJob` of `default_jobs(config)`: it receives
-the `Runtime` (store, summaries, config) and never sees Telegram. The sender is not a periodic
+Periodic work (feed ingestion, the daily retention prune) joins as a `PeriodicJob` of
+`default_jobs(config)`: it receives the `Runtime` (store, summaries, config) and never sees
+Telegram. The sender is not a periodic
 job but a loop of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued
 by another process) and wakes at once when this process's ingestion queued some.
 
@@ -65,10 +66,12 @@ from bot.services.chats import ChatService
 from bot.services.feeds import FeedService
 from bot.services.links import LinkService
 from bot.services.publishing import FormatService
+from bot.services.retention import describe as describe_prune
+from bot.services.retention import prune
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
-from bot.store import SqlStore, lease_owner, open_store, redact
+from bot.store import PruneResult, SqlStore, lease_owner, open_store, redact
 from bot.store.cluster import DeliveryListener, ProcessSeen
 
 log = logging.getLogger(__name__)
@@ -92,8 +95,6 @@ def ingests(role: str) -> bool:
 def sends(role: str) -> bool:
     return role in ("all", "send")
 
-
-log = logging.getLogger(__name__)
 
 # How long the health check waits for the store (and for the Bot API's getMe) before it says
 # that one does not answer.
@@ -451,6 +452,18 @@ async def _ingest_due(runtime: Runtime) -> object:
     return report
 
 
+async def _prune(runtime: Runtime) -> PruneResult:
+    result = await prune(runtime.store, runtime.config.store, runtime.clock)
+    log.info("retention: %s", describe_prune(result))
+    return result
+
+
+# The retention job runs once a day, the first time a few minutes after start (not at once:
+# a bot restarted in a loop would otherwise prune at every start, before serving anyone).
+PRUNE_INTERVAL = timedelta(days=1)
+PRUNE_FIRST = timedelta(minutes=3)
+
+
 async def _tell_feed_alerts(runtime: Runtime) -> object:
     return await runtime.tell_feed_alerts()
 
@@ -459,13 +472,17 @@ def default_jobs(config: Config, role: str = "all") -> tuple[PeriodicJob, ...]:
     """The jobs `newsbot run` schedules. Ingestion ticks every `ingest.tick_seconds` (a minute
     by default) and asks the store which feeds are due: intervals, back-off and Retry-After
     live there, survive restarts and cover feeds added while the bot runs; a tick that finds
-    the previous run still going skips. A process that sends but does not ingest (`--role
-    send`) tells the admins of the feed changes the ingesting processes recorded, at the same
-    tick (each alert goes out once, whichever process takes it)."""
+    the previous run still going skips. Retention (`[store] keep_*_days`) runs daily, in the
+    processes that ingest. A process that sends but does not ingest (`--role send`) tells the
+    admins of the feed changes the ingesting processes recorded, at the same tick (each alert
+    goes out once, whichever process takes it)."""
     tick = timedelta(seconds=config.ingest.tick_seconds)
     first = min(tick, timedelta(seconds=5))
     if ingests(role):
-        return (PeriodicJob("ingest", tick, _ingest_due, first=first),)
+        return (
+            PeriodicJob("ingest", tick, _ingest_due, first=first),
+            PeriodicJob("prune", PRUNE_INTERVAL, _prune, first=PRUNE_FIRST),
+        )
     if sends(role):
         return (PeriodicJob("feed-alerts", tick, _tell_feed_alerts, first=first),)
     return ()

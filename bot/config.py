@@ -38,6 +38,8 @@ MAX_COUNT = 2**31 - 1
 # What a `newsbot run` process does (`--role`): everything, or only the updates (chat),
 # fetching feeds (ingest) or delivering subscriptions (send).
 ROLES = ("all", "chat", "ingest", "send")
+# Retention periods: a hundred years is "forever" in all but name.
+MAX_KEEP_DAYS = 36_500
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,12 @@ class StoreConfig:
     """Where articles live: an SQLAlchemy URL, SQLite by default."""
 
     url: str = DEFAULT_STORE_URL
+    # Retention (a daily job of `newsbot run`, and `newsbot prune`): deliveries sent or failed
+    # longer ago than this many days are deleted (0: kept forever); articles dated longer ago
+    # than `keep_articles_days`, with their summaries and deliveries, too (0, the default:
+    # articles are kept forever). Nothing still to be sent is ever deleted.
+    keep_deliveries_days: int = 30
+    keep_articles_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +295,8 @@ def load_config(explicit: str | None = None, env: Mapping[str, str] | None = Non
         telegram = dataclasses.replace(config.telegram, token=env["NEWSBOT_TOKEN"])
         config = dataclasses.replace(config, telegram=telegram)
     if env.get("NEWSBOT_DATABASE_URL"):
-        config = dataclasses.replace(config, store=StoreConfig(url=env["NEWSBOT_DATABASE_URL"]))
+        store = dataclasses.replace(config.store, url=env["NEWSBOT_DATABASE_URL"])
+        config = dataclasses.replace(config, store=store)
         try:
             _check(config)
         except ConfigError as exc:
@@ -327,6 +336,11 @@ def _check(config: Config) -> None:
         urlsplit(url).port  # noqa: B018 - the property is the check
     except ValueError:
         raise ConfigError("store.url: the port is not a number from 0 to 65535") from None
+    for name in ("keep_deliveries_days", "keep_articles_days"):
+        if not 0 <= getattr(config.store, name) <= MAX_KEEP_DAYS:
+            raise ConfigError(
+                f"store.{name}: expected a number of days from 0 (keep forever) to {MAX_KEEP_DAYS}"
+            )
     telegram = config.telegram
     if not re.fullmatch(r"https?://[^\s/?#]+(/\S*)?", telegram.api_base_url):
         raise ConfigError(

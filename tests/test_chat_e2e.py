@@ -622,13 +622,14 @@ def local_feed(base: str, count: int) -> str:
 
 
 def test_the_ingest_tick_comes_from_the_config() -> None:
-    (default,) = default_jobs(Config())
+    default, prune = default_jobs(Config())
     assert (default.name, default.interval, default.first) == (
         "ingest",
         timedelta(minutes=1),
         timedelta(seconds=5),
     )
-    (fast,) = default_jobs(Config(ingest=IngestConfig(tick_seconds=2)))
+    assert (prune.name, prune.interval) == ("prune", timedelta(days=1))
+    fast, _ = default_jobs(Config(ingest=IngestConfig(tick_seconds=2)))
     assert (fast.interval, fast.first) == (timedelta(seconds=2), timedelta(seconds=2))
 
 

@@ -48,12 +48,17 @@ def test_file_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
-    path = write(tmp_path, '[telegram]\ntoken = "from-file"\n[store]\nurl = "sqlite:///a.db"\n')
+    path = write(
+        tmp_path,
+        '[telegram]\ntoken = "from-file"\n[store]\nurl = "sqlite:///a.db"\n'
+        "keep_articles_days = 90\n",
+    )
     config = load_config(
         path, env={"NEWSBOT_TOKEN": "123:ABC", "NEWSBOT_DATABASE_URL": "postgresql://x@h/db"}
     )
     assert config.require_token() == "123:ABC"
     assert config.store.url == "postgresql://x@h/db"
+    assert config.store.keep_articles_days == 90  # the URL replaced, not the rest of [store]
 
 
 def test_token_is_not_in_repr(tmp_path: Path) -> None:
@@ -64,8 +69,13 @@ def test_token_is_not_in_repr(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("[store]\nuri = 'x'\n", r"store\.uri: unknown key \(expected one of: url\)"),
+        (
+            "[store]\nuri = 'x'\n",
+            r"store\.uri: unknown key \(expected one of: keep_articles_days, "
+            r"keep_deliveries_days, url\)",
+        ),
         ("[stor]\n", r"stor: unknown key"),
+        ("[store]\nkeep_articles_days = -1\n", r"store\.keep_articles_days: expected a number"),
         (
             "[summary]\nsentences = 'three'\n",
             r"summary\.sentences: expected an integer, got 'three'",

@@ -95,3 +95,25 @@ def test_search_terms_are_runs_of_letters_and_digits() -> None:
     assert search_terms("<script>alert(1)</script>") == ["script", "alert", "script"]
     assert search_terms("foo_bar covid-19") == ["foo", "bar", "covid", "19"]
     assert search_terms("3.14 l’été") == ["14", "ete"]
+
+
+@pytest.mark.parametrize("window", [3, 1000])
+async def test_search_finds_the_same_newest_first_whichever_plan_answers(
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """PostgreSQL looks among the newest articles first, then asks the index: a small window
+    (most matches older than it) and a large one (all within it) give the same pages."""
+    import bot.store.articles as store_articles
+
+    monkeypatch.setattr(store_articles, "PG_SEARCH_WINDOW", window)
+    ids = (
+        await store.add_articles(
+            NewArticle(title=f"Dépêche {i}", text=("marée haute" if i % 4 == 0 else "calme"))
+            for i in range(24)
+        )
+    ).ids
+    matching = [i for n, i in enumerate(ids) if n % 4 == 0][::-1]
+    assert [a.id for a in await store.search("maree", limit=4)] == matching[:4]
+    assert [a.id for a in await store.search("haute mar", limit=4, offset=4)] == matching[4:]
+    assert [a.id for a in await store.search("calme", limit=2)] == ids[:-3:-1]
+    assert await store.search("maree calme") == []

@@ -82,6 +82,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "NEWSBOT_DATABASE_URL=postgresql://bot@localhost/news newsbot db upgrade",
     )
 
+    prune = subcommand(
+        subparsers,
+        "prune",
+        cmd_prune,
+        "Delete what [store] keep_deliveries_days and keep_articles_days let go (sent and "
+        "failed deliveries, old articles), in short batches; never anything still to send.",
+        "newsbot prune --dry-run",
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
+    )
+
     stats = subcommand(
         subparsers,
         "stats",
@@ -245,6 +257,23 @@ async def cmd_db_upgrade(args: argparse.Namespace, config: Config, clock: Clock)
         print(f"{where}: already at revision {after}", file=out())
     else:
         print(f"{where}: upgraded from {before or 'an empty database'} to {after}", file=out())
+    return EXIT_OK
+
+
+# -- prune --------------------------------------------------------------------------------------
+
+
+async def cmd_prune(args: argparse.Namespace, config: Config, clock: Clock) -> int:
+    """Apply the retention periods now (the same as the daily job of `newsbot run`)."""
+    # SQLAlchemy: loaded when the command runs (see bot/cli/_common.py).
+    from bot.services.retention import describe, prune
+
+    store = await open_configured_store(config, clock)
+    try:
+        result = await prune(store, config.store, clock, dry_run=args.dry_run)
+    finally:
+        await store.close()
+    print(describe(result), file=out())
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import Clock
 from bot.errors import StoreError
 from bot.store.base import impatient, is_file_path, lease_owner
-from bot.store.contract import AddResult, ArticleStore, Audience
+from bot.store.contract import AddResult, ArticleStore, Audience, PruneResult
 from bot.store.migrate import current_revision, head_revision, upgrade
 from bot.store.sql import SqlStore, async_url, create_engine, describe_store, redact
 
@@ -23,6 +23,7 @@ __all__ = [
     "AddResult",
     "ArticleStore",
     "Audience",
+    "PruneResult",
     "SqlStore",
     "async_url",
     "current_revision",

@@ -54,6 +54,10 @@ CACHED_CATEGORIES = 10_000
 # the caller is impatient (see `impatient`).
 BUSY_TIMEOUT_MS = 30_000
 _SQLITE_PRAGMAS = (
+    # Only takes effect on a new, empty file (a no-op on an existing one): pages freed by
+    # retention can then be returned to the file system a slice at a time
+    # (`bot.store.retention`), without a VACUUM that would lock the whole database.
+    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",

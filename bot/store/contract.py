@@ -10,6 +10,7 @@
     ChatStore       chats, settings, subscriptions             services.chats
     FeedAdmin       feeds by hand                              services.feeds
     AdminStore      FeedAdmin + counts                         services.admin
+    Retention       deleting what `[store] keep_*_days` let go  services.retention
     ArticleStore    all of them, and `close`                   app, CLI (`SqlStore`)
 
 `Audience` goes the other way: the push rules the store is given (`bot.deliver.rules`).
@@ -38,7 +39,7 @@ Invariants every method keeps:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -74,6 +75,18 @@ class AddResult:
     ids: list[int] = field(default_factory=list)
     duplicates: int = 0
     queued: int = 0
+
+
+@dataclass(slots=True)
+class PruneResult:
+    """What `prune` deleted (or, with `dry_run`, would delete): rows per table, and the
+    SQLite pages handed back to the file system."""
+
+    dry_run: bool = False
+    deliveries: int = 0
+    digests: int = 0
+    articles: int = 0
+    vacuumed_pages: int = 0
 
 
 class Audience(Protocol):
@@ -464,12 +477,32 @@ class AdminStore(FeedAdmin, Protocol):
         cheap enough to ask on every metrics scrape and health check."""
 
 
+class Retention(Protocol):
+    """Bounded growth: deleting, in short batches, what no longer needs keeping."""
+
+    async def prune(
+        self,
+        *,
+        deliveries_before: datetime | None,
+        articles_before: datetime | None,
+        dry_run: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> PruneResult:
+        """Delete deliveries sent or failed before *deliveries_before* (and digests made
+        before it), and articles dated (`sort_time`) before *articles_before* with their
+        summaries, search rows and finished deliveries; None keeps that table whole. Never
+        deletes a delivery pending or being sent, nor an article one is pending for. Each
+        batch is one short transaction; `progress(what, done, total)` is called after each.
+        With `dry_run`, only counts."""
+
+
 class ArticleStore(
     SummaryCache,
     IngestStore,
     DeliveryQueue,
     ChatStore,
     AdminStore,
+    Retention,
     Protocol,
 ):
     """The whole article store: every consumer's protocol. One implementation (`SqlStore`)

@@ -200,6 +200,10 @@ deliveries = Table(
     UniqueConstraint("chat_id", "article_id"),
     Index("ix_deliveries_status_id", "status", "id"),
     Index("ix_deliveries_chat_id_status", "chat_id", "status"),
+    # Retention (migration 0007): the oldest rows first, and an article's deliveries, which
+    # deleting an article looks up (the (chat, article) index cannot serve that).
+    Index("ix_deliveries_created_at", "created_at"),
+    Index("ix_deliveries_article_id", "article_id"),
 )
 
 digests = Table(
