@@ -355,7 +355,7 @@ def create_application(
     async def post_init(application: NewsApplication) -> None:
         services = await runtime.open()
         application.bot_data.services = services
-        await publish_commands(application)
+        await publish_commands(application, config.telegram.admins)
         if deliver:
             await runtime.start_sender(services)
         if updater:  # not the shell: it talks to no Telegram, and the bot beside it has the port
