@@ -534,7 +534,7 @@ def create_application(
             renew_seconds=UPDATES_LEASE_SECONDS / 3,
         )
         if takes_updates(role):
-            await publish_commands(application)
+            await publish_commands(application, config.telegram.admins)
         if deliver:
             await runtime.start_sender(services)
         if updater:  # not the shell: it talks to no Telegram, and the bot beside it has the port

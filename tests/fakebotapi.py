@@ -362,6 +362,8 @@ class FakeBotAPI:
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # A chat's own menus (BotCommandScopeChat): chat id -> language -> commands.
+    chat_commands: dict[int, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
     max_poll_wait: float = 30.0
     record_calls: bool = True
@@ -462,6 +464,13 @@ class FakeBotAPI:
         return f"http://127.0.0.1:{self.port}/bot"
 
     # -- what the user does ---------------------------------------------------------------------
+
+    def know_private_chat(self, user_id: int, first_name: str = "Admin") -> None:
+        """Telegram knows the private chat of `user_id`: they have started the bot before."""
+        with self._lock:
+            self.chats.setdefault(
+                user_id, {"id": user_id, "type": "private", "first_name": first_name}
+            )
 
     def send_message(
         self,
@@ -955,9 +964,9 @@ class FakeBotAPI:
         if method == "setMyCommands":
             return self._set_commands(params)
         if method == "getMyCommands":
-            return self.commands.get(str(params.get("language_code") or ""), [])
+            return self._command_menu(params).get(str(params.get("language_code") or ""), [])
         if method == "deleteMyCommands":
-            self.commands.pop(str(params.get("language_code") or ""), None)
+            self._command_menu(params).pop(str(params.get("language_code") or ""), None)
             return True
         if method == "sendChatAction":
             self._check_thread(_int(params.get("chat_id")) or 0, params)
@@ -1059,8 +1068,25 @@ class FakeBotAPI:
                 raise ApiError("Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(description) <= 256:
                 raise ApiError("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands[str(params.get("language_code") or "")] = commands
+        self._command_menu(params)[str(params.get("language_code") or "")] = commands
         return True
+
+    def _command_menu(self, params: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The menus of a scope, by language: `commands` for the default scope,
+        `chat_commands[chat_id]` for a chat's own (Telegram answers "chat not found" for a
+        chat the bot has never seen, such as an admin who never started it)."""
+        scope = params.get("scope") or {"type": "default"}
+        if not isinstance(scope, dict):
+            raise ApiError("Bad Request: can't parse BotCommandScope JSON object")
+        kind = scope.get("type")
+        if kind == "default":
+            return self.commands
+        if kind != "chat":
+            raise ApiError(f"Bad Request: unsupported command scope {kind!r} in this fake")
+        chat_id = _int(scope.get("chat_id")) or 0
+        if chat_id not in self.chats:
+            raise ApiError("Bad Request: chat not found")
+        return self.chat_commands.setdefault(chat_id, {})
 
     def _check_text(self, params: dict[str, Any]) -> str:
         text = params.get("text")
