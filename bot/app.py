@@ -18,15 +18,23 @@ Periodic work (feed ingestion, the daily retention prune) joins as a `PeriodicJo
 Telegram. The sender is not a periodic
 job but a loop of its own: it polls the queue every `delivery.poll_seconds` (deliveries queued
 by another process) and wakes at once when this process's ingestion queued some.
+
+A process has a role (`ROLES`): `all` takes updates, ingests and sends; `chat` only takes
+updates, `ingest` only ingests, `send` only sends. On PostgreSQL several processes act as one
+bot: each records itself in the store (`processes`, for the start line), the senders share the
+overall rate (`bot.deliver.limiter.SharedSlots`) and are woken by LISTEN/NOTIFY when any
+process queues deliveries, and in polling mode one process at a time holds the "updates" lease
+and calls getUpdates (`bot.chat.application.serve`). On SQLite (one process) none of that runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError
 
@@ -37,11 +45,12 @@ from bot.chat.application import (
     build_application,
     schedule,
 )
-from bot.chat.context import NewsApplication, Services
+from bot.chat.context import NewsApplication, Services, Updates
 from bot.chat.handlers import publish_commands, register
 from bot.chat.outbox import TelegramOutbox, open_outbox
 from bot.clock import Clock
-from bot.config import Config
+from bot.config import ROLES, Config
+from bot.deliver.limiter import SendLimiter, SharedSlots
 from bot.deliver.rules import PushRules
 from bot.deliver.sender import Sender
 from bot.errors import ConfigError
@@ -62,9 +71,30 @@ from bot.services.retention import prune
 from bot.services.sharing import SharingService
 from bot.services.subscriptions import SubscriptionService
 from bot.services.summaries import SummaryService
-from bot.store import PruneResult, SqlStore, open_store
+from bot.store import PruneResult, SqlStore, lease_owner, open_store, redact
+from bot.store.cluster import DeliveryListener, ProcessSeen
 
 log = logging.getLogger(__name__)
+
+# A process not seen for this long is taken for dead (it records itself every HEARTBEAT).
+ALIVE_SECONDS = 30.0
+HEARTBEAT_SECONDS = 10.0
+# How long the "updates" lease lasts unless renewed (a third of it): a killed poller's
+# successor takes over the updates within that.
+UPDATES_LEASE_SECONDS = 10.0
+
+
+def takes_updates(role: str) -> bool:
+    return role in ("all", "chat")
+
+
+def ingests(role: str) -> bool:
+    return role in ("all", "ingest")
+
+
+def sends(role: str) -> bool:
+    return role in ("all", "send")
+
 
 # How long the health check waits for the store (and for the Bot API's getMe) before it says
 # that one does not answer.
@@ -74,9 +104,22 @@ HEALTH_STORE_SECONDS = 5.0
 class Runtime:
     """The long-lived resources of a running bot, opened in post_init, closed in post_shutdown."""
 
-    def __init__(self, config: Config, *, clock: Clock, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock,
+        resolver: Resolver | None = None,
+        role: str = "all",
+    ) -> None:
         self.config = config
         self.clock = clock
+        self.role = role
+        # This process, as the store's processes table and leases know it.
+        self.worker = lease_owner()
+        self.seen: list[ProcessSeen] = []
+        self._presence: asyncio.Task[None] | None = None
+        self._listener: DeliveryListener | None = None
         # DNS for the guarded requests (links users send, pages off a feed's own host); tests
         # answer names themselves (see Fetcher).
         self.resolver = resolver
@@ -140,7 +183,17 @@ class Runtime:
         )
         links = self.config.links
         fetcher = SafeFetcher(links, fetcher=self.fetcher)
-        chats = ChatService(self._store, self.config.summary, clock=self.clock)
+        # Behind a webhook, several processes on one PostgreSQL take a chat's updates in turn:
+        # its preferences are read from the store each time, never from a copy another
+        # process's write has made stale.
+        several = (
+            self._store.dialect == "postgresql"
+            and self.config.telegram.webhook is not None
+            and takes_updates(self.role)
+        )
+        chats = ChatService(
+            self._store, self.config.summary, clock=self.clock, cache_ttl=0 if several else 30.0
+        )
         self.feeds = FeedService(
             self._store, self.config, clock=clock, pipeline=lambda: self.ingest
         )
@@ -161,8 +214,14 @@ class Runtime:
             ),
         )
 
+    @property
+    def clustered(self) -> bool:
+        """Whether processes coordinate through the store (PostgreSQL; SQLite runs one)."""
+        return self.store.dialect == "postgresql"
+
     async def start_sender(self, services: Services) -> Sender:
-        """Start draining the deliveries queue into Telegram, on a Bot of the sender's own."""
+        """Start draining the deliveries queue into Telegram, on a Bot of the sender's own;
+        on PostgreSQL within the rate all processes share, woken by any process's queueing."""
         assert services.subscriptions is not None
         self._outbox = await open_outbox(
             self.config.telegram,
@@ -171,8 +230,21 @@ class Runtime:
             services.subscriptions,
             on_answer=self.watch_api,
         )
-        self.sender = Sender(self.store, self._outbox, self.config.delivery, clock=self.clock)
+        delivery = self.config.delivery
+        limiter = None
+        if self.clustered:
+            limiter = SendLimiter(
+                delivery.messages_per_second,
+                private_interval=1.0 / delivery.private_chat_per_second,
+                group_interval=60.0 / delivery.group_per_minute,
+                clock=self.clock.monotonic,
+                shared=SharedSlots(self.store, delivery.messages_per_second, clock=self.clock),
+            )
+        self.sender = Sender(self.store, self._outbox, delivery, clock=self.clock, limiter=limiter)
         self.sender.start()
+        self._listener = await self.store.listen_deliveries(
+            self.sender.wake, retry=delivery.poll_seconds
+        )
         return self.sender
 
     async def tell_feed_alerts(self) -> int:
@@ -191,10 +263,58 @@ class Runtime:
         """Stop the sender: messages in flight finish, what it claimed goes back to the queue."""
         sender, self.sender = self.sender, None
         outbox, self._outbox = self._outbox, None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
         if sender is not None:
             await sender.stop()
         if outbox is not None:
             await outbox.close()
+
+    # -- several processes -------------------------------------------------------------------
+
+    async def join(self) -> str:
+        """Record this process in the store (PostgreSQL: and keep doing so while it runs);
+        the start line: role, store URL without password, processes seen, rate share."""
+        if self.clustered:
+            started = self.clock.now()
+            self.seen = await self.store.see_process(
+                self.worker, self.role, started, alive_seconds=ALIVE_SECONDS
+            )
+            self._presence = asyncio.create_task(self._keep_seen(started), name="newsbot-seen")
+        return start_line(self.role, self.config, self.seen, clustered=self.clustered)
+
+    async def _keep_seen(self, started: datetime) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                self.seen = await self.store.see_process(
+                    self.worker, self.role, started, alive_seconds=ALIVE_SECONDS
+                )
+            except Exception as exc:
+                log.warning("cannot record this process in the store: %s", exc)
+
+    async def take_updates(self) -> bool:
+        """Take or renew the "updates" lease: whether this process may call getUpdates."""
+        return await self.store.take_lease("updates", self.worker, UPDATES_LEASE_SECONDS)
+
+    async def release_updates(self) -> None:
+        """Give the "updates" lease up (stopping), so another process takes over at once."""
+        if self._store is None or not self.clustered:
+            return
+        with contextlib.suppress(Exception):
+            await self.store.release_lease("updates", self.worker)
+
+    async def leave(self) -> None:
+        """Stop recording this process; the others stop counting it at once."""
+        presence, self._presence = self._presence, None
+        if presence is None:
+            return
+        presence.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await presence
+        with contextlib.suppress(Exception):
+            await self.store.forget_process(self.worker)
 
     async def start_metrics(self, *, sender: bool) -> str | None:
         """Serve `/metrics` and `/healthz` when `[metrics] listen` says where, and record the
@@ -273,6 +393,8 @@ class Runtime:
         close the store if it was opened; safe to call twice."""
         await self.stop_metrics()
         await self.stop_sender()
+        if self._store is not None:
+            await self.leave()
         store, self._store = self._store, None
         ingest, self._ingest = self._ingest, None
         if ingest is not None:
@@ -282,6 +404,31 @@ class Runtime:
             await fetcher.aclose()
         if store is not None:
             await store.close()
+
+
+def start_line(role: str, config: Config, seen: Sequence[ProcessSeen], *, clustered: bool) -> str:
+    """What a process says at start: its role, the store (URL without password), the
+    processes seen on it and this one's share of the overall send rate."""
+    rate = config.delivery.messages_per_second
+    parts = [f"role {role}", f"store {redact(config.store.url)}"]
+    if not clustered:
+        parts.append("processes seen: this one (SQLite: one process)")
+        share = f"{rate:g} messages/s, all of it" if sends(role) else "none (sends nothing)"
+    else:
+        roles = ", ".join(f"{n} {r}" for r in ROLES if (n := sum(1 for p in seen if p.role == r)))
+        parts.append(f"processes seen: {len(seen)} ({roles})")
+        senders = max(1, sum(1 for p in seen if sends(p.role)))
+        if not sends(role):
+            share = "none (sends nothing)"
+        elif senders == 1:
+            share = f"{rate:g} messages/s, all of it (shared through the store)"
+        else:
+            share = (
+                f"{rate:g} messages/s shared by {senders} senders through the store: "
+                f"{rate / senders:.3g}/s each while all send, more while others idle"
+            )
+    parts.append(f"rate share: {share}")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,16 +464,28 @@ PRUNE_INTERVAL = timedelta(days=1)
 PRUNE_FIRST = timedelta(minutes=3)
 
 
-def default_jobs(config: Config) -> tuple[PeriodicJob, ...]:
+async def _tell_feed_alerts(runtime: Runtime) -> object:
+    return await runtime.tell_feed_alerts()
+
+
+def default_jobs(config: Config, role: str = "all") -> tuple[PeriodicJob, ...]:
     """The jobs `newsbot run` schedules. Ingestion ticks every `ingest.tick_seconds` (a minute
     by default) and asks the store which feeds are due: intervals, back-off and Retry-After
     live there, survive restarts and cover feeds added while the bot runs; a tick that finds
-    the previous run still going skips. Retention (`[store] keep_*_days`) runs daily."""
+    the previous run still going skips. Retention (`[store] keep_*_days`) runs daily, in the
+    processes that ingest. A process that sends but does not ingest (`--role send`) tells the
+    admins of the feed changes the ingesting processes recorded, at the same tick (each alert
+    goes out once, whichever process takes it)."""
     tick = timedelta(seconds=config.ingest.tick_seconds)
-    return (
-        PeriodicJob("ingest", tick, _ingest_due, first=min(tick, timedelta(seconds=5))),
-        PeriodicJob("prune", PRUNE_INTERVAL, _prune, first=PRUNE_FIRST),
-    )
+    first = min(tick, timedelta(seconds=5))
+    if ingests(role):
+        return (
+            PeriodicJob("ingest", tick, _ingest_due, first=first),
+            PeriodicJob("prune", PRUNE_INTERVAL, _prune, first=PRUNE_FIRST),
+        )
+    if sends(role):
+        return (PeriodicJob("feed-alerts", tick, _tell_feed_alerts, first=first),)
+    return ()
 
 
 def create_application(
@@ -340,6 +499,8 @@ def create_application(
     concurrency: int = DEFAULT_CONCURRENCY,
     resolver: Resolver | None = None,
     deliver: bool = True,
+    role: str = "all",
+    announce: Callable[[str], None] | None = None,
 ) -> NewsApplication:
     """The bot, ready for `bot.chat.application.serve` (or the shell).
 
@@ -348,19 +509,39 @@ def create_application(
     receive webhooks; `resolver` replaces DNS for the links users send (tests); `deliver` runs
     the sender of subscriptions (not in the shell, whose screen is no chat of the store's);
     `jobs` replaces `default_jobs(config)`. `clock` is the program's one clock, handed to the
-    store, the services, ingest and sender.
+    store, the services, ingest and sender. `role` (one of `ROLES`) says what this process
+    does; `announce`, when given, records the process in the store and is told the start line
+    (`start_line`).
     """
-    runtime = Runtime(config, clock=clock, resolver=resolver)
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    runtime = Runtime(config, clock=clock, resolver=resolver, role=role)
+    deliver = deliver and sends(role)
+    if jobs is None:
+        jobs = default_jobs(config, role)
+
+    async def lease() -> bool:
+        # On SQLite the one process polls, as it always did.
+        return await runtime.take_updates() if runtime.clustered else True
 
     async def post_init(application: NewsApplication) -> None:
         services = await runtime.open()
         application.bot_data.services = services
-        await publish_commands(application)
+        application.bot_data.updates = Updates(
+            take=takes_updates(role),
+            lease=lease,
+            release=runtime.release_updates,
+            renew_seconds=UPDATES_LEASE_SECONDS / 3,
+        )
+        if takes_updates(role):
+            await publish_commands(application, config.telegram.admins)
         if deliver:
             await runtime.start_sender(services)
         if updater:  # not the shell: it talks to no Telegram, and the bot beside it has the port
             runtime.api_probe = application.bot.get_me
             await runtime.start_metrics(sender=deliver)
+        if announce is not None:
+            announce(await runtime.join())
 
     async def post_stop(application: NewsApplication) -> None:
         await runtime.stop_sender()  # while the bot can still send
@@ -384,7 +565,7 @@ def create_application(
         on_answer=runtime.watch_api,
     )
     register(application)
-    for job in default_jobs(config) if jobs is None else jobs:
+    for job in jobs:
         schedule(application, job.name, job.interval, _bind(job, runtime), job.first)
     return application
 

@@ -35,6 +35,9 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 MAX_INTERVAL_MINUTES = 366 * 24 * 60
 MAX_SECONDS = 86_400.0
 MAX_COUNT = 2**31 - 1
+# What a `newsbot run` process does (`--role`): everything, or only the updates (chat),
+# fetching feeds (ingest) or delivering subscriptions (send).
+ROLES = ("all", "chat", "ingest", "send")
 # Retention periods: a hundred years is "forever" in all but name.
 MAX_KEEP_DAYS = 36_500
 

@@ -38,6 +38,16 @@ Errors, as Telegram words them (PTB turns them into RetryAfter, ChatMigrated, Fo
 
 `chat_id` limits a failure to calls for that chat; `times` repeats it.
 
+Telegram's flood limits, when asked for (`FakeBotAPI(flood=FloodLimits(per_second=30))`): a
+message is refused with 429 and a `retry_after` when the server already accepted `per_second`
+messages in the last second (a sliding window), one in the last second to that private chat,
+or 20 in the last minute to that group; every accepted message is timestamped on arrival in
+`sends` (monotonic time, chat id), and the refusals are counted in `flood_refused`.
+
+One consumer per token, as Telegram: a getUpdates arriving while another waits ends the
+waiting one with 409 Conflict ("terminated by other getUpdates request"), and getUpdates while
+a webhook is set is a 409 too.
+
 Forum topics (a supergroup with topics, `is_forum`):
 
     thread = api.create_topic(-100123, "Économie")     # the topic's message_thread_id
@@ -311,6 +321,38 @@ class _Failure:
         return self.chat_id is None or str(params.get("chat_id")) == str(self.chat_id)
 
 
+# Methods that post a message in a chat, which Telegram's flood limits count.
+SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"})
+CONFLICT_POLL = (
+    "Conflict: terminated by other getUpdates request; make sure that only one bot instance "
+    "is running"
+)
+CONFLICT_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+    "delete the webhook first"
+)
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Telegram's broadcast limits: messages per second overall (sliding window), the least
+    interval between two messages to a private chat, messages per minute to a group."""
+
+    per_second: int = 30
+    private_interval: float = 1.0
+    group_per_minute: int = 20
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """Most of `times` (sorted) in any one second, as a sliding window."""
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while times[start] <= t - 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 @dataclass
 class FakeBotAPI:
     """The server and everything it remembers. Thread-safe; start with `start()` or `with`."""
@@ -320,6 +362,8 @@ class FakeBotAPI:
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     commands: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    # A chat's own menus (BotCommandScopeChat): chat id -> language -> commands.
+    chat_commands: dict[int, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
     max_poll_wait: float = 30.0
     record_calls: bool = True
@@ -332,6 +376,8 @@ class FakeBotAPI:
     # (401), a proxy that does not know the method (404), a conflict (409), a broken server
     # (500) or one that does not speak JSON, as `newsbot run` meets them at start-up.
     get_me_answer: tuple[int, bytes] | None = None
+    # Telegram's flood limits, enforced when set (see the module docstring).
+    flood: FloodLimits | None = None
     # Telegram down behind its front proxy: while set, every call is answered 502 Bad Gateway
     # (counted in `bad_gateways`), as when the Bot API is unreachable. See `outage`.
     down: bool = False
@@ -359,6 +405,13 @@ class FakeBotAPI:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.counts: dict[str, int] = {}
+        # (monotonic arrival time, chat id) of every message accepted; 429s by limit.
+        self.sends: list[tuple[float, int]] = []
+        self.flood_refused: dict[str, int] = {}
+        self._window: list[float] = []  # accepted in the last second, oldest first
+        self._private_last: dict[int, float] = {}
+        self._group_recent: dict[int, list[float]] = {}
+        self._polls = 0  # getUpdates calls so far: a waiting one ends when another comes
         self._photos: dict[str, str | None] = {}  # photo URL -> refusal (None: an image)
         self._photo_lock = threading.Lock()
 
@@ -412,6 +465,13 @@ class FakeBotAPI:
 
     # -- what the user does ---------------------------------------------------------------------
 
+    def know_private_chat(self, user_id: int, first_name: str = "Admin") -> None:
+        """Telegram knows the private chat of `user_id`: they have started the bot before."""
+        with self._lock:
+            self.chats.setdefault(
+                user_id, {"id": user_id, "type": "private", "first_name": first_name}
+            )
+
     def send_message(
         self,
         user: User,
@@ -447,6 +507,17 @@ class FakeBotAPI:
                 message["message_thread_id"] = thread_id
                 message["is_topic_message"] = True
             return self._queue("message", message)
+
+    def webhook_update(self, user: User, text: str) -> dict[str, Any]:
+        """The update Telegram would POST to a webhook for `user` sending `text` in their
+        private chat (not queued for getUpdates)."""
+        with self._lock:
+            self.users[user.id] = user
+            chat = {"id": user.id, "type": "private", "first_name": user.first_name}
+            self.chats[user.id] = chat
+            message = self._incoming(chat, text)
+            message["from"] = user.as_json()
+            return {"update_id": next(self._update_ids), "message": message}
 
     def create_topic(self, chat_id: int, name: str, title: str = "forum") -> int:
         """A forum topic in the supergroup `chat_id` (made a forum if it was not); its
@@ -757,7 +828,10 @@ class FakeBotAPI:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         if method == "getUpdates":
             # Not recorded: polling would drown the interesting calls.
-            return 200, {"ok": True, "result": self._get_updates(params)}
+            try:
+                return 200, {"ok": True, "result": self._get_updates(params)}
+            except ApiError as exc:
+                return exc.code, {"ok": False, "error_code": exc.code, "description": str(exc)}
         if method == "sendPhoto":  # fetch the picture, outside the lock, as Telegram would
             params = {**params, "_photo_error": self._probe_photo(params.get("photo"))}
         call = Call(method, params)
@@ -775,7 +849,13 @@ class FakeBotAPI:
                 chat_id = params.get("chat_id")
                 if chat_id is not None and _int(chat_id) in self.blocked:
                     raise ApiError(BLOCKED, 403)
+                flooded = method in SEND_METHODS and self.flood is not None
+                if flooded:
+                    now = time.monotonic()
+                    self._check_flood(_int(chat_id) or 0, now)
                 call.result = self._dispatch(method, params)
+                if flooded:
+                    self._count_send(_int(chat_id) or 0, now)
             except ApiError as exc:
                 call.ok, call.error = False, exc.description
                 body: dict[str, Any] = {
@@ -788,12 +868,50 @@ class FakeBotAPI:
                 return exc.code, body
         return 200, {"ok": True, "result": call.result}
 
+    def _check_flood(self, chat_id: int, now: float) -> None:
+        """ApiError 429 if a message to *chat_id* now exceeds a flood limit (lock held)."""
+        limits = self.flood
+        assert limits is not None
+        window = self._window
+        while window and window[0] <= now - 1.0:
+            window.pop(0)
+        if len(window) >= limits.per_second:
+            self._flood("overall", window[0] + 1.0 - now)
+        if chat_id > 0:
+            last = self._private_last.get(chat_id)
+            if last is not None and now - last < limits.private_interval:
+                self._flood("private chat", last + limits.private_interval - now)
+        else:
+            recent = self._group_recent.setdefault(chat_id, [])
+            while recent and recent[0] <= now - 60.0:
+                recent.pop(0)
+            if len(recent) >= limits.group_per_minute:
+                self._flood("group", recent[0] + 60.0 - now)
+
+    def _flood(self, limit: str, wait: float) -> None:
+        self.flood_refused[limit] = self.flood_refused.get(limit, 0) + 1
+        seconds = max(1, int(wait + 0.999))
+        raise ApiError(f"Too Many Requests: retry after {seconds}", 429, {"retry_after": seconds})
+
+    def _count_send(self, chat_id: int, now: float) -> None:
+        self._window.append(now)
+        if chat_id > 0:
+            self._private_last[chat_id] = now
+        else:
+            self._group_recent.setdefault(chat_id, []).append(now)
+        self.sends.append((now, chat_id))
+
     def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = min(float(params.get("timeout") or 0), self.max_poll_wait)
         deadline = time.monotonic() + timeout
         with self._lock:
+            if self.webhook.get("url"):
+                raise ApiError(CONFLICT_WEBHOOK, 409)
+            self._polls += 1
+            mine = self._polls
+            self._lock.notify_all()  # a getUpdates waiting ends: one consumer per token
             if "allowed_updates" in params:
                 wanted = params.get("allowed_updates") or []
                 self._allowed_updates = frozenset(wanted) if wanted else None
@@ -803,6 +921,8 @@ class FakeBotAPI:
                     self._confirmed = offset
                     self._lock.notify_all()
             while True:
+                if self._polls != mine:
+                    raise ApiError(CONFLICT_POLL, 409)
                 self._drop_unwanted()
                 if self._updates or self.down:
                     break
@@ -844,9 +964,9 @@ class FakeBotAPI:
         if method == "setMyCommands":
             return self._set_commands(params)
         if method == "getMyCommands":
-            return self.commands.get(str(params.get("language_code") or ""), [])
+            return self._command_menu(params).get(str(params.get("language_code") or ""), [])
         if method == "deleteMyCommands":
-            self.commands.pop(str(params.get("language_code") or ""), None)
+            self._command_menu(params).pop(str(params.get("language_code") or ""), None)
             return True
         if method == "sendChatAction":
             self._check_thread(_int(params.get("chat_id")) or 0, params)
@@ -948,8 +1068,25 @@ class FakeBotAPI:
                 raise ApiError("Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(description) <= 256:
                 raise ApiError("Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands[str(params.get("language_code") or "")] = commands
+        self._command_menu(params)[str(params.get("language_code") or "")] = commands
         return True
+
+    def _command_menu(self, params: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The menus of a scope, by language: `commands` for the default scope,
+        `chat_commands[chat_id]` for a chat's own (Telegram answers "chat not found" for a
+        chat the bot has never seen, such as an admin who never started it)."""
+        scope = params.get("scope") or {"type": "default"}
+        if not isinstance(scope, dict):
+            raise ApiError("Bad Request: can't parse BotCommandScope JSON object")
+        kind = scope.get("type")
+        if kind == "default":
+            return self.commands
+        if kind != "chat":
+            raise ApiError(f"Bad Request: unsupported command scope {kind!r} in this fake")
+        chat_id = _int(scope.get("chat_id")) or 0
+        if chat_id not in self.chats:
+            raise ApiError("Bad Request: chat not found")
+        return self.chat_commands.setdefault(chat_id, {})
 
     def _check_text(self, params: dict[str, Any]) -> str:
         text = params.get("text")

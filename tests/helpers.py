@@ -344,6 +344,7 @@ async def running_bot(
     delivery: DeliveryConfig | None = None,
     deliver: bool = True,
     admins: tuple[int, ...] = (),
+    admins_known: bool = True,
     clock: FakeClock | None = None,
     metrics: MetricsConfig | None = None,
     ingest: IngestConfig | None = None,
@@ -352,9 +353,13 @@ async def running_bot(
     feeds are *feeds* only: never the built-in public ones; `links` and `resolver` set how it
     fetches the links users send; `delivery` its sender's limits (`deliver=False`: no sender,
     the test runs its own); `clock` the one clock of the bot (a fresh `FakeClock` by
-    default); `metrics` its `[metrics]` port (none by default)."""
+    default); `metrics` its `[metrics]` port (none by default). The `admins` have started the
+    bot before (Telegram knows their chats) unless `admins_known` is false."""
     clock = clock or FakeClock()
     api = (api or FakeBotAPI()).start()
+    if admins_known:
+        for admin in admins:
+            api.know_private_chat(admin)
     config = Config(
         telegram=TelegramConfig(token=api.token, api_base_url=api.base_url, admins=admins),
         store=StoreConfig(url=store_url),

@@ -82,15 +82,44 @@ async def test_start_welcomes_in_the_users_language_with_buttons(bot: Bot) -> No
     assert shown(latest).startswith("📰 Latest articles · 1–5 of 11")
 
 
+ADMIN = User(id=909, first_name="Inès", language_code="fr")
+
+MENU = ["latest", "categories", "search", "summary", "full", "summarize"]
+MENU += ["subscribe", "unsubscribe", "subscriptions", "digest", "quiet", "timezone"]
+MENU += ["pause", "resume", "format", "settings", "language", "help", "start"]
+ADMIN_MENU = [*MENU[:-2], "stats", "feeds", "addfeed", "delfeed", "help", "start"]
+
+
 async def test_commands_menu_is_published_in_both_languages(bot: Bot) -> None:
-    names = ["latest", "categories", "search", "summary", "full", "summarize"]
-    names += ["subscribe", "unsubscribe", "subscriptions", "digest", "quiet", "timezone"]
-    names += ["pause", "resume", "format", "settings", "language", "stats", "feeds", "addfeed"]
-    names += ["delfeed", "help", "start"]
-    assert [c["command"] for c in bot.api.commands[""]] == names
-    assert [c["command"] for c in bot.api.commands["fr"]] == names
+    assert [c["command"] for c in bot.api.commands[""]] == MENU
+    assert [c["command"] for c in bot.api.commands["fr"]] == MENU
     assert bot.api.commands["fr"][0]["description"] == "Les derniers articles"
     assert bot.api.commands[""][0]["description"] == "The latest articles"
+    assert bot.api.chat_commands == {}  # no admins configured: nobody gets the admins' menu
+
+
+async def test_the_admins_commands_are_in_the_admins_menu_and_help_only(tmp_path: Path) -> None:
+    """Others get the unknown-command answer for /stats, /feeds, /addfeed and /delfeed, so
+    their menu and /help do not offer them; an admin's do, as soon as Telegram knows the
+    admin's chat (at start-up if they have talked to the bot, else at their /start)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    ids = await seed(url)
+    async with running_bot(url, ids, admins=(ADMIN.id,), admins_known=False) as bot:
+        assert bot.api.chat_commands == {}  # the admin never wrote: "chat not found", logged
+        bot.allowed_failures += 1
+        await bot.send("/start", user=ADMIN)
+        menus = bot.api.chat_commands[ADMIN.id]
+        assert [c["command"] for c in menus[""]] == ADMIN_MENU
+        assert [c["command"] for c in menus["fr"]] == ADMIN_MENU
+        assert [c["command"] for c in bot.api.commands[""]] == MENU
+
+        own = shown(only(await bot.send("/help", user=ADMIN), "sendMessage"))
+        other = shown(only(await bot.send("/help", user=EN), "sendMessage"))
+        for command in ("/stats", "/feeds", "/addfeed", "/delfeed"):
+            assert f"\n{command} " in own
+            assert command not in other
+        await bot.send("/start", user=EN)
+        assert set(bot.api.chat_commands) == {ADMIN.id}  # nobody else got a menu of their own
 
 
 async def test_deep_link_opens_the_article(bot: Bot) -> None:
@@ -700,7 +729,7 @@ async def test_webhook_mode_with_secret_token(tmp_path: Path) -> None:
 async def test_run_refuses_a_missing_or_rejected_token(tmp_path: Path) -> None:
     import argparse
 
-    args = argparse.Namespace(poll_timeout=1.0, concurrency=None)
+    args = argparse.Namespace(poll_timeout=1.0, concurrency=None, role="all")
     url = f"sqlite+aiosqlite:///{tmp_path / 'token.db'}"
     with pytest.raises(ConfigError, match=r"telegram\.token: missing"):
         await cmd_run(args, Config(store=StoreConfig(url=url)), FakeClock())

@@ -112,6 +112,9 @@ async def test_addfeed_checks_the_feed_first_and_ingests_its_first_items(
     latest = answer(await bot.send("/latest sport", user=ADMIN))
     assert "Sport 2 & co" in latest and "1–3 sur 3" in latest
     assert await add(server.url("/sport.xml")) == "Ce flux existe déjà : #1. /feeds pour le voir."
+    # The same feed spelt otherwise (scheme case, a tracking parameter) is the same feed.
+    other = server.url("/sport.xml").replace("http://", "HTTP://") + "?utm_source=tg"
+    assert await add(other) == "Ce flux existe déjà : #1. /feeds pour le voir."
     # A category given wins; a language is the last word when it looks like one.
     assert (await add(f"{server.url('/notes.xml')} Vie locale fr")).startswith(
         "✅ Flux #2 ajouté : Notes local\nRubrique : Vie locale · 2 nouveaux articles"

@@ -14,10 +14,13 @@ from telegram.ext import CommandHandler
 from bot.app import create_application
 from bot.chat import render
 from bot.chat.handlers import publish_commands
+from bot.chat.i18n import COMMANDS
 from bot.config import Config, TelegramConfig, load_config
 from bot.models import INTERFACE_LANGUAGES
-from tests.fakebotapi import FakeBotAPI, parse_html
+from tests.fakebotapi import FakeBotAPI, User, parse_html
 from tests.helpers import FakeClock
+
+ADMIN = User(id=909, first_name="Inès", language_code="fr")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,28 +50,39 @@ def commands() -> set[str]:
     return found
 
 
+def admin_commands(language: str) -> set[str]:
+    return {doc.name for doc in COMMANDS[language] if doc.admin}
+
+
 @pytest.mark.parametrize("language", INTERFACE_LANGUAGES)
 def test_help_documents_exactly_the_handled_commands(commands: set[str], language: str) -> None:
-    help_text = parse_html(render.help_view(language).text)
+    """An admin's /help has every command; anyone else's all but the admins' ones."""
+    assert admin_commands(language) == {"stats", "feeds", "addfeed", "delfeed"}
+    help_text = parse_html(render.help_view(language, admin=True).text)
     assert mentioned(help_text) == commands
     for command in commands:
         assert re.search(rf"^/{command}\b.* — ", help_text, re.M), f"/{command} has no line"
+    users = parse_html(render.help_view(language).text)
+    assert mentioned(users) == commands - admin_commands(language)
 
 
 def test_the_command_menu_lists_exactly_the_handled_commands(commands: set[str]) -> None:
     with FakeBotAPI() as api:
         config = Config(telegram=TelegramConfig(token=api.token, api_base_url=api.base_url))
         application = create_application(config, clock=FakeClock(), rate_limit=False)
+        api.know_private_chat(ADMIN.id)  # the admin has started the bot before
 
         async def publish() -> None:
             async with application:
-                await publish_commands(application)
+                await publish_commands(application, admins=(ADMIN.id,))
 
         asyncio.run(publish())
     for language in ("", *INTERFACE_LANGUAGES):
         if language == "en":
             continue  # English is the default menu ("")
-        assert {c["command"] for c in api.commands[language]} == commands, language
+        admins_only = admin_commands(language or "en")
+        assert {c["command"] for c in api.commands[language]} == commands - admins_only
+        assert {c["command"] for c in api.chat_commands[ADMIN.id][language]} == commands
 
 
 def test_the_readme_documents_the_handled_commands(commands: set[str]) -> None:

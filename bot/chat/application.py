@@ -14,6 +14,7 @@ another's), updates of the same chat in order (`PerChatUpdateProcessor`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import weakref
@@ -24,12 +25,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import Update
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder, BaseUpdateProcessor, ExtBot, JobQueue
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot import metrics
-from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContext
+from bot.chat.context import CONTEXT_TYPES, BotData, NewsApplication, NewsContext, Updates
 from bot.chat.handlers import UPDATE_TYPES, update_command
 from bot.config import TelegramConfig, WebhookConfig
 from bot.errors import ConfigError, NewsbotError
@@ -293,6 +294,19 @@ async def _serve(
         updater = application.updater
         if updater is None:
             raise RuntimeError("serve() needs an application built with an updater")
+        updates = application.bot_data.updates
+        if not updates.take:
+            await application.start()
+            if ready is not None:
+                ready(f"@{application.bot.username} takes no updates (its role)")
+            try:
+                await stop.wait()
+            finally:
+                await application.stop()
+            return
+        if webhook is None and updates.lease is not None:
+            await _serve_polling_by_lease(application, stop, updates, poll_timeout, ready)
+            return
         if webhook is not None:
             await updater.start_webhook(
                 listen=webhook.listen,
@@ -305,7 +319,9 @@ async def _serve(
             how = f"webhook on {webhook.listen}:{webhook.port} for {webhook.url}"
         else:
             await updater.start_polling(
-                timeout=timedelta(seconds=poll_timeout), allowed_updates=ALLOWED_UPDATES
+                timeout=timedelta(seconds=poll_timeout),
+                allowed_updates=ALLOWED_UPDATES,
+                error_callback=_PollingErrors(),
             )
             how = "long polling"
         try:
@@ -321,6 +337,87 @@ async def _serve(
         finally:
             if updater.running:
                 await updater.stop()
+
+
+class _PollingErrors:
+    """PTB's error callback for getUpdates: a 409 Conflict (another process polls with this
+    token, or a webhook is set) is said once, not once per retry, and PTB goes on retrying
+    with back-off, so this process takes the updates as soon as the other one stops. Other
+    errors are logged as PTB does."""
+
+    def __init__(self) -> None:
+        self.conflicts = 0
+
+    def __call__(self, exc: TelegramError) -> None:
+        if isinstance(exc, Conflict):
+            self.conflicts += 1
+            if self.conflicts == 1:
+                log.warning(
+                    "getUpdates: 409 Conflict (%s): another process takes this bot's updates; "
+                    "this one goes on with its other work and retries, taking the updates "
+                    "when the other stops (said once)",
+                    exc.message,
+                )
+            return
+        log.error("polling for updates failed: %s", exc, exc_info=exc)
+
+
+async def _serve_polling_by_lease(
+    application: NewsApplication,
+    stop: asyncio.Event,
+    updates: Updates,
+    poll_timeout: float,
+    ready: Callable[[str], None] | None,
+) -> None:
+    """Long polling by whichever process holds the "updates" lease: Telegram lets one
+    consumer call getUpdates per token. This process polls while it holds the lease (renewed
+    every `renew_seconds`), waits while another does (said once in the log), and takes over
+    when that one stops or dies (its lease then runs out)."""
+    updater = application.updater
+    assert updater is not None and updates.lease is not None
+    errors = _PollingErrors()
+    username = application.bot.username
+    await application.start()
+    said_standby = False
+    try:
+        while not stop.is_set():
+            try:
+                held = await updates.lease()
+            except Exception as exc:  # the store is down: keep doing what we did
+                log.warning("cannot take or renew the updates lease: %s", exc)
+                held = updater.running
+            if held and not updater.running:
+                await updater.start_polling(
+                    timeout=timedelta(seconds=poll_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                    error_callback=errors,
+                )
+                if said_standby:
+                    log.warning("this process takes the updates now (the other one stopped)")
+                if ready is not None:
+                    ready(f"@{username} is receiving updates by long polling")
+                    ready = None
+            elif not held and updater.running:
+                log.warning("another process took the updates lease; this one stops polling")
+                await updater.stop()
+            if not held and not said_standby:
+                said_standby = True
+                log.warning(
+                    "another process takes this bot's updates (long polling allows one); this "
+                    "one goes on with its other work and takes the updates when that one stops"
+                )
+                if ready is not None:
+                    ready(f"@{username} waits for the updates another process takes")
+                    ready = None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), updates.renew_seconds)
+    finally:
+        log.info("stopping: finishing the updates in flight")
+        if updater.running:
+            await updater.stop()
+        await application.stop()
+        if updates.release is not None:
+            await updates.release()
 
 
 def schedule(

@@ -8,6 +8,7 @@ that raises at once instead of failing later on a None.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,11 +41,25 @@ class Services:
     feeds: FeedService | None = None  # the bot's admins' /feeds, /addfeed, /delfeed
 
 
+@dataclass(frozen=True, slots=True)
+class Updates:
+    """Whether this process takes updates (its role), and in polling mode the lease that says
+    which one process calls getUpdates when several share a store: `lease()` takes or renews
+    it and says whether this process holds it, `release()` gives it up. Without a lease, this
+    process polls as the only one."""
+
+    take: bool = True
+    lease: Callable[[], Awaitable[bool]] | None = None
+    release: Callable[[], Awaitable[None]] | None = None
+    renew_seconds: float = 3.0
+
+
 class BotData:
-    """The application's `bot_data`: the services, once started."""
+    """The application's `bot_data`: the services, once started, and who takes updates."""
 
     def __init__(self) -> None:
         self.services: Services | None = None
+        self.updates = Updates()
 
 
 class NewsContext(CallbackContext[ExtBot[Any], dict[Any, Any], dict[Any, Any], BotData]):

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from telegram import (
+    Bot,
     BotCommand,
+    BotCommandScopeChat,
     CallbackQuery,
     InlineQueryResultArticle,
     InputTextMessageContent,
@@ -114,12 +116,25 @@ async def start(update: Update, context: NewsContext) -> None:
         await _reply(update, context, view)
         return
     await _reply(update, context, render.welcome(prefs.language, context.bot.first_name))
+    chat = update.effective_chat
+    if chat is not None and chat.type == "private" and _is_admin(update, context):
+        # An admin who had never started the bot got no menu of their own at start-up
+        # (Telegram knew no such chat): now it does.
+        await _publish_admin_menu(context.bot, chat.id)
+
+
+def _is_admin(update: Update, context: NewsContext) -> bool:
+    """Whether the update comes from one of the bot's admins (`telegram.admins`)."""
+    user = update.effective_user
+    admin = context.services.admin
+    return admin is not None and admin.is_admin(user.id if user else None)
 
 
 async def help_command(update: Update, context: NewsContext) -> None:
     """List every command with an example."""
     prefs = await context.preferences(update)
-    await _reply(update, context, render.help_view(prefs.language, context.bot.username))
+    view = render.help_view(prefs.language, context.bot.username, admin=_is_admin(update, context))
+    await _reply(update, context, view)
 
 
 async def latest(update: Update, context: NewsContext) -> None:
@@ -739,12 +754,32 @@ def register(application: NewsApplication) -> None:
     )
 
 
-def bot_commands(language: str) -> list[BotCommand]:
-    """The command menu in `language`."""
-    return [BotCommand(doc.name, doc.menu) for doc in COMMANDS[language]]
+def bot_commands(language: str, *, admin: bool = False) -> list[BotCommand]:
+    """The command menu in `language`; the admins' commands only in an admin's menu."""
+    return [BotCommand(doc.name, doc.menu) for doc in COMMANDS[language] if admin or not doc.admin]
 
 
-async def publish_commands(application: NewsApplication) -> None:
-    """Set the command menu: English by default, French for users whose Telegram is French."""
-    await application.bot.set_my_commands(bot_commands("en"))
-    await application.bot.set_my_commands(bot_commands("fr"), language_code="fr")
+async def publish_commands(application: NewsApplication, admins: Iterable[int] = ()) -> None:
+    """Set the command menu: English by default, French for users whose Telegram is French;
+    each of the bot's admins gets a menu of their own (scope: their private chat) that adds
+    the admins' commands. Telegram refuses that scope for an admin who never started the bot
+    ("chat not found"): that admin is named in the log and the others still get theirs."""
+    bot = application.bot
+    await bot.set_my_commands(bot_commands("en"))
+    await bot.set_my_commands(bot_commands("fr"), language_code="fr")
+    for user_id in sorted(set(admins)):
+        await _publish_admin_menu(bot, user_id)
+
+
+async def _publish_admin_menu(bot: Bot, user_id: int) -> None:
+    """The admins' menu in `user_id`'s private chat, in both languages."""
+    scope = BotCommandScopeChat(user_id)
+    try:
+        await bot.set_my_commands(bot_commands("en", admin=True), scope=scope)
+        await bot.set_my_commands(bot_commands("fr", admin=True), scope=scope, language_code="fr")
+    except BadRequest as exc:
+        log.warning(
+            "admin %s gets the common command menu until they /start the bot: %s",
+            user_id,
+            exc.message,
+        )

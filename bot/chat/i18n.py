@@ -104,6 +104,9 @@ class CommandDoc:
     args: str  # argument synopsis, HTML ("" for none)
     help: str  # one line for /help, HTML
     examples: tuple[str, ...]
+    # For `telegram.admins` only: in their command menu and /help, nobody else's (others get
+    # the unknown-command answer, so listing it to them would only invite that answer).
+    admin: bool = False
 
 
 COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
@@ -229,6 +232,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "",
             "pour les administrateurs du bot : articles, flux en échec, discussions, envois",
             ("/stats",),
+            admin=True,
         ),
         CommandDoc(
             "feeds",
@@ -236,6 +240,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "[<i>page</i>]",
             "pour les administrateurs du bot : les flux, leur état, un bouton pour chacun",
             ("/feeds", "/feeds 2"),
+            admin=True,
         ),
         CommandDoc(
             "addfeed",
@@ -243,6 +248,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "<i>url</i> [<i>rubrique</i>] [<i>langue</i>]",
             "pour les administrateurs du bot : vérifier puis ajouter un flux RSS ou Atom",
             ("/addfeed https://exemple.fr/rss.xml", "/addfeed https://exemple.fr/rss Sport fr"),
+            admin=True,
         ),
         CommandDoc(
             "delfeed",
@@ -250,6 +256,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "<i>numéro</i>",
             "pour les administrateurs du bot : retirer un flux (ses articles restent)",
             ("/delfeed 12",),
+            admin=True,
         ),
         CommandDoc("help", "Toutes les commandes", "", "cette aide", ("/help",)),
         CommandDoc("start", "Accueil", "", "l’accueil", ("/start",)),
@@ -374,6 +381,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "",
             "for the bot's admins: articles, failing feeds, chats, deliveries",
             ("/stats",),
+            admin=True,
         ),
         CommandDoc(
             "feeds",
@@ -381,6 +389,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "[<i>page</i>]",
             "for the bot's admins: the feeds, their state, buttons for each",
             ("/feeds", "/feeds 2"),
+            admin=True,
         ),
         CommandDoc(
             "addfeed",
@@ -388,6 +397,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "<i>url</i> [<i>category</i>] [<i>language</i>]",
             "for the bot's admins: check, then add an RSS or Atom feed",
             ("/addfeed https://example.org/rss.xml", "/addfeed https://example.org/rss Sport en"),
+            admin=True,
         ),
         CommandDoc(
             "delfeed",
@@ -395,6 +405,7 @@ COMMANDS: dict[str, tuple[CommandDoc, ...]] = {
             "<i>number</i>",
             "for the bot's admins: remove a feed (its articles stay)",
             ("/delfeed 12",),
+            admin=True,
         ),
         CommandDoc("help", "Every command", "", "this help", ("/help",)),
         CommandDoc("start", "Welcome", "", "the welcome message", ("/start",)),

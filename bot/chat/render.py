@@ -189,11 +189,13 @@ def welcome(language: str, bot_name: str) -> View:
     )
 
 
-def help_view(language: str, bot_username: str | None = None) -> View:
+def help_view(language: str, bot_username: str | None = None, *, admin: bool = False) -> View:
     """/help: every command with its arguments, what it does and an example; then links and
-    inline mode (`@bot_username words`)."""
+    inline mode (`@bot_username words`). The bot's admins also see their own commands."""
     lines = [t(language, "help_title"), ""]
     for doc in COMMANDS[language]:
+        if doc.admin and not admin:
+            continue
         synopsis = f"/{doc.name} {doc.args}".rstrip()
         examples = " · ".join(f"<code>{escape(e)}</code>" for e in doc.examples)
         lines.append(f"{synopsis} — {doc.help}\n    {examples}")

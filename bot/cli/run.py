@@ -16,7 +16,7 @@ import sys
 from bot.cli._common import EXIT_OK, err, subcommand
 from bot.cli.store import import_sample
 from bot.clock import Clock
-from bot.config import Config
+from bot.config import ROLES, Config
 from bot.errors import ConfigError
 from bot.models import INTERFACE_LANGUAGES
 
@@ -45,6 +45,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="updates handled at once, across chats; one chat's are always in order (default: 2)",
+    )
+    parser.add_argument(
+        "--role",
+        choices=ROLES,
+        default="all",
+        help="what this process does: all (default), chat (takes updates), ingest (fetches "
+        "feeds), send (delivers subscriptions); several processes share one PostgreSQL store",
     )
     parser.add_argument(
         "--poll-timeout",
@@ -88,7 +95,22 @@ async def cmd_run(args: argparse.Namespace, config: Config, clock: Clock) -> int
     concurrency = DEFAULT_CONCURRENCY if args.concurrency is None else args.concurrency
     if concurrency < 1:
         raise ConfigError("--concurrency: expected a positive integer")
-    application = create_application(config, clock=clock, concurrency=concurrency)
+    # The start line (role, store, processes seen, rate share) is said once the bot is up,
+    # so that a failure at start-up stays one line.
+    started: list[str] = []
+
+    def on_ready(how: str) -> None:
+        for line in started:
+            err(f"newsbot run: {line}")
+        err(f"newsbot run: {how}; Ctrl-C stops")
+
+    application = create_application(
+        config,
+        clock=clock,
+        concurrency=concurrency,
+        role=args.role,
+        announce=started.append,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
@@ -108,7 +130,7 @@ async def cmd_run(args: argparse.Namespace, config: Config, clock: Clock) -> int
             stop,
             webhook=webhook,
             poll_timeout=args.poll_timeout,
-            ready=lambda how: err(f"newsbot run: {how}; Ctrl-C stops"),
+            ready=on_ready,
         )
     finally:
         for sig in signals:
@@ -137,6 +159,15 @@ async def cmd_shell(args: argparse.Namespace, config: Config, clock: Clock) -> i
         err(f"newsbot shell: sample articles: {report.summary_line()}")
     interactive = sys.stdin.isatty()
     screen = Screen(sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
+    # The start line (role, store, processes seen, rate share) is said once the bot is up,
+    # so that a failure at start-up stays one line.
+    started: list[str] = []
+
+    def on_ready(how: str) -> None:
+        for line in started:
+            err(f"newsbot run: {line}")
+        err(f"newsbot run: {how}; Ctrl-C stops")
+
     application = create_application(
         config,
         clock=clock,

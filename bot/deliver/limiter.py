@@ -18,6 +18,11 @@ slot (milliseconds, tens of them when a shared machine stalls). So a send is als
 until the send `per_second` places before it got its answer at least a second ago: that one
 arrived before its answer, this one arrives after now, so no second of arrivals holds more than
 `per_second` messages, whatever the delays. Use `async with limiter.slot(chat_id): send()`.
+
+Several processes on one PostgreSQL share the overall rate through the store (`SharedSlots`):
+each send also takes a slot of the shared rate, so that together they send at most
+`per_second`, and a process alone (the others idle) gets all of it. The per-chat limits hold
+across processes without it: a chat is claimed by one sender at a time.
 """
 
 from __future__ import annotations
@@ -28,9 +33,18 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from bot.clock import Clock
+from bot.store.contract import SendRate
+
 # Slots are planned at 97% of the rate: exactly 1/rate apart, the answers' delays would make
 # the window below bind all the time.
 RATE_MARGIN = 0.97
+# Slots of a rate shared by processes are planned at 96%: without a window of answers across
+# processes (see above), the margin is what absorbs their messages' different delays
+# (bench/cluster.py: 429s at 97%).
+SHARED_RATE_MARGIN = 0.96
+# A slot of the shared rate used later than this is given up (see `SharedSlots`).
+LATE_SECONDS = 0.02
 # The window Telegram counts its overall limit in.
 WINDOW = 1.0
 # A send whose answer has not come after this long no longer holds the window (its request has
@@ -48,6 +62,50 @@ class Send:
         self.answered = asyncio.Event()
 
 
+class SharedSlots:
+    """Send slots of an overall rate shared by every process on one store.
+
+    Slots are taken from the store (`SendRate.reserve_send_slots`) a few at a time, as many as
+    sends are waiting for one, at most a tenth of a second's worth: a process takes only what
+    it is about to use, so an idle process leaves the whole rate to the others and a busy one
+    never holds more than a fraction of a second ahead. A slot whose time has passed by more
+    than `tolerance` (the process stalled) is dropped rather than used late, which could put
+    two processes' messages in the same instant.
+    """
+
+    def __init__(self, store: SendRate, per_second: float, *, clock: Clock) -> None:
+        if per_second <= 0:
+            raise ValueError("per_second must be positive")
+        self.store = store
+        self.spacing = 1.0 / (per_second * SHARED_RATE_MARGIN)
+        self.batch = max(1, int(per_second / 10))
+        # How late a slot may still be used: later, it is given up.
+        self.tolerance = min(self.spacing / 2, LATE_SECONDS)
+        self._clock = clock
+        self._slots: deque[float] = deque()  # monotonic times, ascending
+        self._lock = asyncio.Lock()
+        self._waiting = 0
+
+    async def next_slot(self) -> float:
+        """The monotonic time of this process's next slot of the shared rate, taken."""
+        self._waiting += 1
+        try:
+            async with self._lock:
+                while True:
+                    now = self._clock.monotonic()
+                    while self._slots and self._slots[0] < now - self.tolerance:
+                        self._slots.popleft()
+                    if self._slots:
+                        return self._slots.popleft()
+                    count = min(self._waiting, self.batch)
+                    first = await self.store.reserve_send_slots(count, self.spacing)
+                    # Wall time to monotonic time, on this process's one clock.
+                    offset = self._clock.monotonic() - self._clock.now().timestamp()
+                    self._slots.extend(first + offset + i * self.spacing for i in range(count))
+        finally:
+            self._waiting -= 1
+
+
 class SendLimiter:
     def __init__(
         self,
@@ -57,6 +115,7 @@ class SendLimiter:
         private_interval: float = 1.0,
         group_interval: float = 3.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        shared: SharedSlots | None = None,
     ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
@@ -77,6 +136,7 @@ class SendLimiter:
         # chat id -> earliest time of its next message; pruned of past entries as it grows.
         self._chat_next: dict[int, float] = {}
         self._prune_at = 10_000
+        self._shared = shared
 
     def interval(self, chat_id: int) -> float:
         """The least time between two messages to this chat."""
@@ -112,13 +172,33 @@ class SendLimiter:
                 self._prune(now)
             if slot > now:
                 await self._sleep(slot - now)
+            if self._shared is not None:  # and a slot of the rate all processes share
+                if self._paused_until > slot:  # not a shared slot to throw away in a pause
+                    continue
+                slot = max(slot, await self._shared_slot())
             # A pause that began while we slept voids the slot: take a new one after it.
             if self._paused_until > slot:
                 continue
-            await self._within_window()
+            if self._shared is None:
+                await self._within_window()
             send = Send()
             self._recent.append(send)
             return send
+
+    async def _shared_slot(self) -> float:
+        """Wait for this process's window, then for a slot of the shared rate, on time: a
+        slot this process wakes up for too late (a stalled loop) is given up for the next,
+        since sent late it could meet another process's message in the same instant."""
+        shared = self._shared
+        assert shared is not None
+        while True:
+            await self._within_window()
+            slot = await shared.next_slot()
+            wait = slot - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+            if self._clock() - slot <= shared.tolerance:
+                return slot
 
     def answered(self, send: Send) -> None:
         """The send is over (answered, failed or given up)."""

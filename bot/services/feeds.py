@@ -30,6 +30,7 @@ from bot.ingest.pipeline import FeedReport, IngestPipeline, config_feeds
 from bot.models import Feed, FeedSyncResult
 from bot.store.contract import FeedAdmin
 from bot.text import clean_line
+from bot.urls import normalize_url
 
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 _MAX_CATEGORY = 200
@@ -237,9 +238,12 @@ class FeedService:
         await self._ensure_synced()
         pipeline = self._pipeline()
         url = check_feed_url(url)
-        existing = await self.store.find_feed(url)
-        if existing is not None:
-            raise DuplicateFeed(existing.id, url)
+        # The same feed under another spelling (host case, default port, trailing slash,
+        # tracking parameters) is a duplicate too; the feeds are few, so compare them all.
+        key = normalize_url(url)
+        for existing in await self.store.list_feeds():
+            if normalize_url(existing.url) == key:
+                raise DuplicateFeed(existing.id, existing.url)
         _check_settings(category, language, None)
         fetched = await pipeline.fetcher.fetch(url, trust=Trust.feed(url))
         parse = functools.partial(

@@ -6,6 +6,7 @@
     IngestStore     ArticleWriter + teasers, feed state, leases ingest.pipeline
     FeedSync        syncing the "config" feeds                 (IngestStore, FeedAdmin)
     DeliveryQueue   claims, leases, outcomes, holds, digests   deliver.sender
+    SendRate        the send rate processes share              deliver.limiter
     ChatStore       chats, settings, subscriptions             services.chats
     FeedAdmin       feeds by hand                              services.feeds
     AdminStore      FeedAdmin + counts                         services.admin
@@ -370,6 +371,17 @@ class DeliveryQueue(Protocol):
 
     async def get_digest(self, digest_id: int) -> Digest:
         """A digest; NotFound if there is none."""
+
+
+class SendRate(Protocol):
+    """The overall send rate every process on one store shares (`bot.store.cluster`)."""
+
+    async def reserve_send_slots(
+        self, count: int, spacing: float, name: str = "overall", *, lead: float = 0.02
+    ) -> float:
+        """Take the next *count* slots, *spacing* seconds apart, of the shared rate *name*,
+        the first at least *lead* seconds from now; the first one's time in seconds since the
+        epoch, on the store's clock."""
 
 
 class ChatStore(Protocol):

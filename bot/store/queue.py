@@ -35,6 +35,7 @@ from bot.models import (
     Subscriber,
 )
 from bot.store.base import StoreBase, _all
+from bot.store.cluster import notify_deliveries
 from bot.store.schema import (
     chats,
     deliveries,
@@ -141,7 +142,10 @@ class QueueMixin(StoreBase):
             self._insert(deliveries).on_conflict_do_nothing().returning(deliveries.c.id),
             rows,
         )
-        return len(done.all())
+        queued = len(done.all())
+        if queued:
+            notify_deliveries(conn)  # every process's sender claims at commit, not at its poll
+        return queued
 
     async def list_deliveries(
         self,
@@ -352,7 +356,13 @@ class QueueMixin(StoreBase):
             .where(deliveries.c.id.in_(list(ids)), deliveries.c.status == SENDING)
             .values(values)
         )
-        await self._write(lambda conn: conn.execute(statement))
+
+        def release(conn: Connection) -> None:
+            conn.execute(statement)
+            if not_before is None:  # due now: another process may take them at once
+                notify_deliveries(conn)
+
+        await self._write(release)
 
     async def hold_chat(
         self,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -229,4 +230,36 @@ summaries = Table(
     Column("length", String(16), primary_key=True),
     Column("sentences", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# -- several processes, one bot (migration 0008) ------------------------------------------------
+
+# The overall send rate every process shares on PostgreSQL: `next_at` is the earliest free send
+# slot, in seconds since the epoch on the processes' clocks; a process takes N slots by moving
+# it N spacings on, atomically (see `bot.store.cluster`).
+send_rate = Table(
+    "send_rate",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_at", Float, nullable=False),
+)
+
+# Each running `newsbot run` process, seen at start and while it lives: its role, and when it
+# was last seen (processes not seen for a while are dead and ignored).
+processes = Table(
+    "processes",
+    metadata,
+    Column("worker", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+)
+
+# Named leases one process holds at a time ("updates": who calls getUpdates).
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("until", UTCDateTime, nullable=False),
 )

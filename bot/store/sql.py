@@ -7,6 +7,7 @@ as one synchronous function on one connection:
     feeds.py      feeds, their fetch state and ingestion leases
     chats.py      chats, settings, subscriptions
     summaries.py  the summaries cache
+    cluster.py    several processes as one bot: shared send rate, processes, leases, wake-ups
     retention.py  deleting old deliveries and articles in short batches
 
 The two backends share every query but two: full-text search (FTS5 vs tsvector) and the
@@ -31,6 +32,7 @@ from bot.models import (
 from bot.store.articles import ArticlesMixin
 from bot.store.base import async_url, create_engine, describe_store, redact
 from bot.store.chats import ChatsMixin
+from bot.store.cluster import ClusterMixin
 from bot.store.feeds import FeedsMixin
 from bot.store.retention import RetentionMixin
 from bot.store.schema import (
@@ -45,7 +47,7 @@ from bot.store.summaries import SummariesMixin
 __all__ = ["SqlStore", "async_url", "create_engine", "describe_store", "redact"]
 
 
-class SqlStore(ArticlesMixin, FeedsMixin, ChatsMixin, SummariesMixin, RetentionMixin):
+class SqlStore(ArticlesMixin, FeedsMixin, ChatsMixin, SummariesMixin, RetentionMixin, ClusterMixin):
     """The article store on an SQLAlchemy engine. Build it with `bot.store.open_store`."""
 
     async def stats(self) -> StoreStats:

@@ -22,7 +22,7 @@ be deleted in short batches.
   the chat and cannot serve that, so each deleted article scanned the whole queue.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03
 """
 
@@ -34,7 +34,7 @@ import unicodedata
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -12,7 +12,7 @@
 
 Only nullable columns: in place on both backends.
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03
 """
@@ -24,7 +24,7 @@ from alembic import op
 
 from bot.store.schema import UTCDateTime
 
-revision = "0006"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
