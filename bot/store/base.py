@@ -53,11 +53,12 @@ CACHED_CATEGORIES = 10_000
 # How long an SQLite write waits for another process's write lock before StoreBusy, unless
 # the caller is impatient (see `impatient`).
 BUSY_TIMEOUT_MS = 30_000
+# Only on a new, empty file (where it takes effect): pages freed by retention can then be
+# returned to the file system a slice at a time (`bot.store.retention`), without a VACUUM that
+# would lock the whole database. Not on an existing file: there it is a no-op that still waits
+# for the write lock, so a connection opened while another process writes would hang.
+_SQLITE_NEW_FILE_PRAGMA = "PRAGMA auto_vacuum=INCREMENTAL"
 _SQLITE_PRAGMAS = (
-    # Only takes effect on a new, empty file (a no-op on an existing one): pages freed by
-    # retention can then be returned to the file system a slice at a time
-    # (`bot.store.retention`), without a VACUUM that would lock the whole database.
-    "PRAGMA auto_vacuum=INCREMENTAL",
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
@@ -138,6 +139,9 @@ def describe_store(url: str) -> str:
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA page_count")  # (the aiosqlite adapter's execute returns no cursor)
+    if cursor.fetchone()[0] == 0:
+        cursor.execute(_SQLITE_NEW_FILE_PRAGMA)
     for pragma in _SQLITE_PRAGMAS:
         cursor.execute(pragma)
     cursor.close()
