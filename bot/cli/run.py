@@ -159,15 +159,6 @@ async def cmd_shell(args: argparse.Namespace, config: Config, clock: Clock) -> i
         err(f"newsbot shell: sample articles: {report.summary_line()}")
     interactive = sys.stdin.isatty()
     screen = Screen(sys.stdout, color=sys.stdout.isatty() and "NO_COLOR" not in os.environ)
-    # The start line (role, store, processes seen, rate share) is said once the bot is up,
-    # so that a failure at start-up stays one line.
-    started: list[str] = []
-
-    def on_ready(how: str) -> None:
-        for line in started:
-            err(f"newsbot run: {line}")
-        err(f"newsbot run: {how}; Ctrl-C stops")
-
     application = create_application(
         config,
         clock=clock,
