@@ -33,6 +33,8 @@ from tests.fakebotapi import (
 )
 from tests.feedserver import FeedServer
 from tests.helpers import (
+    EN,
+    FR,
     Bot,
     FakeClock,
     drain,
@@ -295,6 +297,37 @@ async def test_silent_always_and_silent_during_quiet_hours(quiet_bot: Bot, url: 
     await publish(bot.clock, url, news(5))
     await drain(sender)
     assert len(silent()) == 4
+
+
+async def test_a_digest_is_silent_when_the_chats_posts_are(quiet_bot: Bot, url: str) -> None:
+    """The day's selection follows the chat's silent setting like a single post: it rings by
+    default, and arrives without a notification in a chat whose posts are always silent."""
+    bot = quiet_bot
+    for user in (FR, EN):
+        await bot.send("/subscribe économie", user=user)
+        only(await bot.send("/digest 7h30", user=user), "sendMessage")
+    only(await bot.send("/format silent=on", user=EN), "sendMessage")
+    sender = sender_for(bot)
+
+    def digests(chat_id: int) -> list[bool]:
+        calls = [
+            c
+            for c in bot.api.calls_of("sendMessage")
+            if int(c.params["chat_id"]) == chat_id
+            and shown(c).startswith("📰 ")
+            and "·" in shown(c).split("\n")[0]
+        ]
+        return [bot.api.options(chat_id, c.result["message_id"])["silent"] for c in calls]
+
+    bot.clock.set(datetime(2026, 11, 27, 12, 0, tzinfo=UTC))
+    await publish(bot.clock, url, news(1), news(2))
+    await drain(sender)
+    assert digests(FR.id) == digests(EN.id) == []
+    bot.clock.set(datetime(2026, 11, 28, 6, 30, 5, tzinfo=UTC))  # 07:30:05 in Paris
+    await drain(sender)
+    assert digests(FR.id) == [False]
+    assert digests(EN.id) == [True]
+    assert posts(bot.api, FR.id) == posts(bot.api, EN.id) == []  # digests, never single posts
 
 
 def test_the_shell_shows_a_pictures_address_and_the_format_page(
