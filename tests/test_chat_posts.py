@@ -328,6 +328,16 @@ async def test_a_digest_is_silent_when_the_chats_posts_are(quiet_bot: Bot, url: 
     assert digests(FR.id) == [False]
     assert digests(EN.id) == [True]
     assert posts(bot.api, FR.id) == posts(bot.api, EN.id) == []  # digests, never single posts
+    # Changing the post's format a minute before the digest keeps the digest where it was
+    # (the sender is not asked to decide again: the format does not move when a chat receives).
+    await publish(bot.clock, url, news(3))
+    await drain(sender)  # held for tomorrow's digest
+    bot.clock.set(datetime(2026, 11, 29, 6, 29, 0, tzinfo=UTC))
+    only(await bot.send("/format summary=2 hashtags=on", user=FR), "sendMessage")
+    bot.clock.set(datetime(2026, 11, 29, 6, 30, 5, tzinfo=UTC))
+    await drain(sender)
+    assert digests(FR.id) == [False, False]
+    assert digests(EN.id) == [True, True]
 
 
 def test_the_shell_shows_a_pictures_address_and_the_format_page(

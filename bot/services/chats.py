@@ -94,14 +94,18 @@ class ChatService:
         if not 1 <= sentences <= MAX_SENTENCES:
             raise BadArgument(f"sentences must be from 1 to {MAX_SENTENCES}")
         await self.preferences(chat_id)
-        return self._remember(await self.store.update_chat_settings(chat_id, sentences=sentences))
+        return self._remember(
+            await self.store.update_chat_settings(chat_id, sentences=sentences, reschedule=False)
+        )
 
     async def set_algorithm(self, chat_id: int, algorithm: str) -> Preferences:
         """Set the summary algorithm; BadArgument for one the summarizer does not have."""
         if algorithm not in ALGORITHMS:
             raise BadArgument(f"algorithm must be one of {', '.join(ALGORITHMS)}")
         await self.preferences(chat_id)
-        return self._remember(await self.store.update_chat_settings(chat_id, algorithm=algorithm))
+        return self._remember(
+            await self.store.update_chat_settings(chat_id, algorithm=algorithm, reschedule=False)
+        )
 
     def preferences_of(
         self, chat_id: int, language: str, settings: dict[str, object]

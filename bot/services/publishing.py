@@ -219,8 +219,13 @@ class FormatService:
     async def update(self, chat_id: int, new: PostFormat) -> PostFormat:
         """Store *new* as the chat's format and silent mode."""
         await self.chats.preferences(chat_id)
+        old = await self.format(chat_id)
         chat: Chat = await self.store.update_chat_settings(
-            chat_id, format=new.stored(), silent=new.silent
+            # Only silent posts change when the chat receives (held or sent silently).
+            chat_id,
+            format=new.stored(),
+            silent=new.silent,
+            reschedule=new.silent != old.silent,
         )
         return format_of(chat.settings)
 

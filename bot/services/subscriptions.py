@@ -223,7 +223,7 @@ class SubscriptionService:
 
     async def _update(self, chat_id: int, **values: object) -> DeliverySettings:
         await self.chats.preferences(chat_id)  # the chat row exists from then on
-        chat = await self.store.update_chat_settings(chat_id, **values)
+        chat = await self.store.update_chat_settings(chat_id, reschedule=True, **values)
         return self._settings_of(chat.settings)
 
     # -- digests -----------------------------------------------------------------------------

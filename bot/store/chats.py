@@ -65,22 +65,18 @@ class ChatsMixin(StoreBase):
         row = await self._read(_first, select(chats).where(chats.c.id == chat_id))
         return _to_chat(row) if row else None
 
-    async def update_chat_settings(self, chat_id: int, **settings: object) -> Chat:
+    async def update_chat_settings(
+        self, chat_id: int, *, reschedule: bool = True, **settings: object
+    ) -> Chat:
         def run(conn: Connection) -> Chat:
             row = conn.execute(select(chats).where(chats.c.id == chat_id)).first()
             if row is None:
                 raise NotFound(f"no chat {chat_id}")
             merged = {**(row.settings or {}), **settings}
-            # Any change may change when the chat receives: the sender decides again.
-            conn.execute(
-                chats.update()
-                .where(chats.c.id == chat_id)
-                .values(
-                    settings=merged,
-                    hold_until=None,
-                    settings_version=chats.c.settings_version + 1,
-                )
-            )
+            values: dict[str, Any] = {"settings": merged}
+            if reschedule:  # when the chat receives may change: the sender decides again
+                values.update(hold_until=None, settings_version=chats.c.settings_version + 1)
+            conn.execute(chats.update().where(chats.c.id == chat_id).values(**values))
             return Chat(row.id, row.language, merged, row.active, row.created_at)
 
         return await self._write(run)

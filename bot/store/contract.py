@@ -394,8 +394,14 @@ class ChatStore(Protocol):
     async def find_chat(self, chat_id: int) -> Chat | None:
         """The chat, or None if the bot never saw it."""
 
-    async def update_chat_settings(self, chat_id: int, **settings: object) -> Chat:
-        """Merge settings (summary length, algorithm, ...) into the chat's; NotFound if none."""
+    async def update_chat_settings(
+        self, chat_id: int, *, reschedule: bool = True, **settings: object
+    ) -> Chat:
+        """Merge settings (summary length, algorithm, ...) into the chat's; NotFound if none.
+        `reschedule` (the caller's word: the store decides no rule) says the change may move
+        when the chat receives (delivery mode, digest time, quiet hours, silent posts): the
+        chat's hold is cleared so the sender decides again. A change that cannot (the summary
+        length, the post's format) passes False, so a digest chat keeps its next digest."""
 
     async def subscribe(
         self,
