@@ -30,6 +30,7 @@ import pytest
 from bot.app import PeriodicJob, create_application
 from bot.chat.application import serve
 from bot.chat.context import NewsApplication
+from bot.chat.outbox import TelegramOutbox
 from bot.cli import main
 from bot.clock import Clock
 from bot.config import (
@@ -409,3 +410,22 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
+QUICK = DeliveryConfig(
+    messages_per_second=200, private_chat_per_second=50, group_per_minute=3000, poll_seconds=0.1
+)
+
+
+def sender_for(bot: Bot, **kw: object) -> Sender:
+    """A sender on the bot's store and clock that the test drives (`drain`), for a bot run
+    with `deliver=False`."""
+    services = bot.application.bot_data.services
+    assert services is not None and services.subscriptions is not None
+    outbox = TelegramOutbox(
+        bot.application.bot, services.articles, services.chats, services.subscriptions
+    )
+    store = services.subscriptions.store
+    assert isinstance(store, SqlStore)
+    return Sender(store, outbox, QUICK, clock=bot.clock, **kw)  # type: ignore[arg-type]

@@ -15,13 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.outbox import TelegramOutbox
 from bot.cli.run import cmd_shell
-from bot.config import Config, DeliveryConfig, StoreConfig
+from bot.config import Config, StoreConfig
 from bot.deliver.rules import PushRules
-from bot.deliver.sender import Sender
 from bot.models import NewArticle
-from bot.store import SqlStore, open_store
+from bot.store import open_store
 from tests.fakebotapi import (
     MAX_CAPTION,
     PHOTO_NOT_AN_IMAGE,
@@ -35,6 +33,7 @@ from tests.feedserver import FeedServer
 from tests.helpers import (
     EN,
     FR,
+    QUICK,
     Bot,
     FakeClock,
     drain,
@@ -42,14 +41,11 @@ from tests.helpers import (
     queue_settled,
     running_bot,
     seed,
+    sender_for,
     shown,
     until,
 )
 
-# Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
-QUICK = DeliveryConfig(
-    messages_per_second=200, private_chat_per_second=50, group_per_minute=3000, poll_seconds=0.1
-)
 MEMBER = User(id=611, first_name="Léa", language_code="fr")
 ADMIN = User(id=612, first_name="Marc", language_code="fr")
 GROUP = -100456
@@ -246,17 +242,6 @@ async def quiet_bot(url: str, clock: FakeClock) -> AsyncIterator[Bot]:
     ids = await seed(url, clock)
     async with running_bot(url, ids, delivery=QUICK, deliver=False, clock=clock) as running:
         yield running
-
-
-def sender_for(bot: Bot) -> Sender:
-    services = bot.application.bot_data.services
-    assert services is not None and services.subscriptions is not None
-    outbox = TelegramOutbox(
-        bot.application.bot, services.articles, services.chats, services.subscriptions
-    )
-    store = services.subscriptions.store
-    assert isinstance(store, SqlStore)
-    return Sender(store, outbox, QUICK, clock=bot.clock)
 
 
 async def test_silent_always_and_silent_during_quiet_hours(quiet_bot: Bot, url: str) -> None:

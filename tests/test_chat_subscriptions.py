@@ -17,10 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from bot.chat.outbox import TelegramOutbox
-from bot.config import DeliveryConfig
 from bot.deliver.rules import PushRules
-from bot.deliver.sender import Outcome, Sender
+from bot.deliver.sender import Outcome
 from bot.models import ClaimedDelivery, NewArticle
 from bot.store import SqlStore, open_store
 from bot.store.schema import metadata
@@ -28,6 +26,7 @@ from tests.fakebotapi import Call, FakeBotAPI, User
 from tests.helpers import (
     EN,
     FR,
+    QUICK,
     Bot,
     FakeClock,
     drain,
@@ -35,14 +34,11 @@ from tests.helpers import (
     queue_settled,
     running_bot,
     seed,
+    sender_for,
     shown,
     until,
 )
 
-# Fast enough for tests, still through the limiter; the queue polled every 0.1 s.
-QUICK = DeliveryConfig(
-    messages_per_second=200, private_chat_per_second=50, group_per_minute=3000, poll_seconds=0.1
-)
 MEMBER = User(id=601, first_name="Léa", language_code="fr")
 ADMIN = User(id=602, first_name="Marc", language_code="fr")
 GROUP = -100123
@@ -310,18 +306,6 @@ async def quiet_bot(url: str, clock: FakeClock) -> AsyncIterator[Bot]:
     ids = await seed(url, clock)
     async with running_bot(url, ids, delivery=QUICK, deliver=False, clock=clock) as running:
         yield running
-
-
-def sender_for(bot: Bot, **kw: object) -> Sender:
-    """A sender on the bot's store and clock that the test drives (`drain`)."""
-    services = bot.application.bot_data.services
-    assert services is not None and services.subscriptions is not None
-    outbox = TelegramOutbox(
-        bot.application.bot, services.articles, services.chats, services.subscriptions
-    )
-    store = services.subscriptions.store
-    assert isinstance(store, SqlStore)
-    return Sender(store, outbox, QUICK, clock=bot.clock, **kw)  # type: ignore[arg-type]
 
 
 async def test_a_killed_sender_is_resumed_and_every_article_arrives_once(

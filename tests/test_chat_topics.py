@@ -14,18 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.chat.outbox import TelegramOutbox
-from bot.config import DeliveryConfig
 from bot.deliver.rules import PushRules
-from bot.deliver.sender import Sender
 from bot.models import NewArticle
-from bot.store import SqlStore, open_store
+from bot.store import open_store
 from tests.fakebotapi import Call, FakeBotAPI, User
-from tests.helpers import Bot, FakeClock, drain, only, running_bot, seed, shown
+from tests.helpers import QUICK, Bot, FakeClock, drain, only, running_bot, seed, sender_for, shown
 
-QUICK = DeliveryConfig(
-    messages_per_second=200, private_chat_per_second=50, group_per_minute=3000, poll_seconds=0.1
-)
 ADMIN = User(id=602, first_name="Marc", language_code="fr")
 MEMBER = User(id=603, first_name="Léa", language_code="fr")
 GROUP = -100555
@@ -51,18 +45,6 @@ async def publish(clock: FakeClock, url: str, *items: NewArticle) -> list[int]:
 
 def pushed(api: FakeBotAPI) -> list[Call]:
     return [c for c in api.calls_of("sendMessage") if c.ok and shown(c).startswith("🆕")]
-
-
-def sender_for(bot: Bot) -> Sender:
-    """A sender on the bot's store and clock that the test drives (`drain`)."""
-    services = bot.application.bot_data.services
-    assert services is not None and services.subscriptions is not None
-    outbox = TelegramOutbox(
-        bot.application.bot, services.articles, services.chats, services.subscriptions
-    )
-    store = services.subscriptions.store
-    assert isinstance(store, SqlStore)
-    return Sender(store, outbox, QUICK, clock=bot.clock)
 
 
 @pytest.fixture
