@@ -55,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench._postgres import admin  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.deliver.rules import PushRules  # noqa: E402
 from bot.models import NewArticle  # noqa: E402
@@ -92,23 +93,13 @@ def article(title: str, category: str) -> NewArticle:
 # -- PostgreSQL databases of our own -------------------------------------------------------------
 
 
-async def _admin(base: str, statement: str) -> None:
-    engine = create_engine(base)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 def _named(base: str, name: str) -> str:
     return make_url(base).set(database=name).render_as_string(hide_password=False)
 
 
 async def build_template(base: str, name: str, chats: int) -> float:
     """A migrated database with `chats` chats over the 20 categories, and the wake-up chat."""
-    await _admin(base, f'CREATE DATABASE "{name}"')
+    await admin(base, f'CREATE DATABASE "{name}"')
     url = _named(base, name)
     engine = create_engine(url)
     await upgrade(engine)
@@ -300,7 +291,7 @@ async def run_once(
     base: str, template: str, directory: Path, chats: int, kill: bool, trials: int
 ) -> dict[str, Any]:
     name = f"newsbot_cluster_{uuid.uuid4().hex[:8]}"
-    await _admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    await admin(base, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     url = _named(base, name)
     api = RemoteAPI()
     bots: list[Bot] = []
@@ -374,7 +365,7 @@ async def run_once(
             if bot.popen.poll() is None:
                 bot.popen.kill()
         api.close()
-        await _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return result
 
 
@@ -456,7 +447,7 @@ async def main() -> None:
             if not args.skip_kill:
                 runs.append(await run_once(base, template, Path(tmp), args.chats, True, 0))
     finally:
-        await _admin(base, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+        await admin(base, f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
     results = [report(run, args.chats) for run in runs]
     print("\nall targets met" if all(results) else "\nsome target NOT met")
 

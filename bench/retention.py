@@ -36,11 +36,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench._postgres import admin  # noqa: E402
 from bot.config import StoreConfig  # noqa: E402
 from bot.deliver.rules import PushRules  # noqa: E402
 from bot.models import NewArticle  # noqa: E402
 from bot.services.retention import prune  # noqa: E402
-from bot.store import SqlStore, async_url, create_engine, open_store  # noqa: E402
+from bot.store import SqlStore, async_url, open_store  # noqa: E402
 from bot.store.schema import deliveries  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "orangesum-dev-fr.jsonl"
@@ -147,16 +148,6 @@ async def run(url: str, path: Path | None, args: argparse.Namespace) -> None:
             )
     finally:
         await store.close()
-
-
-async def admin(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def main() -> None:

@@ -29,13 +29,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from bench._postgres import admin  # noqa: E402
 from bot.clock import SystemClock  # noqa: E402
 from bot.deliver.rules import PushRules  # noqa: E402
 from bot.ingest.importer import import_files  # noqa: E402
-from bot.store import async_url, create_engine, open_store  # noqa: E402
+from bot.store import async_url, open_store  # noqa: E402
 
 # A benchmark is a program: the machine's clock, made once, as `newsbot` does.
 CLOCK = SystemClock()
@@ -127,16 +127,6 @@ async def bench(url: str, jsonl: Path, words: list[str], count: int, runs: int) 
     finally:
         await store.close()
     return results
-
-
-async def admin(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 async def main() -> None:
