@@ -249,8 +249,8 @@ class ArticlesMixin(QueueMixin):
         else:
             # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
             # ("insertmanyvalues") from one compiled statement.
-            inserted = conn.execute(self._insert_articles, fresh).all()
-        inserted = sorted(inserted, key=lambda r: r.id)
+            inserted = list(conn.execute(self._insert_articles, fresh).all())
+        inserted.sort(key=lambda r: r.id)
         result.duplicates += len(fresh) - len(inserted)
         result.ids.extend(row.id for row in inserted)
         added = Counter(row.category_id for row in inserted if row.category_id is not None)
