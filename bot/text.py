@@ -35,9 +35,15 @@ def fold(value: str) -> str:
     Used for category keys and search so "economie" finds "Économie". NFKD splits letters from
     their accents; dropping combining marks removes the accents; casefold handles "ß" and friends.
     """
+    return _SPACES.sub(" ", fold_chars(value)).strip()
+
+
+def fold_chars(value: str) -> str:
+    """`fold` without its whitespace clean-up: for text that is split into words anyway (the
+    search words of a whole article), where that clean-up cost as much as the folding."""
     if not value.isascii():
         value = _COMBINING_MARKS.sub("", unicodedata.normalize("NFKD", value))
-    return _SPACES.sub(" ", value.casefold()).strip()
+    return value.casefold()
 
 
 def content_hash(title: str, text: str) -> str:

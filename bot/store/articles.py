@@ -3,6 +3,7 @@ transaction), teasers waiting for their page, reading, full-text search, categor
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import functools
 import re
@@ -38,7 +39,7 @@ from bot.store.schema import (
     summaries,
 )
 from bot.store.summaries import _summary_row
-from bot.text import content_hash, fold
+from bot.text import content_hash, fold, fold_chars
 from bot.urls import normalize_url
 
 PAGE_PENDING, PAGE_FAILED = "pending", "failed"
@@ -100,6 +101,9 @@ def search_terms(query: str) -> list[str]:
     return (longer or words)[:_MAX_SEARCH_TERMS]
 
 
+# Articles stored by one `add_articles` call from which PostgreSQL merges the search index's
+# pending list right away (an import's batch; a feed's few new items leave it to PostgreSQL).
+PG_MERGE_AFTER = 200
 # PostgreSQL cannot index a lexeme of 2,048 bytes or more; the vector reads this much of an
 # article at most (as `newsbot_search`, migration 0007, does for rows written by other paths).
 _MAX_LEXEME_BYTES = 2047
@@ -107,18 +111,13 @@ _MAX_INDEXED_CHARS = 400_000
 
 
 def search_words(title: str, text: str) -> list[str]:
-    """The words of an article as `search_terms` reads a query (repeats allowed): what
-    PostgreSQL's `search` vector holds (migration 0009), computed here so that the server does
-    not run regular expressions over every body it stores.
-
-    Folding only the distinct whitespace-separated tokens gives the words of folding the whole
-    text (NFKD and case folding work within a token, and whitespace separates words either
-    way) at a fraction of the cost, since a body repeats most of its tokens."""
-    tokens = " ".join(dict.fromkeys(f"{title} {text}"[:_MAX_INDEXED_CHARS].split()))
-    words: list[str] = _WORDS.findall(fold(tokens))
+    """The distinct words of an article as `search_terms` reads a query: what PostgreSQL's
+    `search` vector holds (migration 0009), computed here so that the server does not run
+    regular expressions over every body it stores."""
+    words = _WORDS.findall(fold_chars(f"{title} {text}"[:_MAX_INDEXED_CHARS]))
     if words and max(map(len, words)) * 4 > _MAX_LEXEME_BYTES:  # rare: measure in bytes
         words = [w for w in words if len(w.encode()) <= _MAX_LEXEME_BYTES]
-    return words
+    return list(dict.fromkeys(words))
 
 
 # The PostgreSQL insert of a chunk (see `_pg_insert`): its rows as one array a column, one
@@ -172,8 +171,28 @@ class ArticlesMixin(QueueMixin):
         summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
     ) -> AddResult:
         result = AddResult()
-        for chunk in _chunks(items, BATCH_SIZE):
-            await self._write(self._add_chunk, chunk, result, summary_key)
+        chunks = _chunks(items, BATCH_SIZE)
+        if self.dialect != "postgresql":
+            for each in chunks:
+                await self._write(self._add_chunk, each, result, summary_key, None)
+            return result
+        # PostgreSQL: the search words of the next chunk are computed in a thread while the
+        # server stores this one (the thread holds the GIL only while this task awaits the
+        # server), so the Python work and the server's overlap instead of taking turns.
+        chunk: list[NewArticle] | None = next(chunks, None)
+        words = await asyncio.to_thread(_chunk_words, chunk) if chunk else []
+        while chunk is not None:
+            following = next(chunks, None)
+            ahead = asyncio.ensure_future(asyncio.to_thread(_chunk_words, following or []))
+            try:
+                await self._write(self._add_chunk, chunk, result, summary_key, words)
+            finally:
+                words = await ahead
+            chunk = following
+        if len(result.ids) >= PG_MERGE_AFTER:
+            # A bulk write (an import's batch): merge the search index's pending list now, so
+            # that searches do not read through it (see migration 0009).
+            await self._write(_execute, text("SELECT gin_clean_pending_list('ix_articles_search')"))
         return result
 
     def _add_chunk(
@@ -182,7 +201,10 @@ class ArticlesMixin(QueueMixin):
         chunk: list[NewArticle],
         result: AddResult,
         summary_key: tuple[str, str],
+        words: list[str] | None,
     ) -> None:
+        """Store *chunk*; *words*: on PostgreSQL, the search words of each of its items
+        (`_chunk_words`)."""
         now = self.clock.now()
         rows: list[dict[str, Any]] = []
         # content hash -> the item: what RETURNING rows are matched back to (the hash is the
@@ -190,7 +212,8 @@ class ArticlesMixin(QueueMixin):
         items_by_hash: dict[str, NewArticle] = {}
         seen_guids: set[str] = set()
         seen_urls: set[str] = set()
-        for item in chunk:
+        words_by_hash: dict[str, str] = {}
+        for position, item in enumerate(chunk):
             digest = item.content_hash or content_hash(item.title, item.text)
             url_key = normalize_url(item.url) if item.url else None
             if (
@@ -205,6 +228,8 @@ class ArticlesMixin(QueueMixin):
             if url_key:
                 seen_urls.add(url_key)
             items_by_hash[digest] = item
+            if words is not None:
+                words_by_hash[digest] = words[position]
             published = as_utc(item.published) if item.published else None
             rows.append(
                 {
@@ -245,7 +270,7 @@ class ArticlesMixin(QueueMixin):
         if not fresh:
             return
         if self.dialect == "postgresql":
-            inserted = _pg_insert(conn, fresh)
+            inserted = _pg_insert(conn, fresh, words_by_hash)
         else:
             # executemany with RETURNING: SQLAlchemy batches it into multi-row INSERTs
             # ("insertmanyvalues") from one compiled statement.
@@ -666,13 +691,20 @@ def _pg_search(conn: Connection, tsquery: str, limit: int, offset: int) -> list[
     return _articles_by_id(conn, ids)
 
 
-def _pg_insert(conn: Connection, rows: list[dict[str, Any]]) -> list[Row[Any]]:
+def _chunk_words(chunk: list[NewArticle]) -> list[str]:
+    """The search words of each item of *chunk*, space-separated."""
+    return [" ".join(search_words(item.title, item.text)) for item in chunk]
+
+
+def _pg_insert(
+    conn: Connection, rows: list[dict[str, Any]], words: dict[str, str]
+) -> list[Row[Any]]:
     """Insert *rows* on PostgreSQL in one statement, each column sent as one array (asyncpg
     encodes them in binary), with the search vector's words: one round trip a chunk, where
     an INSERT of many VALUES costs SQLAlchemy and the server a bind parameter per cell."""
     columns: list[list[Any]] = [[row[name] for row in rows] for name, _ in _PG_COLUMNS]
-    words = [" ".join(search_words(row["title"], row["text"])) for row in rows]
-    return list(conn.exec_driver_sql(_PG_INSERT, (*columns, words)).all())
+    text_words = [words[row["content_hash"]] for row in rows]
+    return list(conn.exec_driver_sql(_PG_INSERT, (*columns, text_words)).all())
 
 
 def _articles_by_id(conn: Connection, ids: list[int]) -> list[Article]:
