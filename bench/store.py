@@ -190,7 +190,8 @@ async def main() -> None:
             f"import {pg['import']:,.0f}/s (target >= 4,000)"
         )
         if "sqlite" in table:
-            print(f"PostgreSQL / SQLite import rate: {pg['import'] / table['sqlite']['import']:.2f}")
+            ratio = pg["import"] / table["sqlite"]["import"]
+            print(f"PostgreSQL / SQLite import rate: {ratio:.2f}")
 
 
 if __name__ == "__main__":
