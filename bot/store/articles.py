@@ -675,7 +675,7 @@ def _pg_search(conn: Connection, tsquery: str, limit: int, offset: int) -> list[
        quick precisely because the words are rare among recent articles.
     """
     # Each step is one statement that also reads the articles found (`_matching`): a round
-    # trip fewer, 1-3 ms at the p99 of a busy machine.
+    # trip fewer (no difference measurable on the loaded machine of bench/store.py).
     window = text(
         "SELECT id FROM (SELECT id, search FROM articles ORDER BY id DESC LIMIT :window) AS recent "
         "WHERE search @@ to_tsquery('simple', :q) ORDER BY id DESC LIMIT :limit OFFSET :offset"

@@ -13,7 +13,8 @@ triggers whose WHEN clauses keep the store's own inserts free of any trigger cal
 The GIN index keeps at most 1 MB of new entries in its unsorted pending list (PostgreSQL's
 default is 4 MB) before merging them into the tree: every search reads the whole pending list,
 which made 2-word searches at 100,000 articles ~1.7x slower at the median (bench/store.py) when
-it was full, for 6% more insert work at 1 MB (3.5x more with no pending list at all).
+it was full, for 6% more insert time at 1 MB in a test of 5,000 rows (7x more with no
+pending list at all, `fastupdate = off`).
 
 SQLite: nothing changes (its FTS5 table has its own triggers).
 
