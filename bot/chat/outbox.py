@@ -30,14 +30,14 @@ from datetime import timedelta
 import httpx
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.request import HTTPXRequest
 
 from bot.chat import render_delivery as views
 from bot.chat import render_feeds
-from bot.chat.application import WatchedRequest, file_url
+from bot.chat.application import file_url
 from bot.chat.render import View
 from bot.chat.render_delivery import Post
 from bot.chat.replies import picture_refused, send, send_post
+from bot.chat.transport import BotAPIRequest, NoAnswer
 from bot.config import TelegramConfig
 from bot.deliver.sender import MAX_IN_FLIGHT, SENT, Outcome
 from bot.errors import NotFound, SummaryError
@@ -245,7 +245,7 @@ class TelegramOutbox:
                 return Outcome("gone", exc.message)
             return Outcome("failed", exc.message)
         except TimedOut as exc:
-            if isinstance(exc.__cause__, httpx.ReadTimeout):
+            if isinstance(exc.__cause__, NoAnswer | httpx.ReadTimeout):
                 return Outcome("unconfirmed", "no answer from Telegram after sending; not resent")
             return Outcome("retry", f"timed out before sending: {exc.message}")
         except NetworkError as exc:
@@ -265,11 +265,7 @@ async def open_outbox(
     flood errors out of the sender's sight and pace every message twice (the sender paces
     itself), and whose connection pool the handlers' replies need. Close it with `close()`.
     `on_answer` is told of every answer of the Bot API (see `WatchedRequest`)."""
-    request = (
-        HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS)
-        if on_answer is None
-        else WatchedRequest(on_answer, connection_pool_size=SENDER_CONNECTIONS)
-    )
+    request = BotAPIRequest(SENDER_CONNECTIONS, on_answer=on_answer)
     bot = Bot(
         telegram.token,
         base_url=telegram.api_base_url,
