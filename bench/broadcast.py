@@ -677,7 +677,7 @@ async def main() -> None:
             )
             out = io.StringIO()
             stats = pstats.Stats(profile, stream=out)
-            stats.sort_stats("tottime").print_stats(25)
+            stats.sort_stats("tottime").print_stats(45)
     for run in runs:
         report(run)
     if args.profile:

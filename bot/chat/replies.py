@@ -72,12 +72,12 @@ def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
     return None
 
 
-async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = None) -> Message:
+async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = None) -> None:
     """Send `view` to the chat (in forum topic `thread_id`), as plain text if Telegram
     refuses its HTML."""
     keyboard = markup(view.rows)
     try:
-        return await bot.send_message(
+        await bot.send_message(
             chat_id,
             view.text,
             parse_mode=ParseMode.HTML,
@@ -89,7 +89,7 @@ async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = No
         if not _bad_entities(exc):
             raise
         log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
-        return await bot.send_message(
+        await bot.send_message(
             chat_id,
             html_to_text(view.text, links=PLAIN_LINK),
             parse_mode=None,
@@ -108,7 +108,7 @@ async def send_post(
     preview: str | None = None,
     silent: bool = False,
     thread_id: int | None = None,
-) -> Message:
+) -> None:
     """Send a pushed article (or an answer with a picture): with `photo`, that picture with
     `view` as its caption (sendPhoto); else `view` as text under a large preview of the page
     at `preview` (None: previews off). `silent` sends it without a notification; `thread_id`
@@ -116,16 +116,17 @@ async def send_post(
     picture is the caller's to handle (`BadRequest`, see `bot.chat.outbox`)."""
     keyboard = markup(view.rows)
     if photo is None and preview is None and not silent:
-        return await send(bot, chat_id, view, thread_id=thread_id)
+        await send(bot, chat_id, view, thread_id=thread_id)
+        return
     options = (
         LinkPreviewOptions(url=preview, prefer_large_media=True, show_above_text=True)
         if preview
         else NO_PREVIEW
     )
 
-    async def attempt(text: str, parse_mode: str | None) -> Message:
+    async def attempt(text: str, parse_mode: str | None) -> None:
         if photo is not None:
-            return await bot.send_photo(
+            await bot.send_photo(
                 chat_id,
                 photo,
                 caption=text,
@@ -134,7 +135,8 @@ async def send_post(
                 disable_notification=silent,
                 message_thread_id=thread_id,
             )
-        return await bot.send_message(
+            return
+        await bot.send_message(
             chat_id,
             text,
             parse_mode=parse_mode,
@@ -145,13 +147,13 @@ async def send_post(
         )
 
     try:
-        return await attempt(view.text, ParseMode.HTML)
+        await attempt(view.text, ParseMode.HTML)
     except BadRequest as exc:
         if not _bad_entities(exc):
             raise
         log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
         # A caption keeps its length: a link's address would push it past 1,024.
-        return await attempt(html_to_text(view.text, links=None if photo else PLAIN_LINK), None)
+        await attempt(html_to_text(view.text, links=None if photo else PLAIN_LINK), None)
 
 
 async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
