@@ -10,6 +10,7 @@ becomes a new message.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import (
     Bot,
@@ -22,7 +23,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.chat.keyboards import markup
+from bot.chat.keyboards import markup, markup_json
 from bot.chat.render import View
 from bot.chat.render_delivery import MAX_CAPTION, caption_len
 from bot.text import html_to_text
@@ -75,15 +76,15 @@ def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
 async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = None) -> None:
     """Send `view` to the chat (in forum topic `thread_id`), as plain text if Telegram
     refuses its HTML."""
-    keyboard = markup(view.rows)
+    keyboard = _keyboard(view)
     try:
         await bot.send_message(
             chat_id,
             view.text,
             parse_mode=ParseMode.HTML,
-            reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
             message_thread_id=thread_id,
+            api_kwargs=keyboard,
         )
     except BadRequest as exc:
         if not _bad_entities(exc):
@@ -93,9 +94,9 @@ async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = No
             chat_id,
             html_to_text(view.text, links=PLAIN_LINK),
             parse_mode=None,
-            reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
             message_thread_id=thread_id,
+            api_kwargs=keyboard,
         )
 
 
@@ -114,7 +115,7 @@ async def send_post(
     at `preview` (None: previews off). `silent` sends it without a notification; `thread_id`
     to that forum topic. Refused HTML goes again as plain text, as `send` does; a refused
     picture is the caller's to handle (`BadRequest`, see `bot.chat.outbox`)."""
-    keyboard = markup(view.rows)
+    keyboard = _keyboard(view)
     if photo is None and preview is None and not silent:
         await send(bot, chat_id, view, thread_id=thread_id)
         return
@@ -131,19 +132,19 @@ async def send_post(
                 photo,
                 caption=text,
                 parse_mode=parse_mode,
-                reply_markup=keyboard,
                 disable_notification=silent,
                 message_thread_id=thread_id,
+                api_kwargs=keyboard,
             )
             return
         await bot.send_message(
             chat_id,
             text,
             parse_mode=parse_mode,
-            reply_markup=keyboard,
             link_preview_options=options,
             disable_notification=silent,
             message_thread_id=thread_id,
+            api_kwargs=keyboard,
         )
 
     try:
@@ -154,6 +155,13 @@ async def send_post(
         log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
         # A caption keeps its length: a link's address would push it past 1,024.
         await attempt(html_to_text(view.text, links=None if photo else PLAIN_LINK), None)
+
+
+def _keyboard(view: View) -> dict[str, Any] | None:
+    """The view's buttons as a send's `api_kwargs`: the keyboard's JSON, converted once for
+    every message that shows it (`markup_json`) rather than by PTB for each."""
+    keyboard = markup_json(view.rows)
+    return {"reply_markup": keyboard} if keyboard is not None else None
 
 
 async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
