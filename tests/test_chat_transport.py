@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from bot.chat.i18n import Html
-from bot.chat.outbox import SenderBot, TelegramOutbox
+from bot.chat.outbox import SenderBot, TelegramOutbox, _behind_proxy
 from bot.chat.render import View
 from bot.chat.transport import BotAPIRequest
 from tests.helpers import until
@@ -183,3 +183,24 @@ async def test_refusals_keep_their_meaning(serving: Start) -> None:
     finally:
         await outbox.close()
     assert server.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("environment", "proxied"),
+    [
+        ({}, False),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, True),
+        ({"ALL_PROXY": "http://proxy:3128"}, True),
+        ({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "api.telegram.org"}, False),
+        ({"HTTP_PROXY": "http://proxy:3128"}, False),  # not for an https:// API
+    ],
+)
+def test_the_sender_goes_through_httpx_behind_a_proxy(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], proxied: bool
+) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert _behind_proxy("https://api.telegram.org/bot") is proxied

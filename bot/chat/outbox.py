@@ -28,14 +28,17 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import httpx
 from telegram import Bot
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.chat import render_delivery as views
 from bot.chat import render_feeds
-from bot.chat.application import file_url
+from bot.chat.application import WatchedRequest, file_url
 from bot.chat.render import View
 from bot.chat.render_delivery import Post
 from bot.chat.replies import picture_refused, send, send_post
@@ -290,7 +293,13 @@ async def open_outbox(
     flood errors out of the sender's sight and pace every message twice (the sender paces
     itself), and whose connection pool the handlers' replies need. Close it with `close()`.
     `on_answer` is told of every answer of the Bot API (see `WatchedRequest`)."""
-    request = BotAPIRequest(SENDER_CONNECTIONS, on_answer=on_answer)
+    request: BaseRequest
+    if not _behind_proxy(telegram.api_base_url):
+        request = BotAPIRequest(SENDER_CONNECTIONS, on_answer=on_answer)
+    elif on_answer is None:
+        request = HTTPXRequest(connection_pool_size=SENDER_CONNECTIONS)
+    else:
+        request = WatchedRequest(on_answer, connection_pool_size=SENDER_CONNECTIONS)
     bot = SenderBot(
         telegram.token,
         base_url=telegram.api_base_url,
@@ -299,3 +308,14 @@ async def open_outbox(
     )
     await bot.initialize()
     return TelegramOutbox(bot, articles, chats, subscriptions)
+
+
+def _behind_proxy(url: str) -> bool:
+    """Whether the environment sends requests to *url* through a proxy (`HTTPS_PROXY`,
+    `ALL_PROXY`... unless `NO_PROXY` names the host), as httpx, and so PTB, honours it: the
+    sender then goes through httpx too, its own connections being direct ones only."""
+    parts = urlsplit(url)
+    proxies = getproxies()
+    if parts.scheme not in proxies and "all" not in proxies:
+        return False
+    return not proxy_bypass(parts.hostname or "")
