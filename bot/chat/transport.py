@@ -280,7 +280,11 @@ class BotAPIRequest(BaseRequest):
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _Origin(key, self._size)
-        body = json.dumps(request_data.parameters).encode() if request_data is not None else b""
+        body = (
+            json.dumps(request_data.parameters, ensure_ascii=False).encode()
+            if request_data is not None
+            else b""
+        )
         timeouts = (
             _seconds(connect_timeout, CONNECT_TIMEOUT),
             _seconds(read_timeout, self._read_timeout),
