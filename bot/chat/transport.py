@@ -4,7 +4,7 @@ answers parsed by httptools (llhttp, Node.js's parser, in C), behind PTB's `Base
 Written here rather than taken from PTB's `HTTPXRequest` because, at paid-broadcast rates,
 httpx's connection pool was the sender's limit (bench/broadcast.py): before each request it
 rescans every pooled connection and asks each socket whether the server closed it, a
-`getpeername` and a `poll` per pooled socket per request (26 system calls a message with 32
+`getpeername` and a `poll` per pooled socket per request (26 of each a message with 32
 connections), and every request goes through anyio's streams and httpcore's bookkeeping. Here a
 connection the server closed is known from the event loop's own callback (`connection_lost`),
 a free connection is taken off a list, and a request is one `write` of its head and JSON body
