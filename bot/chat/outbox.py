@@ -42,7 +42,7 @@ from bot.chat.application import WatchedRequest, file_url
 from bot.chat.render import View
 from bot.chat.render_delivery import Post
 from bot.chat.replies import picture_refused, send, send_post
-from bot.chat.transport import BotAPIRequest, NoAnswer
+from bot.chat.transport import BotAPIRequest
 from bot.config import TelegramConfig
 from bot.deliver.sender import MAX_IN_FLIGHT, SENT, Outcome
 from bot.errors import NotFound, SummaryError
@@ -273,7 +273,8 @@ class TelegramOutbox:
                 return Outcome("gone", exc.message)
             return Outcome("failed", exc.message)
         except TimedOut as exc:
-            if isinstance(exc.__cause__, NoAnswer | httpx.ReadTimeout):
+            # Written, unanswered: httpx's ReadTimeout, or the sender's transport's TimeoutError.
+            if isinstance(exc.__cause__, httpx.ReadTimeout | TimeoutError):
                 return Outcome("unconfirmed", "no answer from Telegram after sending; not resent")
             return Outcome("retry", f"timed out before sending: {exc.message}")
         except NetworkError as exc:

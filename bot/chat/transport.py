@@ -15,8 +15,9 @@ h11, pure Python, took a fifth of the sender's time per message.
 
 What PTB does above `do_request` is unchanged: its error handling turns the status and body into
 `RetryAfter`, `ChatMigrated`, `Forbidden`, `BadRequest`..., and a failure here is its
-`NetworkError`, or `TimedOut`; a timeout after the request was written is `TimedOut` caused by
-`NoAnswer`, so that the outbox records the message as unconfirmed instead of sending it twice.
+`NetworkError`, or `TimedOut`; a `TimedOut` is caused by a `TimeoutError` only when the request
+was written and no answer came (Telegram may have acted on it), so that the outbox records the
+message as unconfirmed instead of sending it twice; one before the request left has no cause.
 A request with files to upload (the sender never sends one) goes through `HTTPXRequest`.
 """
 
@@ -46,10 +47,6 @@ POOL_TIMEOUT = 1.0
 
 # What must not be in a request line: whitespace and control characters.
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
-
-
-class NoAnswer(TimeoutError):
-    """The request was written, and no answer came in time: Telegram may have acted on it."""
 
 
 class _Connection(asyncio.Protocol):
@@ -145,10 +142,10 @@ class _Origin:
             try:
                 async with asyncio.timeout(pool_timeout):
                     await self._slots.acquire()
-            except TimeoutError as exc:
+            except TimeoutError:
                 raise TimedOut(
                     "Pool timeout: every connection is in use; the request was not sent"
-                ) from exc
+                ) from None
         connection: _Connection | None = None
         try:
             connection = await self._connection(connect_timeout)
@@ -163,8 +160,8 @@ class _Origin:
             try:
                 async with asyncio.timeout(read_timeout):
                     status, payload = await answer
-            except TimeoutError:
-                raise TimedOut("no answer from the Bot API in time") from NoAnswer()
+            except TimeoutError as exc:  # written: the one TimedOut caused by a TimeoutError
+                raise TimedOut("no answer from the Bot API in time") from exc
             except ConnectionError as exc:
                 raise NetworkError(f"{type(exc).__name__}: {exc}") from exc
             if connection.reusable():
@@ -191,8 +188,8 @@ class _Origin:
                     ssl=self._ssl,
                     server_hostname=self.host if self._ssl else None,
                 )
-        except TimeoutError as exc:
-            raise TimedOut("connecting to the Bot API timed out") from exc
+        except TimeoutError:
+            raise TimedOut("connecting to the Bot API timed out") from None
         except OSError as exc:
             raise NetworkError(f"cannot connect to the Bot API: {exc}") from exc
         return connection
