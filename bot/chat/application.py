@@ -152,11 +152,17 @@ class WatchedRequest(HTTPXRequest):
             connect_timeout=connect_timeout,
             pool_timeout=pool_timeout,
         )
-        if code < 500:
-            self._on_answer()
-        if code == 429:
-            metrics.flood_wait(_retry_after(payload))
+        watch_answer(self._on_answer, code, payload)
         return code, payload
+
+
+def watch_answer(on_answer: Callable[[], None] | None, code: int, payload: bytes) -> None:
+    """Tell `on_answer` of an answer of the Bot API (a status below 500: a refusal is still an
+    answer; a 5xx is a proxy or an outage), and count a 429 with the time it asks to wait."""
+    if code < 500 and on_answer is not None:
+        on_answer()
+    if code == 429:
+        metrics.flood_wait(_retry_after(payload))
 
 
 def _retry_after(payload: bytes) -> float:

@@ -10,6 +10,7 @@ becomes a new message.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from telegram import (
     Bot,
@@ -22,7 +23,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.chat.keyboards import markup
+from bot.chat.keyboards import markup, markup_json
 from bot.chat.render import View
 from bot.chat.render_delivery import MAX_CAPTION, caption_len
 from bot.text import html_to_text
@@ -72,30 +73,30 @@ def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
     return None
 
 
-async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = None) -> Message:
+async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = None) -> None:
     """Send `view` to the chat (in forum topic `thread_id`), as plain text if Telegram
     refuses its HTML."""
-    keyboard = markup(view.rows)
+    keyboard = _keyboard(view)
     try:
-        return await bot.send_message(
+        await bot.send_message(
             chat_id,
             view.text,
             parse_mode=ParseMode.HTML,
-            reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
             message_thread_id=thread_id,
+            api_kwargs=keyboard,
         )
     except BadRequest as exc:
         if not _bad_entities(exc):
             raise
         log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
-        return await bot.send_message(
+        await bot.send_message(
             chat_id,
             html_to_text(view.text, links=PLAIN_LINK),
             parse_mode=None,
-            reply_markup=keyboard,
             link_preview_options=NO_PREVIEW,
             message_thread_id=thread_id,
+            api_kwargs=keyboard,
         )
 
 
@@ -108,50 +109,59 @@ async def send_post(
     preview: str | None = None,
     silent: bool = False,
     thread_id: int | None = None,
-) -> Message:
+) -> None:
     """Send a pushed article (or an answer with a picture): with `photo`, that picture with
     `view` as its caption (sendPhoto); else `view` as text under a large preview of the page
     at `preview` (None: previews off). `silent` sends it without a notification; `thread_id`
     to that forum topic. Refused HTML goes again as plain text, as `send` does; a refused
     picture is the caller's to handle (`BadRequest`, see `bot.chat.outbox`)."""
-    keyboard = markup(view.rows)
+    keyboard = _keyboard(view)
     if photo is None and preview is None and not silent:
-        return await send(bot, chat_id, view, thread_id=thread_id)
+        await send(bot, chat_id, view, thread_id=thread_id)
+        return
     options = (
         LinkPreviewOptions(url=preview, prefer_large_media=True, show_above_text=True)
         if preview
         else NO_PREVIEW
     )
 
-    async def attempt(text: str, parse_mode: str | None) -> Message:
+    async def attempt(text: str, parse_mode: str | None) -> None:
         if photo is not None:
-            return await bot.send_photo(
+            await bot.send_photo(
                 chat_id,
                 photo,
                 caption=text,
                 parse_mode=parse_mode,
-                reply_markup=keyboard,
                 disable_notification=silent,
                 message_thread_id=thread_id,
+                api_kwargs=keyboard,
             )
-        return await bot.send_message(
+            return
+        await bot.send_message(
             chat_id,
             text,
             parse_mode=parse_mode,
-            reply_markup=keyboard,
             link_preview_options=options,
             disable_notification=silent,
             message_thread_id=thread_id,
+            api_kwargs=keyboard,
         )
 
     try:
-        return await attempt(view.text, ParseMode.HTML)
+        await attempt(view.text, ParseMode.HTML)
     except BadRequest as exc:
         if not _bad_entities(exc):
             raise
         log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
         # A caption keeps its length: a link's address would push it past 1,024.
-        return await attempt(html_to_text(view.text, links=None if photo else PLAIN_LINK), None)
+        await attempt(html_to_text(view.text, links=None if photo else PLAIN_LINK), None)
+
+
+def _keyboard(view: View) -> dict[str, Any] | None:
+    """The view's buttons as a send's `api_kwargs`: the keyboard's JSON, converted once for
+    every message that shows it (`markup_json`) rather than by PTB for each."""
+    keyboard = markup_json(view.rows)
+    return {"reply_markup": keyboard} if keyboard is not None else None
 
 
 async def edit(bot: Bot, query: CallbackQuery, view: View) -> None:
