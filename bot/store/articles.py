@@ -541,9 +541,10 @@ class ArticlesMixin(QueueMixin):
                 ids = list(conn.execute(ids_query).scalars())
             except OperationalError as exc:
                 # The index keeps no word positions (migration 0010), so a quoted term that
-                # FTS5 reads as two words (a phrase) cannot be asked. Only a few letters its
-                # Unicode 6.1 tables do not know as letters (New Tai Lue vowel signs) split a
-                # word `search_terms` keeps whole; no article can be shown to match it.
+                # FTS5 reads as two words (a phrase) cannot be asked. Of the letters and digits
+                # Python knows, 21 (New Tai Lue vowel signs among them) are separators to FTS5's
+                # older Unicode tables and split a word `search_terms` keeps whole: such a
+                # search finds nothing rather than failing.
                 if "phrase queries are not supported" not in str(exc.orig):
                     raise
                 ids = []
