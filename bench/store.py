@@ -108,6 +108,9 @@ async def bench(url: str, jsonl: Path, words: list[str], count: int, runs: int) 
             ws = [w for w in title.split() if len(w) >= 4 and w.isalpha()]
             if len(ws) >= 2:
                 title_pairs.append(" ".join(rng.sample(ws, 2)))
+        # Search as you type: a word of a title, then the first half (3 letters at least) of
+        # another word of it, which matches as the start of a word.
+        typed = [f"{a} {b[: max(3, len(b) // 2)]}" for a, b in (p.split() for p in title_pairs)]
         ids = [rng.randrange(1, count + 1) for _ in range(runs + 5)]
         results = {
             "import": count / elapsed,
@@ -123,6 +126,9 @@ async def bench(url: str, jsonl: Path, words: list[str], count: int, runs: int) 
             ),
             "search 2 words (random)": await timed(
                 runs, lambda i: store.search(" ".join(pairs[i]))
+            ),
+            "search word + prefix": await timed(
+                runs, lambda i: store.search(typed[i % len(typed)])
             ),
         }
     finally:

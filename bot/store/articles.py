@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from bot.errors import NotFound
 from bot.models import (
@@ -605,7 +606,9 @@ class ArticlesMixin(QueueMixin):
         if self.dialect == "sqlite":
             # Each term quoted, so FTS5 operators in user input are inert; juxtaposed terms are
             # ANDed. ORDER BY rowid DESC lets FTS5 stop after LIMIT rows instead of ranking
-            # every match.
+            # every match. A prefix term is the costly part: FTS5 merges the entries of every
+            # word it starts before returning a row (a prefix index serves only prefixes of
+            # the exact lengths it was built for), which is why the index keeps no positions.
             match = " ".join(
                 f'"{t}"*' if p else f'"{t}"' for t, p in zip(terms, prefix, strict=True)
             )
@@ -618,7 +621,18 @@ class ArticlesMixin(QueueMixin):
             return await self._read(_pg_search, tsquery, limit, offset)
 
         def run(conn: Connection) -> list[Article]:
-            return _articles_by_id(conn, list(conn.execute(ids_query).scalars()))
+            try:
+                ids = list(conn.execute(ids_query).scalars())
+            except OperationalError as exc:
+                # The index keeps no word positions (migration 0010), so a quoted term that
+                # FTS5 reads as two words (a phrase) cannot be asked. Of the letters and digits
+                # Python knows, 21 (New Tai Lue vowel signs among them) are separators to FTS5's
+                # older Unicode tables and split a word `search_terms` keeps whole: such a
+                # search finds nothing rather than failing.
+                if "phrase queries are not supported" not in str(exc.orig):
+                    raise
+                ids = []
+            return _articles_by_id(conn, ids)
 
         return await self._read(run)
 
