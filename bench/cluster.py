@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import itertools
 import multiprocessing
 import os
 import signal
@@ -170,8 +171,25 @@ class RemoteAPI:
         self._process.join(10)
 
 
+class WatchedAPI(FakeBotAPI):
+    """The fake Bot API, also keeping each 429 it answers: (time, chat id, limit)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.refusals: list[tuple[float, int, str]] = []
+
+    def _check_flood(self, chat_id: int, now: float) -> None:
+        before = dict(self.flood_refused)
+        try:
+            super()._check_flood(chat_id, now)
+        except Exception:
+            limit = next(k for k, v in self.flood_refused.items() if before.get(k) != v)
+            self.refusals.append((now, chat_id, limit))
+            raise
+
+
 def _serve_api(conn: Any) -> None:
-    api = FakeBotAPI(record_calls=False, flood=FloodLimits(per_second=RATE)).start()
+    api = WatchedAPI(record_calls=False, flood=FloodLimits(per_second=RATE)).start()
     conn.send((api.base_url, api.token))
     while True:
         message, start = conn.recv()
@@ -182,7 +200,14 @@ def _serve_api(conn: Any) -> None:
                 conn.send(api.sends[start:])
             elif message == "results":
                 refused = dict(api.flood_refused)
-                conn.send({"sends": list(api.sends), "refused": refused, "counts": api.counts})
+                conn.send(
+                    {
+                        "sends": list(api.sends),
+                        "refused": refused,
+                        "refusals": list(api.refusals),
+                        "counts": api.counts,
+                    }
+                )
             else:
                 break
     api.stop()
@@ -198,7 +223,7 @@ class Bot:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBOT_")}
         env["PYTHONPATH"] = str(ROOT)
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--config", str(config), "run", "--role", "all"],
+            [sys.executable, "-m", "bot", "-v", "--config", str(config), "run", "--role", "all"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -352,6 +377,13 @@ async def run_once(
         results = api.results()
         sends = results["sends"][base_count:]
         result["refused"] = results["refused"]
+        result["refusals"] = results["refusals"]
+        result["all_sends"] = results["sends"]
+        result["shared"] = [
+            next((line.split(": ", 2)[-1] for line in bot.lines if "shared send rate" in line), "")
+            for bot in bots
+        ]
+        result["paused"] = [sum(1 for line in bot.lines if "flood control" in line) for bot in bots]
         result["arrivals"] = sorted(t for t, _ in sends)
         per_chat = collections.Counter(chat for _, chat in sends)
         result["duplicates"] = sum(n - 1 for n in per_chat.values() if n > 1)
@@ -377,6 +409,21 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
+def show_refusals(
+    refusals: list[tuple[float, int, str]], sends: list[tuple[float, int]], most: int = 5
+) -> None:
+    """Each 429 (the first *most*): when, to which chat, and the arrivals of the second before
+    it, as milliseconds between one and the next (where they bunched)."""
+    times = [t for t, _ in sends]
+    for at, chat, limit in refusals[:most]:
+        before = [t for t in times if at - 1.0 < t <= at]
+        gaps = " ".join(f"{(b - a) * 1000:.0f}" for a, b in itertools.pairwise(before))
+        print(
+            f"    429 ({limit}) to {chat} at +{at - times[0]:.3f} s, {len(before)} in the "
+            f"second before; gaps (ms): {gaps}"
+        )
+
+
 def report(run: dict[str, Any], chats: int) -> bool:
     arrivals = run["arrivals"]
     rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) if len(arrivals) > 1 else 0.0
@@ -400,6 +447,11 @@ def report(run: dict[str, Any], chats: int) -> bool:
     print(f"  achieved rate                     {rate:.2f}/s = {rate / RATE:.1%} of {RATE}/s")
     print(f"  most in any 1 s                   {most_in_one_second(arrivals)}")
     print(f"  429s provoked                     {refused} {run['refused'] or ''}")
+    if refused:
+        print(f"  429s taken, by process            {run['paused']}")
+        show_refusals(run["refusals"], run["all_sends"])
+    for n, line in enumerate(run["shared"]):
+        print(f"  process {n + 1}: {line}")
     print(f"  duplicates / missing chats        {run['duplicates']} / {run['missing']}")
     print(f"  first article to all sent         {run['elapsed']:.1f} s")
     print(f"  queue at the end                  {run['queue']}")
