@@ -21,8 +21,10 @@ arrived before its answer, this one arrives after now, so no second of arrivals 
 
 Several processes on one PostgreSQL share the overall rate through the store (`SharedSlots`):
 each send also takes a slot of the shared rate, so that together they send at most
-`per_second`, and a process alone (the others idle) gets all of it. The per-chat limits hold
-across processes without it: a chat is claimed by one sender at a time.
+`per_second`, and a process alone (the others idle) gets all of it; a send answered too late
+after its shared slot costs its process one more slot, left unused, which is how the window
+of answers holds across processes. The per-chat limits hold across processes without it: a
+chat is claimed by one sender at a time.
 """
 
 from __future__ import annotations
@@ -42,13 +44,12 @@ log = logging.getLogger(__name__)
 # Slots are planned at 97% of the rate: exactly 1/rate apart, the answers' delays would make
 # the window below bind all the time.
 RATE_MARGIN = 0.97
-# Slots of a rate shared by processes are planned at 96%: without a window of answers across
-# processes (see above), the margin is what absorbs their messages' different delays
-# (bench/cluster.py: 429s at 97%).
+# Slots of a rate shared by processes are planned at 96%: a message may then arrive up to
+# 1/0.96 - 1 = 41 ms after its slot before its process pays for it (see `SharedSlots`).
 SHARED_RATE_MARGIN = 0.96
 # A reservation of shared slots asks for its first slot this far ahead at least, and further
-# when its round trips take longer (twice the last one, at most `MAX_LEAD`): a slot that is
-# already past when the reservation returns is lost.
+# when its round trips take longer (the last one's time, at most `MAX_LEAD`): a slot already
+# past when the reservation returns is lost.
 MIN_LEAD = 0.02
 MAX_LEAD = 0.25
 # The window Telegram counts its overall limit in.
@@ -144,7 +145,7 @@ class SharedSlots:
                         count, self.spacing, lead=self._lead
                     )
                     took = self._clock.monotonic() - now
-                    self._lead = min(MAX_LEAD, max(MIN_LEAD, 2 * took))
+                    self._lead = min(MAX_LEAD, max(MIN_LEAD, took))
                     # Wall time to monotonic time, on this process's one clock.
                     offset = self._clock.monotonic() - self._clock.now().timestamp()
                     self._slots.extend(first + offset + i * self.spacing for i in range(count))
@@ -276,8 +277,8 @@ class SendLimiter:
 
     async def _shared_slot(self) -> float:
         """Wait for this process's window, then for a slot of the shared rate, on time: a
-        slot this process wakes up for too late (a stalled loop) is given up for the next,
-        since sent late it could meet another process's message in the same instant."""
+        slot this process wakes up for later than the shared rate allows (a stalled loop) is
+        given up for the next (see `SharedSlots`)."""
         shared = self._shared
         assert shared is not None
         while True:
