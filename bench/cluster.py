@@ -22,7 +22,10 @@ every accepted message. Three real `newsbot run --role all` processes (`[deliver
    senders then find the article at their next poll). Target p50 < 200 ms.
 2. Throughput: 20 articles arrive (one per category, half a second apart), 10,000 messages in
    all: the rate Telegram saw ((messages - 1) / (last - first arrival)), the 429s, chats
-   served twice, chats missed. Target: >= 95% of 30/s, 0, 0, 0.
+   served twice, chats missed. Target: >= 95% of 30/s, 0, 0, 0. Each 429 is shown with the
+   arrivals of the second before it (the gaps between them, where they bunched), and each
+   process's count of shared slots it gave up (woken too late) or left unused for a late
+   answer (its `newsbot -v run` log line at stop).
 3. kill -9: the same from a fresh copy, and one of the three processes is killed (SIGKILL) once
    half the messages have arrived. The others finish everything (the dead one's claimed rows
    come back when its lease lapses, 60 s); the report says how many messages the dead process

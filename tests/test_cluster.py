@@ -102,7 +102,9 @@ async def test_shared_slots_pace_one_process_at_the_rate(store: SqlStore) -> Non
 
     taken = sorted(await asyncio.gather(*(send() for _ in range(20))))
     spacing = 1 / (50 * 0.96)
-    assert all(b - a >= spacing - 1e-4 for a, b in itertools.pairwise(taken))
+    # Each batch's times move from the store's wall clock to monotonic time by an offset read
+    # from both clocks: a process preempted between the two reads is off by that long.
+    assert all(b - a >= spacing - 0.005 for a, b in itertools.pairwise(taken))
     assert taken[-1] - taken[0] < 19 * spacing + 0.5
 
 
@@ -315,7 +317,9 @@ def test_three_processes_together_keep_the_overall_rate(
     assert sent_to == chats
     assert most_in_one_second(arrivals) <= 10
     rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    assert rate >= 0.8 * 10, rate
+    # Generous: on a loaded machine late answers cost slots (see `SharedSlots`); a rate that
+    # is not shared (one process's third of it) stays well below.
+    assert rate >= 0.5 * 10, rate
 
 
 def test_storing_an_article_wakes_the_sender_of_another_process(
