@@ -83,13 +83,14 @@ class SharedSlots:
     margin lets each arrive up to `allowance` after its slot: any second of arrivals then holds
     the arrivals of slots planned within 1 + `allowance` seconds, `per_second` at most. A
     message later than that (its answer came later: a stalled loop, a slow request) may have
-    landed in a second that already holds `per_second` others, so its process pays for it: it
-    takes one more slot at once and leaves it unused (`pay_late`). That gap comes before the
-    end of every second the late message may have crowded (it is taken before the late one's
-    slot + 1 s), so no second Telegram looks at holds more than `per_second` in all, whatever
-    the delays, without a window of answers shared by the processes (bench/cluster.py: 429s
-    with margins alone). A slot this process wakes up for later than `allowance` (a stalled
-    loop) is given up: sent, it would cost a slot all the same.
+    landed in a second that already holds `per_second` others, so its process pays for it
+    (`answered`): it leaves one more slot unused, one it holds or the store's next. That gap
+    comes before the end of every second the late message may have crowded (when it is taken
+    before the late one's slot + 1 s, which `paid_too_late` counts the misses of), so no
+    second Telegram looks at holds more than `per_second` in all, whatever the delays, without
+    a window of answers shared by the processes (bench/cluster.py: 429s with margins alone).
+    A slot this process wakes up for later than `allowance` (a stalled loop) is given up:
+    sent, it would cost a slot all the same.
     """
 
     def __init__(
