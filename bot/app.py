@@ -268,6 +268,15 @@ class Runtime:
             await listener.close()
         if sender is not None:
             await sender.stop()
+            shared = sender.limiter.shared
+            if shared is not None:
+                log.info(
+                    "shared send rate: %d slots given up (woken too late), %d taken unused "
+                    "for late answers (%d of them too late)",
+                    shared.given_up,
+                    shared.late_paid,
+                    shared.paid_too_late,
+                )
         if outbox is not None:
             await outbox.close()
 

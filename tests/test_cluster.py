@@ -22,12 +22,12 @@ import httpx
 import pytest
 
 from bot.clock import SystemClock
-from bot.deliver.limiter import SharedSlots
+from bot.deliver.limiter import MAX_LEAD, SharedSlots
 from bot.deliver.rules import PushRules
 from bot.models import NewArticle
 from bot.store import SqlStore, create_engine, open_store, upgrade
 from tests.fakebotapi import FakeBotAPI, FloodLimits, User, most_in_one_second
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,19 +89,58 @@ async def test_processes_seen_are_the_live_ones(store: SqlStore, clock: FakeCloc
 
 
 async def test_shared_slots_pace_one_process_at_the_rate(store: SqlStore) -> None:
-    """What a sender does with the shared rate: one process alone gets all of it (no slot
-    sooner than the rate allows, none wasted)."""
+    """What a sender does with the shared rate: one process alone, its sends waiting for
+    slots together, gets all of it (no slot sooner than the rate allows, none wasted)."""
     clock = SystemClock()  # slots are real time: this test waits them out
     store.clock = clock
     shared = SharedSlots(store, 50, clock=clock)
-    taken = []
-    for _ in range(20):
+
+    async def send() -> float:
         slot = await shared.next_slot()
         await asyncio.sleep(max(0.0, slot - clock.monotonic()))
-        taken.append(clock.monotonic())
+        return slot
+
+    taken = sorted(await asyncio.gather(*(send() for _ in range(20))))
     spacing = 1 / (50 * 0.96)
-    assert taken[-1] - taken[0] >= 19 * spacing - 0.005
+    # Each batch's times move from the store's wall clock to monotonic time by an offset read
+    # from both clocks: a process preempted between the two reads is off by that long.
+    assert all(b - a >= spacing - 0.005 for a, b in itertools.pairwise(taken))
     assert taken[-1] - taken[0] < 19 * spacing + 0.5
+
+
+async def test_a_send_answered_late_costs_its_process_a_slot(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    """A message answered more than the margin allows after its slot may have arrived in a
+    second that was already full: its process leaves one slot of the shared rate unused, so
+    another process's next slot comes one spacing later. One answered in time costs nothing."""
+    shared = SharedSlots(store, 30, clock=clock)
+    slot = await shared.next_slot()
+    shared.answered(slot, slot + shared.allowance / 2)  # in time
+    before = await store.reserve_send_slots(1, shared.spacing, lead=0)
+    shared.answered(slot, slot + shared.allowance + 0.1)  # late
+    await until(lambda: shared.late_paid == 1, what="the late send's slot taken")
+    after = await store.reserve_send_slots(1, shared.spacing, lead=0)
+    assert after - before == pytest.approx(2 * shared.spacing, abs=1e-4)
+    assert shared.paid_too_late == 0
+
+
+async def test_shared_slots_are_taken_no_further_ahead_than_the_lead(
+    store: SqlStore, clock: FakeClock
+) -> None:
+    """Sends waiting for shared slots take them as they come due, not a second's worth at
+    once: a process holds none it will not use within a fraction of a second, so the
+    store's next slot stays near now for the others (and for a late send's payment)."""
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+
+    shared = SharedSlots(store, 30, clock=clock, sleep=sleep)
+    ahead = []
+    for _ in range(60):  # two seconds of slots, none of them used
+        slot = await shared.next_slot()
+        ahead.append(slot - clock.monotonic())
+    assert max(ahead) < MAX_LEAD + shared.batch * shared.spacing, ahead
 
 
 # -- real processes on PostgreSQL ----------------------------------------------------------------
@@ -278,7 +317,9 @@ def test_three_processes_together_keep_the_overall_rate(
     assert sent_to == chats
     assert most_in_one_second(arrivals) <= 10
     rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
-    assert rate >= 0.8 * 10, rate
+    # Generous: on a loaded machine late answers cost slots (see `SharedSlots`); a rate that
+    # is not shared (one process's third of it) stays well below.
+    assert rate >= 0.5 * 10, rate
 
 
 def test_storing_an_article_wakes_the_sender_of_another_process(

@@ -21,8 +21,10 @@ arrived before its answer, this one arrives after now, so no second of arrivals 
 
 Several processes on one PostgreSQL share the overall rate through the store (`SharedSlots`):
 each send also takes a slot of the shared rate, so that together they send at most
-`per_second`, and a process alone (the others idle) gets all of it. The per-chat limits hold
-across processes without it: a chat is claimed by one sender at a time.
+`per_second`, and a process alone (the others idle) gets all of it; a send answered too late
+after its shared slot costs its process one more slot, left unused, which is how the window
+of answers holds across processes. The per-chat limits hold across processes without it: a
+chat is claimed by one sender at a time.
 """
 
 from __future__ import annotations
@@ -30,21 +32,26 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.clock import Clock
 from bot.store.contract import SendRate
 
+log = logging.getLogger(__name__)
+
 # Slots are planned at 97% of the rate: exactly 1/rate apart, the answers' delays would make
 # the window below bind all the time.
 RATE_MARGIN = 0.97
-# Slots of a rate shared by processes are planned at 96%: without a window of answers across
-# processes (see above), the margin is what absorbs their messages' different delays
-# (bench/cluster.py: 429s at 97%).
+# Slots of a rate shared by processes are planned at 96%: a message may then arrive up to
+# 1/0.96 - 1 = 41 ms after its slot before its process pays for it (see `SharedSlots`).
 SHARED_RATE_MARGIN = 0.96
-# A slot of the shared rate used later than this is given up (see `SharedSlots`).
-LATE_SECONDS = 0.02
+# A reservation of shared slots asks for its first slot this far ahead at least, and further
+# when its round trips take longer (the last one's time, at most `MAX_LEAD`): a slot already
+# past when the reservation returns is lost.
+MIN_LEAD = 0.02
+MAX_LEAD = 0.25
 # The window Telegram counts its overall limit in.
 WINDOW = 1.0
 # A send whose answer has not come after this long no longer holds the window (its request has
@@ -53,13 +60,15 @@ STUCK_SECONDS = 30.0
 
 
 class Send:
-    """One send through the limiter: when its answer came (None while in flight)."""
+    """One send through the limiter: when its answer came (None while in flight), and the slot
+    of the shared rate it took (None without one)."""
 
-    __slots__ = ("answered", "answered_at")
+    __slots__ = ("answered", "answered_at", "shared_slot")
 
-    def __init__(self) -> None:
+    def __init__(self, shared_slot: float | None = None) -> None:
         self.answered_at: float | None = None
         self.answered = asyncio.Event()
+        self.shared_slot = shared_slot
 
 
 class SharedSlots:
@@ -68,23 +77,50 @@ class SharedSlots:
     Slots are taken from the store (`SendRate.reserve_send_slots`) a few at a time, as many as
     sends are waiting for one, at most a tenth of a second's worth: a process takes only what
     it is about to use, so an idle process leaves the whole rate to the others and a busy one
-    never holds more than a fraction of a second ahead. A slot whose time has passed by more
-    than `tolerance` (the process stalled) is dropped rather than used late, which could put
-    two processes' messages in the same instant.
+    never holds more than a fraction of a second ahead.
+
+    Slots are a plan; Telegram counts a message when it arrives, some time after its slot. The
+    margin lets each arrive up to `allowance` after its slot: any second of arrivals then holds
+    the arrivals of slots planned within 1 + `allowance` seconds, `per_second` at most. A
+    message later than that (its answer came later: a stalled loop, a slow request) may have
+    landed in a second that already holds `per_second` others, so its process pays for it
+    (`answered`): it leaves one more slot unused, one it holds or the store's next. That gap
+    comes before the end of every second the late message may have crowded (when it is taken
+    before the late one's slot + 1 s, which `paid_too_late` counts the misses of), so no
+    second Telegram looks at holds more than `per_second` in all, whatever the delays, without
+    a window of answers shared by the processes (bench/cluster.py: 429s with margins alone).
+    A slot this process wakes up for later than `allowance` (a stalled loop) is given up:
+    sent, it would cost a slot all the same.
     """
 
-    def __init__(self, store: SendRate, per_second: float, *, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: SendRate,
+        per_second: float,
+        *,
+        clock: Clock,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.store = store
+        self._sleep = sleep
         self.spacing = 1.0 / (per_second * SHARED_RATE_MARGIN)
         self.batch = max(1, int(per_second / 10))
-        # How late a slot may still be used: later, it is given up.
-        self.tolerance = min(self.spacing / 2, LATE_SECONDS)
+        # How long after its slot a message may arrive without crowding a second (a hair less,
+        # for the rounding of the times).
+        self.allowance = 1.0 / SHARED_RATE_MARGIN - 1.0 - 0.001
+        self._lead = MIN_LEAD
+        self._given = 0.0  # the last slot handed out
+        self.late_paid = 0  # slots taken and left unused for late answers
+        self.given_up = 0  # slots woken up for too late
         self._clock = clock
         self._slots: deque[float] = deque()  # monotonic times, ascending
         self._lock = asyncio.Lock()
         self._waiting = 0
+        self._owed: list[float] = []  # the deadlines of the slots to take unused
+        self.paid_too_late = 0
+        self._paying: asyncio.Task[None] | None = None
 
     async def next_slot(self) -> float:
         """The monotonic time of this process's next slot of the shared rate, taken."""
@@ -93,17 +129,65 @@ class SharedSlots:
             async with self._lock:
                 while True:
                     now = self._clock.monotonic()
-                    while self._slots and self._slots[0] < now - self.tolerance:
+                    while self._slots and self._slots[0] < now - self.allowance:
                         self._slots.popleft()
+                        self.given_up += 1
                     if self._slots:
-                        return self._slots.popleft()
+                        self._given = self._slots.popleft()
+                        return self._given
+                    # The slots handed out already are its sends' for the next `_lead` at
+                    # most: a waiter that took a slot seconds ahead would hold it idle, and
+                    # the store's next slot would run away from now.
+                    if self._given > now + self._lead:
+                        await self._sleep(self._given - self._lead - now)
+                        continue
                     count = min(self._waiting, self.batch)
-                    first = await self.store.reserve_send_slots(count, self.spacing)
+                    first = await self.store.reserve_send_slots(
+                        count, self.spacing, lead=self._lead
+                    )
+                    took = self._clock.monotonic() - now
+                    self._lead = min(MAX_LEAD, max(MIN_LEAD, took))
                     # Wall time to monotonic time, on this process's one clock.
                     offset = self._clock.monotonic() - self._clock.now().timestamp()
                     self._slots.extend(first + offset + i * self.spacing for i in range(count))
         finally:
             self._waiting -= 1
+
+    def answered(self, slot: float, at: float) -> None:
+        """A send of *slot* was answered at *at* (monotonic): pay for it if it was late. The
+        unused slot must lie between *at* - `allowance` and *slot* + 1 + `allowance`: one
+        this process holds if it has one there (at once, no round trip), else the next one
+        of the store's."""
+        if at - slot <= self.allowance:
+            return
+        deadline = slot + 1.0 + self.allowance
+        for held in self._slots:
+            if held > deadline:
+                break
+            if held >= at - self.allowance:
+                self._slots.remove(held)
+                self.late_paid += 1
+                return
+        self._owed.append(deadline)
+        if self._paying is None:
+            self._paying = asyncio.create_task(self._pay(), name="newsbot-pay-late-slots")
+
+    async def _pay(self) -> None:
+        try:
+            while self._owed:
+                owed, self._owed = self._owed, []
+                try:
+                    first = await self.store.reserve_send_slots(len(owed), self.spacing, lead=0)
+                except Exception as exc:  # the store is down: nobody is sending anyway
+                    log.warning("cannot take the slots of late messages (%s)", exc)
+                    return
+                offset = self._clock.monotonic() - self._clock.now().timestamp()
+                for i, deadline in enumerate(owed):
+                    if first + offset + i * self.spacing > deadline:
+                        self.paid_too_late += 1
+                self.late_paid += len(owed)
+        finally:
+            self._paying = None
 
 
 class SendLimiter:
@@ -137,6 +221,11 @@ class SendLimiter:
         self._chat_next: dict[int, float] = {}
         self._prune_at = 10_000
         self._shared = shared
+
+    @property
+    def shared(self) -> SharedSlots | None:
+        """The slots of the rate shared with other processes, if any."""
+        return self._shared
 
     def interval(self, chat_id: int) -> float:
         """The least time between two messages to this chat."""
@@ -172,23 +261,25 @@ class SendLimiter:
                 self._prune(now)
             if slot > now:
                 await self._sleep(slot - now)
+            shared_slot = None
             if self._shared is not None:  # and a slot of the rate all processes share
                 if self._paused_until > slot:  # not a shared slot to throw away in a pause
                     continue
-                slot = max(slot, await self._shared_slot())
+                shared_slot = await self._shared_slot()
+                slot = max(slot, shared_slot)
             # A pause that began while we slept voids the slot: take a new one after it.
             if self._paused_until > slot:
                 continue
             if self._shared is None:
                 await self._within_window()
-            send = Send()
+            send = Send(shared_slot)
             self._recent.append(send)
             return send
 
     async def _shared_slot(self) -> float:
         """Wait for this process's window, then for a slot of the shared rate, on time: a
-        slot this process wakes up for too late (a stalled loop) is given up for the next,
-        since sent late it could meet another process's message in the same instant."""
+        slot this process wakes up for later than the shared rate allows (a stalled loop) is
+        given up for the next (see `SharedSlots`)."""
         shared = self._shared
         assert shared is not None
         while True:
@@ -197,14 +288,17 @@ class SendLimiter:
             wait = slot - self._clock()
             if wait > 0:
                 await self._sleep(wait)
-            if self._clock() - slot <= shared.tolerance:
+            if self._clock() - slot <= shared.allowance:
                 return slot
+            shared.given_up += 1
 
     def answered(self, send: Send) -> None:
         """The send is over (answered, failed or given up)."""
         if send.answered_at is None:
             send.answered_at = self._clock()
             send.answered.set()
+            if self._shared is not None and send.shared_slot is not None:
+                self._shared.answered(send.shared_slot, send.answered_at)
 
     async def _within_window(self) -> None:
         recent = self._recent
