@@ -325,16 +325,18 @@ def test_three_processes_together_keep_the_overall_rate(
 def test_storing_an_article_wakes_the_sender_of_another_process(
     cluster_url: str, tmp_path: Path, processes: list[Process]
 ) -> None:
-    """A sender that polls once a minute sends within a second of another process storing an
-    article: PostgreSQL's NOTIFY woke it."""
+    """A sender that polls once every ten minutes sends soon after another process stores an
+    article: PostgreSQL's NOTIFY woke it. What is asserted is the cause, not a speed: without
+    the wake-up no message could arrive before the next poll, ten minutes on, so the bound of 30
+    s holds on a loaded machine (bench/cluster.py measures the wake-up's latency)."""
     clock = FakeClock()
     asyncio.run(subscribe(cluster_url, clock, [8001]))
     with FakeBotAPI(record_calls=False, flood=FloodLimits()) as api:
-        config = write_config(tmp_path, api, cluster_url, poll_seconds=60)
+        config = write_config(tmp_path, api, cluster_url, poll_seconds=600)
         processes.append(Process(config, "send"))
         processes[0].wait_for("takes no updates")
         delays = asyncio.run(timed_publish(cluster_url, clock, api, 3))
-    assert max(delays) < 2.0, delays  # the poll alone would take up to 60 s
+    assert len(delays) == 3 and max(delays) < 30.0, delays  # the poll alone: up to 600 s
 
 
 async def timed_publish(url: str, clock: FakeClock, api: FakeBotAPI, count: int) -> list[float]:
@@ -348,8 +350,8 @@ async def timed_publish(url: str, clock: FakeClock, api: FakeBotAPI, count: int)
             before = time.monotonic()
             await store.add_articles([article])
             while len(api.sends) < n:
-                if time.monotonic() - before > 10:
-                    raise AssertionError(f"message {n} not delivered within 10 s")
+                if time.monotonic() - before > 30:
+                    raise AssertionError(f"message {n} not delivered within 30 s")
                 await asyncio.sleep(0.01)
             delays.append(api.sends[n - 1][0] - before)
             clock.advance(seconds=2)
