@@ -47,7 +47,7 @@ from bot.chat.application import (
 )
 from bot.chat.context import NewsApplication, Services, Updates
 from bot.chat.handlers import publish_commands, register
-from bot.chat.outbox import TelegramOutbox, open_outbox
+from bot.chat.outbox import TelegramOutbox, open_outbox, paid_broadcast
 from bot.clock import Clock
 from bot.config import ROLES, Config
 from bot.deliver.limiter import SendLimiter, SharedSlots
@@ -229,6 +229,7 @@ class Runtime:
             services.chats,
             services.subscriptions,
             on_answer=self.watch_api,
+            paid_broadcast=paid_broadcast(self.config.delivery.messages_per_second),
         )
         delivery = self.config.delivery
         limiter = None

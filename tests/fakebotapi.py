@@ -341,6 +341,13 @@ class FloodLimits:
     per_second: int = 30
     private_interval: float = 1.0
     group_per_minute: int = 20
+    # What a message sent with `allow_paid_broadcast` may reach instead of `per_second`.
+    paid_per_second: int = 1000
+
+
+def asks_paid_broadcast(params: dict[str, Any]) -> bool:
+    """Whether a send's parameters ask for a paid broadcast (JSON true, or "true" in a form)."""
+    return params.get("allow_paid_broadcast") in (True, "true", "True", "1")
 
 
 def most_in_one_second(times: list[float]) -> int:
@@ -852,7 +859,7 @@ class FakeBotAPI:
                 flooded = method in SEND_METHODS and self.flood is not None
                 if flooded:
                     now = time.monotonic()
-                    self._check_flood(_int(chat_id) or 0, now)
+                    self._check_flood(_int(chat_id) or 0, now, asks_paid_broadcast(params))
                 call.result = self._dispatch(method, params)
                 if flooded:
                     self._count_send(_int(chat_id) or 0, now)
@@ -868,14 +875,15 @@ class FakeBotAPI:
                 return exc.code, body
         return 200, {"ok": True, "result": call.result}
 
-    def _check_flood(self, chat_id: int, now: float) -> None:
-        """ApiError 429 if a message to *chat_id* now exceeds a flood limit (lock held)."""
+    def _check_flood(self, chat_id: int, now: float, paid: bool = False) -> None:
+        """ApiError 429 if a message to *chat_id* now exceeds a flood limit (lock held); a
+        *paid* broadcast may go past the free overall limit up to `paid_per_second`."""
         limits = self.flood
         assert limits is not None
         window = self._window
         while window and window[0] <= now - 1.0:
             window.pop(0)
-        if len(window) >= limits.per_second:
+        if len(window) >= (limits.paid_per_second if paid else limits.per_second):
             self._flood("overall", window[0] + 1.0 - now)
         if chat_id > 0:
             last = self._private_last.get(chat_id)

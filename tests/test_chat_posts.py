@@ -6,6 +6,7 @@ the publisher's format (/format, the Format page of /settings) and silent posts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import sys
 from argparse import Namespace
@@ -27,6 +28,7 @@ from tests.fakebotapi import (
     Call,
     FakeBotAPI,
     User,
+    asks_paid_broadcast,
     utf16_len,
 )
 from tests.feedserver import FeedServer
@@ -138,6 +140,26 @@ async def test_an_article_with_a_picture_is_pushed_as_a_photo_with_its_post_as_c
     latest = only(await bot.send("/latest 1"), "sendMessage")
     opened = only(await bot.press(latest, f"{article_id} · 📝 Résumé"), "sendPhoto")
     assert shown(opened).startswith("📝 Résumé · ≤ 3 phrases, ~60 mots")
+
+
+@pytest.mark.parametrize(("rate", "paid"), [(30.0, False), (200.0, True)])
+async def test_above_telegrams_free_rate_every_post_is_a_paid_broadcast(
+    url: str, clock: FakeClock, images: FeedServer, rate: float, paid: bool
+) -> None:
+    """Past 30 messages/s overall Telegram takes a message only when it asks for a paid
+    broadcast (`allow_paid_broadcast`, paid in Stars): a sender configured above that rate asks
+    on every post, picture or text; one at 30/s never does, nor do answers to commands."""
+    ids = await seed(url, clock)
+    delivery = dataclasses.replace(QUICK, messages_per_second=rate)
+    async with running_bot(url, ids, delivery=delivery, clock=clock) as bot:
+        await bot.send("/subscribe économie")
+        await publish(clock, url, news(1, images.url("/i/ok.png")), news(2))
+        await until(lambda: len(posts(bot.api, 501)) == 2)
+        sent = posts(bot.api, 501)
+        answers = [c for c in bot.api.calls_of("sendMessage") if c not in sent]
+    assert {c.method for c in sent} == {"sendPhoto", "sendMessage"}
+    assert [asks_paid_broadcast(c.params) for c in sent] == [paid, paid]
+    assert answers and not any(asks_paid_broadcast(c.params) for c in answers)
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,16 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 
-from tests.fakebotapi import BLOCKED, PHOTO_NOT_AN_IMAGE, PHOTO_UNREACHABLE, FakeBotAPI, User
+from tests.fakebotapi import (
+    BLOCKED,
+    PHOTO_NOT_AN_IMAGE,
+    PHOTO_UNREACHABLE,
+    ApiError,
+    FakeBotAPI,
+    FloodLimits,
+    User,
+    asks_paid_broadcast,
+)
 from tests.feedserver import FeedServer
 
 ANNE = User(id=11, first_name="Anne", language_code="fr")
@@ -31,6 +40,27 @@ async def api_bot() -> AsyncIterator[tuple[FakeBotAPI, Bot]]:
     with FakeBotAPI() as api:
         async with Bot(api.token, base_url=api.base_url) as bot:
             yield api, bot
+
+
+def test_a_paid_broadcast_goes_past_the_free_overall_limit_and_no_further() -> None:
+    """As Telegram: past `per_second` messages in the last second, only a message that asks
+    for a paid broadcast is taken, up to `paid_per_second`; times given, not read."""
+    api = FakeBotAPI(flood=FloodLimits(per_second=2, paid_per_second=4))
+    for chat in (1, 2):
+        api._check_flood(chat, 10.0)
+        api._count_send(chat, 10.0)
+    with pytest.raises(ApiError, match="Too Many Requests"):
+        api._check_flood(3, 10.1)  # free: the third in the second
+    for chat in (4, 5):
+        api._check_flood(chat, 10.2, paid=True)
+        api._count_send(chat, 10.2)
+    with pytest.raises(ApiError, match="Too Many Requests"):
+        api._check_flood(6, 10.3, paid=True)  # paid: past its own limit
+    api._check_flood(7, 11.25)  # all four left the window: room again, free
+    assert api.flood_refused == {"overall": 2}
+    assert asks_paid_broadcast({"allow_paid_broadcast": True})
+    assert asks_paid_broadcast({"allow_paid_broadcast": "true"})  # form-encoded
+    assert not asks_paid_broadcast({}) and not asks_paid_broadcast({"allow_paid_broadcast": False})
 
 
 @pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

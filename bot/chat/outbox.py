@@ -61,6 +61,17 @@ SENDER_CONNECTIONS = MAX_IN_FLIGHT
 
 # The methods whose answer (the sent message) `SenderBot` does not parse.
 _SENDS = frozenset({"sendMessage", "sendPhoto"})
+# Telegram's free broadcast rate, messages per second for the whole bot. Above it a message
+# must say `allow_paid_broadcast` (up to 1,000/s, each such message paid for in Telegram Stars
+# from the bot's balance), or Telegram answers 429.
+FREE_BROADCAST_RATE = 30.0
+
+
+def paid_broadcast(messages_per_second: float) -> bool:
+    """Whether a sender configured for *messages_per_second* must send paid broadcasts."""
+    return messages_per_second > FREE_BROADCAST_RATE
+
+
 # Errors that say the chat will never accept a message again.
 _GONE = ("chat not found", "user is deactivated", "bot was kicked", "have no rights to send")
 # Errors that say a forum topic is closed or deleted: its subscriptions stop, not the chat's.
@@ -97,9 +108,17 @@ def _render(
 class SenderBot(Bot):
     """The sender's Bot: a message it sends is answered True once Telegram accepted it, not
     turned into a `Message` that nobody reads (`Message.de_json` of every answer was a fifth of
-    the sender's time per message at 1,000 messages/s). Refusals raise as from any Bot."""
+    the sender's time per message at 1,000 messages/s). Refusals raise as from any Bot.
+    With `paid_broadcast`, every message it sends asks Telegram for a paid broadcast
+    (`allow_paid_broadcast`): the sender's rate is above the free 30/s."""
+
+    def __init__(self, *args: Any, paid_broadcast: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._paid_broadcast = paid_broadcast  # "_": PTB freezes a Bot's public attributes
 
     async def _post(self, endpoint: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        if self._paid_broadcast and endpoint in _SENDS:
+            data = {**(data or {}), "allow_paid_broadcast": True}
         result = await super()._post(endpoint, data, **kwargs)
         return True if endpoint in _SENDS and isinstance(result, dict) else result
 
@@ -289,11 +308,13 @@ async def open_outbox(
     subscriptions: SubscriptionService,
     *,
     on_answer: Callable[[], None] | None = None,
+    paid_broadcast: bool = False,
 ) -> TelegramOutbox:
     """An outbox on a Bot of its own: not the Application's, whose rate limiter would retry
     flood errors out of the sender's sight and pace every message twice (the sender paces
     itself), and whose connection pool the handlers' replies need. Close it with `close()`.
-    `on_answer` is told of every answer of the Bot API (see `WatchedRequest`)."""
+    `on_answer` is told of every answer of the Bot API (see `WatchedRequest`); with
+    `paid_broadcast` every message is sent as a paid broadcast (see `SenderBot`)."""
     request: BaseRequest
     if not _behind_proxy(telegram.api_base_url):
         request = BotAPIRequest(SENDER_CONNECTIONS, on_answer=on_answer)
@@ -306,6 +327,7 @@ async def open_outbox(
         base_url=telegram.api_base_url,
         base_file_url=file_url(telegram.api_base_url),
         request=request,
+        paid_broadcast=paid_broadcast,
     )
     await bot.initialize()
     return TelegramOutbox(bot, articles, chats, subscriptions)
