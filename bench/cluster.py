@@ -181,10 +181,10 @@ class WatchedAPI(FakeBotAPI):
         super().__init__(**kwargs)
         self.refusals: list[tuple[float, int, str]] = []
 
-    def _check_flood(self, chat_id: int, now: float) -> None:
+    def _check_flood(self, chat_id: int, now: float, paid: bool = False) -> None:
         before = dict(self.flood_refused)
         try:
-            super()._check_flood(chat_id, now)
+            super()._check_flood(chat_id, now, paid)
         except Exception:
             limit = next(k for k, v in self.flood_refused.items() if before.get(k) != v)
             self.refusals.append((now, chat_id, limit))
