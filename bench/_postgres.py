@@ -1,5 +1,5 @@
-"""What the benchmarks share for PostgreSQL databases of their own (imported as
-`bench._postgres`, the repository root on sys.path)."""
+"""What the benchmarks and the tests' fixtures (tests/conftest.py) share for PostgreSQL
+databases of their own (imported as `bench._postgres`, the repository root on sys.path)."""
 
 from __future__ import annotations
 

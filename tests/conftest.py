@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench._postgres import admin
 from bot.deliver.rules import PushRules
 from bot.store import SqlStore, async_url, create_engine, upgrade
 from bot.store.schema import metadata
@@ -73,16 +73,6 @@ def _postgres_base_url() -> str:
     return async_url(url)
 
 
-async def _admin(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @contextmanager
 def scratch_postgres(prefix: str) -> Iterator[str]:
     """Create an empty PostgreSQL database next to the one of `NEWSBOT_TEST_DATABASE_URL`,
@@ -90,7 +80,7 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
     base = _postgres_base_url()
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
-        asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+        asyncio.run(admin(base, f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # a server that is down must say so, not crash obscurely
         if os.environ.get("CI") == "true":
             raise
@@ -98,7 +88,7 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -138,7 +128,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     tables = ", ".join(t.name for t in metadata.sorted_tables)
 
     async def truncate() -> None:
-        await _admin(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        await admin(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
 
     asyncio.run(truncate())
     return url
