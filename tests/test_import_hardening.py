@@ -434,15 +434,17 @@ def test_killing_an_import_leaves_no_worker_alive(tmp_path: Path, signum: int) -
 
 
 POOL_SCRIPT = """
-import os, sys, time
+import os, signal
 from concurrent.futures import ProcessPoolExecutor
 from bot.ingest.importer import die_with_parent
 
+# signal.pause, not time.sleep: under libfaketime (CI's second and third runs) time.sleep fails
+# at once with EINVAL, and the script and its workers would end before the test saw them.
 if __name__ == "__main__":
     pool = ProcessPoolExecutor(2, initializer=die_with_parent, initargs=(os.getpid(),))
-    futures = [pool.submit(time.sleep, 120) for _ in range(2)]
+    futures = [pool.submit(signal.pause) for _ in range(2)]
     print("ready", flush=True)
-    time.sleep(120)
+    signal.pause()
 """
 
 
