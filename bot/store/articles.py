@@ -606,9 +606,10 @@ class ArticlesMixin(QueueMixin):
         if self.dialect == "sqlite":
             # Each term quoted, so FTS5 operators in user input are inert; juxtaposed terms are
             # ANDed. ORDER BY rowid DESC lets FTS5 stop after LIMIT rows instead of ranking
-            # every match. A prefix term is the costly part: FTS5 merges the entries of every
-            # word it starts before returning a row (a prefix index serves only prefixes of
-            # the exact lengths it was built for), which is why the index keeps no positions.
+            # every match. A prefix of 3 or 4 letters is read from the prefix index (migration
+            # 0011) like a word, newest first; a longer one makes FTS5 merge the entries of
+            # every word it starts before returning a row (few words, since the prefix is
+            # long), which is why the index keeps no positions (0010).
             match = " ".join(
                 f'"{t}"*' if p else f'"{t}"' for t, p in zip(terms, prefix, strict=True)
             )
