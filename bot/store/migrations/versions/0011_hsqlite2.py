@@ -10,7 +10,9 @@ starts of its words, and reads a prefix of exactly that length as one more word,
 Prefixes of 5 letters or more match fewer words and are still merged (cheaply).
 
 The index is rebuilt from `articles` (its external content), as in 0010; the triggers that
-keep it and the automerge setting stay. SQLite only: nothing changes on PostgreSQL.
+keep it and the automerge setting stay. At 100,000 articles (bench/store.py's) the rebuild took
+86 s on the project's 2-core machine at load average 11-13, and the index grew from 65 to
+148 MiB. SQLite only: nothing changes on PostgreSQL.
 
 Revision ID: 0011
 Revises: 0010
