@@ -4,6 +4,7 @@ when Telegram may already have delivered it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -20,6 +21,7 @@ from bot.chat.outbox import TelegramOutbox
 from bot.chat.render import View
 from bot.config import SummaryConfig
 from bot.deliver.sender import Outcome
+from bot.errors import NotFound
 from bot.models import Article, Category, Chat, ClaimedDelivery
 from bot.services.chats import ChatService
 from bot.text import fold
@@ -107,10 +109,13 @@ class Articles:
     """What the outbox reads of the article service; counts the summaries it is asked for."""
 
     def __init__(self, article: Article) -> None:
-        self.current = article
+        self.current: Article | None = article
         self.summaries: list[tuple[int, str]] = []
 
     async def article(self, article_id: int) -> Article:
+        await asyncio.sleep(0)  # a read from the store
+        if self.current is None:
+            raise NotFound(f"no article {article_id}")
         return self.current
 
     async def summary(self, article_id: int, *, sentences: int, algorithm: str) -> Any:
@@ -140,7 +145,9 @@ async def test_a_post_is_drawn_once_per_way_chats_want_it() -> None:
         assert not isinstance(ready, Outcome)
         return ready
 
-    first = await view(claim(100))
+    # The chats claimed together (the start of a broadcast) wait for one drawing.
+    first, *others = await asyncio.gather(*(view(claim(chat)) for chat in range(100, 140)))
+    assert all(other is first for other in others)
     assert await view(claim(101)) is first  # another chat, the same settings
     assert await view(claim(-102, sentences=3)) is first  # 3 is the default length
     assert len(articles.summaries) == 1
@@ -160,3 +167,7 @@ async def test_a_post_is_drawn_once_per_way_chats_want_it() -> None:
     # A new copy of the article (read again from the store) is drawn again.
     articles.current = replace(article, title="Les retraites, suite")
     assert "suite" in (await view(claim(109))).post.view.text
+    articles.current = None  # gone from the store
+    assert await outbox._article_view(claim(110)) == Outcome(
+        "failed", "the article no longer exists"
+    )

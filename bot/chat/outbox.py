@@ -21,6 +21,7 @@ when it chose silent posts over holding them (the sender's `ClaimedDelivery.sile
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import warnings
@@ -88,7 +89,7 @@ _TOPIC_GONE = ("message thread not found", "topic_closed", "topic_deleted")
 
 # Posts kept by `TelegramOutbox._article_view`: more than the ways chats want one article.
 MAX_VIEWS = 256
-# (id of the article as read, language, summary sentences, algorithm, format).
+# (article id, language, summary sentences, algorithm, format).
 _ViewKey = tuple[int, str, int, str, PostFormat]
 
 
@@ -210,8 +211,9 @@ class TelegramOutbox:
         # Pictures Telegram refused in this process: not offered again, even by a post
         # rendered before the store forgot them.
         self._refused: set[str] = set()
-        # The post of an article for each way a chat may want it (see `_article_view`).
-        self._views: dict[_ViewKey, tuple[Article, _Ready]] = {}
+        # The post of an article for each way a chat may want it, drawn or being drawn (see
+        # `_article_view`), with the article as read.
+        self._views: dict[_ViewKey, asyncio.Task[tuple[Article | None, _Ready | Outcome]]] = {}
 
     async def prepare_article(self, claim: ClaimedDelivery) -> None:
         self._prepared[claim.id] = await self._article_view(claim)
@@ -240,37 +242,47 @@ class TelegramOutbox:
 
     async def _article_view(self, claim: ClaimedDelivery) -> _Ready | Outcome:
         """The post of the claim's article in the chat's language and format. A broadcast
-        draws it once for all the chats that want it the same way: kept per article as read
-        (a new copy read from the store is a new post) and everything taken from the chat's
-        settings (language, summary length and algorithm, format); a refused picture forgets
-        them all. Reading the summary and category and hashing the article for the renderer's
-        cache for every chat was a fifth of the sender's time per message."""
+        draws it once for all the chats that want it the same way (the language, summary
+        length and algorithm, and format their settings give), and again only for a new copy
+        of the article (read again from the store) or after a refused picture. The chats
+        claimed together wait for the one drawing: each reading the article, its summary and
+        its category at once was hundreds of store reads at the start of every broadcast, and
+        drawing the post for every chat a fifth of the sender's time per message."""
         prefs = self.chats.preferences_of(claim.chat_id, claim.language, claim.settings)
         fmt = format_of(claim.settings)
-        try:
-            article = await self.articles.article(claim.article_id)
-        except NotFound:
-            return Outcome("failed", "the article no longer exists")
         count = fmt.sentences(prefs.sentences)
-        key = (id(article), prefs.language, count, prefs.algorithm if count else "", fmt)
-        found = self._views.get(key)
-        if found is not None and found[0] is article:
-            return found[1]
-        ready = await self._draw(claim, article, prefs.language, count, prefs.algorithm, fmt)
-        if len(self._views) >= MAX_VIEWS:
-            self._views.clear()
-        self._views[key] = (article, ready)
+        key = (claim.article_id, prefs.language, count, prefs.algorithm if count else "", fmt)
+        drawing = self._views.get(key)
+        if drawing is not None and drawing.done():
+            drawn = None if drawing.cancelled() or drawing.exception() else drawing.result()
+            if drawn is not None and drawn[0] is not None:
+                try:
+                    current = await self.articles.article(claim.article_id)
+                except NotFound:
+                    return Outcome("failed", "the article no longer exists")
+                if current is drawn[0]:
+                    return drawn[1]
+            drawing = None
+        if drawing is None:
+            if len(self._views) >= MAX_VIEWS:
+                self._views.clear()
+            drawing = asyncio.create_task(self._draw(claim.article_id, *key[1:4], fmt))
+            self._views[key] = drawing
+        # Shielded: a chat's task stopped while waiting does not stop the others' post.
+        article, ready = await asyncio.shield(drawing)
+        if article is None and self._views.get(key) is drawing:
+            del self._views[key]  # no such article: asked again next time
         return ready
 
     async def _draw(
-        self,
-        claim: ClaimedDelivery,
-        article: Article,
-        language: str,
-        count: int,
-        algorithm: str,
-        fmt: PostFormat,
-    ) -> _Ready:
+        self, article_id: int, language: str, count: int, algorithm: str, fmt: PostFormat
+    ) -> tuple[Article | None, _Ready | Outcome]:
+        """The article as read, and its post."""
+        try:
+            read = await self.articles.article(article_id)
+        except NotFound:
+            return None, Outcome("failed", "the article no longer exists")
+        article = read
         if article.image is not None and article.image in self._refused:
             article = replace(article, image=None)
         category_id = await self._category_id(article.category)
@@ -278,13 +290,13 @@ class TelegramOutbox:
         if count:
             try:
                 result = await self.articles.summary(
-                    claim.article_id, sentences=count, algorithm=algorithm
+                    article_id, sentences=count, algorithm=algorithm
                 )
                 sentences = result.sentences
             except SummaryError:
                 pass  # too short to summarize: the heading and buttons
         post, fallback = _render(language, article, tuple(sentences), fmt, category_id)
-        return _Ready(article.id, post, fallback, fmt.silent == "always")
+        return read, _Ready(article.id, post, fallback, fmt.silent == "always")
 
     async def send_digest(
         self, chat_id: int, digest_id: int, article_ids: Sequence[int], claim: ClaimedDelivery
