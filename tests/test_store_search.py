@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from bot.deliver.rules import PushRules
 from bot.models import NewArticle
 from bot.store import SqlStore, create_engine, upgrade
-from bot.store.articles import search_terms, search_words
+from bot.store.articles import PG_MERGE_AFTER, search_terms, search_words
 from bot.store.migrate import alembic_config
 from tests.helpers import FakeClock
 
@@ -198,6 +198,46 @@ async def test_search_survives_a_downgrade_and_upgrade_of_its_index(empty_url: s
         assert await store.search("maree bas") == []
         assert [a.id for a in await store.search("maree haut")] == new
         assert await store.search("script alert") == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_bulk_write_leaves_the_search_index_merged(empty_url: str) -> None:
+    """Migration 0011 moves the GIN pending-list limit from the index to the sessions: the
+    store's keep 1 MB, a bulk write (an import's batch) lets the list grow in its own
+    transactions and merges it once at its end, a small write leaves its entries pending.
+    The downgrade puts the limit back on the index; both backends migrate both ways."""
+    engine = create_engine(empty_url)
+    index_options = (
+        "SELECT reloptions FROM pg_class WHERE relname = 'ix_articles_search'",
+        "SELECT gin_clean_pending_list('ix_articles_search')",
+    )
+    try:
+        await upgrade(engine, "0010")
+        for step, target in ((command.upgrade, "head"), (command.downgrade, "0010")):
+            async with engine.begin() as conn:
+                await conn.run_sync(_migrate, step, target)
+                if engine.dialect.name == "postgresql":
+                    options = (await conn.exec_driver_sql(index_options[0])).scalar_one()
+                    assert options == (
+                        None if target == "head" else ["gin_pending_list_limit=1024"]
+                    )
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, command.upgrade, "head")
+        store = SqlStore(engine, FakeClock(), PushRules())
+        bulk = [
+            NewArticle(title=f"Dépêche {i}", text=f"Mot{i} marée") for i in range(PG_MERGE_AFTER)
+        ]
+        ids = (await store.add_articles(bulk)).ids
+        small = (await store.add_articles([NewArticle(title="Dernière", text="Marée basse")])).ids
+        assert [a.id for a in await store.search("maree", limit=3)] == (small + ids[::-1])[:3]
+        assert [a.id for a in await store.search("mot7 depeche")] == [ids[7]]
+        if engine.dialect.name == "postgresql":
+            async with engine.begin() as conn:
+                limit = (await conn.exec_driver_sql("SHOW gin_pending_list_limit")).scalar_one()
+                assert limit == "1MB"
+                # Only the small write's page was left to merge.
+                assert (await conn.exec_driver_sql(index_options[1])).scalar_one() == 1
     finally:
         await engine.dispose()
 
