@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic import command
@@ -136,12 +137,14 @@ async def test_an_article_written_by_another_path_is_found_too(store: SqlStore) 
     assert [a.id for a in await store.search("ecluses peniche")] == [article.id]
 
 
-@pytest.mark.parametrize("window", [3, 1000])
+@pytest.mark.parametrize(("window", "analyzed"), [(3, False), (3, True), (1000, False)])
 async def test_search_finds_the_same_newest_first_whichever_plan_answers(
-    store: SqlStore, monkeypatch: pytest.MonkeyPatch, window: int
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, window: int, analyzed: bool
 ) -> None:
     """PostgreSQL looks among the newest articles first, then asks the index: a small window
-    (most matches older than it) and a large one (all within it) give the same pages."""
+    (most matches older than it) and a large one (all within it) give the same pages; so
+    does the index when the table's statistics say a prefix is best checked on the rows of
+    the other words."""
     import bot.store.articles as store_articles
 
     monkeypatch.setattr(store_articles, "PG_SEARCH_WINDOW", window)
@@ -151,11 +154,26 @@ async def test_search_finds_the_same_newest_first_whichever_plan_answers(
             for i in range(24)
         )
     ).ids
+    answers: list[bool] = []
+    if store.dialect == "postgresql" and analyzed:
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql("ANALYZE articles")
+        few_rows = store_articles._in_few_rows
+
+        def spy(conn: Connection, tsquery: str, statistics: Any) -> bool:
+            answers.append(few_rows(conn, tsquery, statistics))
+            return answers[-1]
+
+        monkeypatch.setattr(store_articles, "_in_few_rows", spy)
     matching = [i for n, i in enumerate(ids) if n % 4 == 0][::-1]
     assert [a.id for a in await store.search("maree", limit=4)] == matching[:4]
     assert [a.id for a in await store.search("haute mar", limit=4, offset=4)] == matching[4:]
     assert [a.id for a in await store.search("calme", limit=2)] == ids[:-3:-1]
     assert await store.search("maree calme") == []
+    assert [a.id for a in await store.search("haute mar", limit=20)] == matching
+    assert await store.search("calme mar") == []
+    if store.dialect == "postgresql" and analyzed:
+        assert True in answers  # the prefix was checked on the rows of "haute"
 
 
 async def test_a_word_the_index_reads_as_two_finds_nothing_instead_of_failing(
