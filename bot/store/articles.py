@@ -703,8 +703,10 @@ class ArticlesMixin(QueueMixin):
 # PostgreSQL search looks at this many of the newest articles first (see `_pg_search`).
 PG_SEARCH_WINDOW = 1000
 # A search with a prefix checks the prefix on the rows of its whole words, rather than in the
-# GIN index, when the planner expects at most this many rows to have those words.
-PG_PREFIX_AS_FILTER_ROWS = 2000
+# GIN index, when the planner expects at most this many rows to have those words, and this
+# many times as many to have the prefix (see `_in_few_rows`).
+PG_PREFIX_AS_FILTER_ROWS = 1500
+PG_PREFIX_AS_FILTER_RATIO = 10
 
 
 def _pg_search(
@@ -730,9 +732,10 @@ def _pg_search(
     A prefix term (*typed*, the last word as typed) is costly in the GIN index: it merges the
     entries of every word it starts into one bitmap before the other words narrow anything
     ("par:*": 88 ms at 100,000 articles, whatever the other word). So in step 2, when the
-    planner's statistics say the whole words (*whole*) are in few rows, the index finds those
-    rows and the prefix is checked on each ("gregory" and "par:*": 1.7 ms); common whole
-    words keep the index's intersection (checking the 90,000 rows of "pour" took 840 ms).
+    planner's statistics say the whole words (*whole*) are in few rows and the prefix in many
+    more, the index finds those rows and the prefix is checked on each ("gregory" and
+    "par:*": 1.7 ms); common whole words keep the index's intersection (checking the 90,000
+    rows of "pour" took 840 ms), and so does a long, rarer prefix.
     Without statistics (a new table that autovacuum has not analyzed yet) nothing changes.
     """
     # Each step is one statement that also reads the articles found (`_matching`): a round
@@ -746,7 +749,9 @@ def _pg_search(
         # Fewer than asked for among the newest: the rest (if any) is older. Only the GIN
         # index may answer (not a walk of the primary key, nor of the table); one round trip
         # for both settings.
-        as_filter = typed is not None and _in_few_rows(conn, whole, statistics or _Statistics())
+        as_filter = typed is not None and _in_few_rows(
+            conn, whole, typed, statistics or _Statistics()
+        )
         conn.exec_driver_sql(
             "SELECT set_config('enable_indexscan', 'off', true), "
             "set_config('enable_seqscan', 'off', true)"
@@ -774,10 +779,12 @@ class _Statistics:
     analyzed: bool = False
 
 
-def _in_few_rows(conn: Connection, tsquery: str, statistics: _Statistics) -> bool:
-    """Whether the planner expects at most PG_PREFIX_AS_FILTER_ROWS articles to match
-    *tsquery*, from the words' frequencies in the table's statistics; False without them
-    (its guess would then be a fixed 0.5% of the rows, whatever the words)."""
+def _in_few_rows(conn: Connection, whole: str, typed: str, statistics: _Statistics) -> bool:
+    """Whether checking the prefix *typed* on the rows of the words *whole* is cheaper than
+    the GIN index's merge of every word *typed* starts: the planner expects at most
+    PG_PREFIX_AS_FILTER_ROWS rows to have the words, and PG_PREFIX_AS_FILTER_RATIO times
+    as many to have the prefix (from the words' frequencies in the table's statistics).
+    False without statistics (the planner's guess would be a fixed 0.5% of the rows)."""
     if not statistics.analyzed:
         statistics.analyzed = conn.exec_driver_sql(
             "SELECT EXISTS (SELECT FROM pg_stats WHERE schemaname = current_schema() AND "
@@ -785,13 +792,20 @@ def _in_few_rows(conn: Connection, tsquery: str, statistics: _Statistics) -> boo
         ).scalar_one()
         if not statistics.analyzed:
             return False
+    rows = _expected_rows(conn, whole)
+    return rows <= PG_PREFIX_AS_FILTER_ROWS and (
+        _expected_rows(conn, typed) >= PG_PREFIX_AS_FILTER_RATIO * rows
+    )
+
+
+def _expected_rows(conn: Connection, tsquery: str) -> float:
+    """The planner's estimate of the articles matching *tsquery*."""
     plan = conn.exec_driver_sql(
         "EXPLAIN (FORMAT JSON) SELECT FROM articles WHERE search @@ to_tsquery('simple', $1)",
         (tsquery,),
     ).scalar_one()
     # (asyncpg decodes the JSON as SQLAlchemy sets it up; a plain driver would hand text)
-    rows = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
-    return bool(rows <= PG_PREFIX_AS_FILTER_ROWS)
+    return float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
 def _matching(conn: Connection, ids: TextClause) -> list[Article]:
