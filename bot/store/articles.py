@@ -207,6 +207,8 @@ class ArticlesMixin(QueueMixin):
             # Merge the search index's pending list now, in one pass sorted in memory, so
             # that searches do not read through it (see migrations 0009 and 0011).
             await self._write(_execute, text("SELECT gin_clean_pending_list('ix_articles_search')"))
+            if not self._pg_statistics.analyzed:
+                await self._write(_analyze_if_never, self._pg_statistics)
         return result
 
     def _add_chunk(
@@ -779,19 +781,33 @@ class _Statistics:
     analyzed: bool = False
 
 
+def _analyzed(conn: Connection, statistics: _Statistics) -> bool:
+    """Whether `articles.search` has statistics (asked until it has, never after)."""
+    if not statistics.analyzed:
+        statistics.analyzed = conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT FROM pg_stats WHERE schemaname = current_schema() AND "
+            "tablename = 'articles' AND attname = 'search' AND most_common_elems IS NOT NULL)"
+        ).scalar_one()
+    return statistics.analyzed
+
+
+def _analyze_if_never(conn: Connection, statistics: _Statistics) -> None:
+    """After a bulk write, give a table that has never been analyzed its statistics (what
+    autovacuum would do, where it runs, in a minute or so): search reads them
+    (`_in_few_rows`), and a database just filled by an import has none."""
+    if not _analyzed(conn, statistics):
+        conn.exec_driver_sql("ANALYZE articles")
+        statistics.analyzed = True
+
+
 def _in_few_rows(conn: Connection, whole: str, typed: str, statistics: _Statistics) -> bool:
     """Whether checking the prefix *typed* on the rows of the words *whole* is cheaper than
     the GIN index's merge of every word *typed* starts: the planner expects at most
     PG_PREFIX_AS_FILTER_ROWS rows to have the words, and PG_PREFIX_AS_FILTER_RATIO times
     as many to have the prefix (from the words' frequencies in the table's statistics).
     False without statistics (the planner's guess would be a fixed 0.5% of the rows)."""
-    if not statistics.analyzed:
-        statistics.analyzed = conn.exec_driver_sql(
-            "SELECT EXISTS (SELECT FROM pg_stats WHERE schemaname = current_schema() AND "
-            "tablename = 'articles' AND attname = 'search' AND most_common_elems IS NOT NULL)"
-        ).scalar_one()
-        if not statistics.analyzed:
-            return False
+    if not _analyzed(conn, statistics):
+        return False
     rows = _expected_rows(conn, whole)
     return rows <= PG_PREFIX_AS_FILTER_ROWS and (
         _expected_rows(conn, typed) >= PG_PREFIX_AS_FILTER_RATIO * rows
