@@ -32,7 +32,8 @@ the time goes: every 2 ms a sampling thread of the bot's process notes what each
 running (event loop idle in select, SQLAlchemy + SQLite, httpx, PTB, newsbot's modules...),
 and the sender's phases are timed (claim, render, HTTP round trip, finish write, limiter wait).
 CPU seconds of the bot's and of the fake API's processes, and their peak RSS, are shown too;
-`--profile` adds a cProfile of the event loop thread over one more run of the last rate.
+`--profile` adds a cProfile of the event loop thread over one more run of the last rate (by
+own time, then by cumulative time).
 `--connections` sets the size of the sender's HTTP connection pool (`bot.chat.outbox.
 SENDER_CONNECTIONS`, and the messages it keeps in flight) to see what it costs. CPU time per
 accepted message is shown for both processes: on a machine shared with other work the rate
@@ -699,6 +700,7 @@ async def main() -> None:
             out = io.StringIO()
             stats = pstats.Stats(profile, stream=out)
             stats.sort_stats("tottime").print_stats(45)
+            stats.sort_stats("cumulative").print_stats(60)
     for run in runs:
         report(run)
     if args.profile:

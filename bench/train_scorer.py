@@ -1,4 +1,5 @@
-"""Fit the `default` summarizer's sentence scorer and write its weights into the package.
+"""Fit the `default` summarizer's sentence scorer and summary model, and write their weights into
+the package.
 
     python bench/train_scorer.py                     # fit on the train split, write the weights
     python bench/train_scorer.py --dry-run           # fit and report, write nothing
@@ -18,8 +19,14 @@ Steps, all deterministic (same data -> same file, byte for byte):
    not favoured for their length);
 3. a logistic regression on standardised features is fitted by Newton's method with an L2
    penalty (numpy only), for each penalty in `--penalties`; the one with the best held-out
-   ROUGE at the default length is kept;
-4. the weights are written to `bot/summarize/scorer_weights.json`, rounded to 6 digits, with
+   ROUGE at the default length (budget filled) is kept;
+4. the summary model: each fitting article's sentences are scored by a sentence model fitted
+   without its fifth of the articles (out of fold, so the scores are as on unseen text), every
+   combination of its best picks within the default budget (`_learned.summary_options`) gets
+   its ROUGE-1 + ROUGE-2 + ROUGE-L F1, and a linear model of those on the combination's
+   features is fitted by least squares within articles, for each of `--summary-penalties`;
+   the one with the best held-out ROUGE is kept;
+5. the weights are written to `bot/summarize/scorer_weights.json`, rounded to 6 digits, with
    the data's credit (OrangeSum, CC BY-SA 4.0).
 
 ROUGE here is a small re-implementation (lowercased \\w+ tokens, F1 of unigrams, bigrams and
@@ -50,12 +57,14 @@ from bot.summarize import DEFAULT_MAX_WORDS, DEFAULT_SENTENCES  # noqa: E402
 from bot.summarize._algorithms import ALGORITHMS  # noqa: E402
 from bot.summarize._clean import prepare  # noqa: E402
 from bot.summarize._learned import (  # noqa: E402
-    CONFIDENCE_GAP,
     FEATURES,
+    SUMMARY_FEATURES,
     WEIGHTS_FILE,
-    confident,
+    Scorer,
+    choose,
     features,
     pick,
+    summary_options,
 )
 
 DEFAULT_TRAIN = ROOT.parent / "shared" / "data" / "orangesum-train-fr.jsonl"
@@ -188,18 +197,8 @@ def fit(data: list[dict[str, Any]], penalty: float) -> tuple[Any, Any, Any]:
     return w, mean, scale
 
 
-def select(
-    order: list[int],
-    lengths: list[int],
-    count: int,
-    budget: int | None,
-    scores: Any = None,
-    gap: float | None = None,
-) -> list[int]:
-    """The summarizer's selection rule (`bot.summarize._select`, without the character cap):
-    within a budget, only the picks within `gap` of the best score (`_learned.confident`)."""
-    if budget is not None and gap is not None and scores is not None:
-        order = order[: confident(order, scores, gap)]
+def select(order: list[int], lengths: list[int], count: int, budget: int | None) -> list[int]:
+    """The summarizer's filling rule (`bot.summarize._select`, without the character cap)."""
     chosen: list[int] = []
     used = 0
     for i in order:
@@ -215,21 +214,25 @@ def select(
 
 def evaluate(
     data: list[dict[str, Any]],
-    scorer: Any,
+    scorer: Scorer | None,
     count: int,
     budget: int | None,
-    gap: float | None = CONFIDENCE_GAP,
+    whole: bool = True,
 ) -> tuple[float, float, float, float]:
-    """Mean R1, R2, RL (x100) and summary words on `data` with the given scorer and length."""
+    """Mean R1, R2, RL (x100) and summary words on `data` with the given scorer and length;
+    `whole`: at the default length, the summary model chooses the summary (as for French)."""
     r1, r2, rl, lengths = [], [], [], []
     for item in data:
-        scores = None
         if scorer is None:
-            order = list(range(len(item["sentences"])))
+            chosen = select(list(range(len(item["sentences"]))), item["lengths"], count, budget)
         else:
-            scores = scorer(item["rows"])
+            scores = scorer.score(item["rows"])
             order = pick(scores, item["similarity"], count)
-        chosen = select(order, item["lengths"], count, budget, scores, gap)
+            if whole and budget is not None and 2 <= count <= DEFAULT_SENTENCES:
+                args = (order, scores, item["similarity"], item["lengths"], count, budget)
+                chosen = sorted(choose(*args, scorer))
+            else:
+                chosen = select(order, item["lengths"], count, budget)
         summary = [w for i in chosen for w in item["sentences"][i]]
         a, b, c = rouge(summary, item["reference"])
         r1.append(a)
@@ -244,6 +247,45 @@ def evaluate(
     )
 
 
+def summary_groups(
+    data: list[dict[str, Any]], scorers: list[Scorer], count: int, budget: int
+) -> list[tuple[Any, Any]]:
+    """For each article, the rows of its `summary_options` (scored by its scorer) and each
+    option's R1 + R2 + RL."""
+    groups = []
+    for item, scorer in zip(data, scorers, strict=True):
+        scores = scorer.score(item["rows"])
+        order = pick(scores, item["similarity"], count)
+        options, rows = summary_options(
+            order, scores, item["similarity"], item["lengths"], count, budget
+        )
+        target = [
+            sum(rouge([w for i in sorted(o) for w in item["sentences"][i]], item["reference"]))
+            for o in options
+        ]
+        groups.append((rows, np.array(target)))
+    return groups
+
+
+def fit_summary(groups: list[tuple[Any, Any]], penalty: float) -> Any:
+    """Least squares of each option's ROUGE on its features, within articles (rows and targets
+    centred per article: only how an article's options compare matters), with an L2 penalty."""
+    x = np.vstack([rows - rows.mean(axis=0) for rows, _ in groups])
+    y = np.concatenate([target - target.mean() for _, target in groups])
+    return np.linalg.solve(x.T @ x + penalty * np.eye(x.shape[1]), x.T @ y)
+
+
+def out_of_fold(data: list[dict[str, Any]], penalty: float, folds: int = 5) -> list[Scorer]:
+    """For each article, a scorer fitted without its fold (j % folds): the summary model must
+    learn from scores as they are on unseen articles, not from the fit's own."""
+    folds = max(1, min(folds, len(data) // 2))
+    fitted = []
+    for fold in range(folds):
+        w, mean, scale = fit([d for j, d in enumerate(data) if j % folds != fold], penalty)
+        fitted.append(Scorer(w, mean, scale, None))
+    return [fitted[j % folds] for j in range(len(data))]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -251,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=Path, default=DEFAULT_TRAIN, help="training JSONL")
     parser.add_argument("--holdout", type=int, default=1000, help="last N articles held out")
     parser.add_argument("--penalties", default="0.1,10,100,1000", help="L2 penalties to try")
+    parser.add_argument(
+        "--summary-penalties", default="0.1,1,10", help="L2 penalties of the summary model"
+    )
     parser.add_argument("--workers", type=int, default=2, help="processes for the features")
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
     parser.add_argument("--dry-run", action="store_true", help="do not write the weights")
@@ -268,57 +313,75 @@ def main(argv: list[str] | None = None) -> int:
     )
     count, budget = DEFAULT_SENTENCES, DEFAULT_MAX_WORDS
     print(
-        f"held-out ROUGE F1 x100 at the default length ({count} sentences, {budget} words, "
-        f"score gap {CONFIDENCE_GAP:g})\n"
+        f"held-out ROUGE F1 x100 at the default length ({count} sentences, {budget} words), "
+        "the budget filled\n"
     )
     print(f"{'model':<16} {'R1':>6} {'R2':>6} {'RL':>6} {'words':>6}")
     r = evaluate(held, None, count, budget)
     print(f"{'lead':<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:6.1f}")
-    best: tuple[float, float, Any] | None = None
+    best: tuple[float, float, Scorer] | None = None
     for penalty in (float(p) for p in args.penalties.split(",")):
         w, mean, scale = fit(fitting, penalty)
-
-        def scorer(m: Any, w: Any = w, mean: Any = mean, scale: Any = scale) -> Any:
-            return ((m - mean) / scale) @ w
-
-        r = evaluate(held, scorer, count, budget)
+        scorer = Scorer(w, mean, scale, None)
+        r = evaluate(held, scorer, count, budget, whole=False)
         print(f"{'L2 ' + format(penalty, 'g'):<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:6.1f}")
         total = r[0] + r[1] + r[2]
         if best is None or total > best[0]:
-            best = (total, penalty, (w, mean, scale))
+            best = (total, penalty, scorer)
     assert best is not None
-    _, penalty, (w, mean, scale) = best
+    _, penalty, scorer = best
 
-    def chosen(m: Any) -> Any:
-        return ((m - mean) / scale) @ w
-
-    print(f"\nlength trade-off on the held-out articles (L2 {penalty:g})\n")
-    print(
-        f"{'sentences':>9} {'words':>6} {'gap':>5} {'R1':>6} {'R2':>6} {'RL':>6} {'mean words':>10}"
-    )
-    lengths: list[tuple[int, int | None, float | None]] = [
-        (1, None, None),
-        (2, None, None),
-        (3, None, None),
-        *((3, b, None) for b in (40, 50, 60, 75)),
-        *((3, b, g) for b in (55, 60, 70) for g in (0.75, 1.0, 1.25)),
-        (4, 90, None),
-    ]
-    for n, b, g in lengths:
-        r = evaluate(held, chosen, n, b, g)
+    print(f"\nthe summary chosen whole (sentence model L2 {penalty:g}), held out\n")
+    train_groups = summary_groups(fitting, out_of_fold(fitting, penalty), count, budget)
+    chosen: tuple[float, float, Scorer] | None = None
+    for summary_penalty in (float(p) for p in args.summary_penalties.split(",")):
+        candidate = Scorer(
+            scorer.weights, scorer.mean, scorer.scale, fit_summary(train_groups, summary_penalty)
+        )
+        r = evaluate(held, candidate, count, budget)
         print(
-            f"{n:>9} {b or '-':>6} {g or '-':>5} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:10.1f}"
+            f"{'L2 ' + format(summary_penalty, 'g'):<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} "
+            f"{r[3]:6.1f}"
+        )
+        total = r[0] + r[1] + r[2]
+        if chosen is None or total > chosen[0]:
+            chosen = (total, summary_penalty, candidate)
+    assert chosen is not None
+    _, summary_penalty, scorer = chosen
+
+    print(f"\nlength trade-off on the held-out articles (summary model L2 {summary_penalty:g})\n")
+    print(
+        f"{'sentences':>9} {'words':>6} {'whole':>5} {'R1':>6} {'R2':>6} {'RL':>6} "
+        f"{'mean words':>10}"
+    )
+    lengths: list[tuple[int, int | None, bool]] = [
+        (1, None, False),
+        (2, None, False),
+        (3, None, False),
+        *((3, b, False) for b in (40, 50, 60, 75)),
+        *((3, b, True) for b in (50, 60, 70)),
+        (4, 90, False),
+    ]
+    for n, b, whole in lengths:
+        r = evaluate(held, scorer, n, b, whole)
+        print(
+            f"{n:>9} {b or '-':>6} {'yes' if whole else '-':>5} {r[0]:6.2f} {r[1]:6.2f} "
+            f"{r[2]:6.2f} {r[3]:10.1f}"
         )
 
     print("\nweights (on standardised features), largest first:")
-    for name, value in sorted(zip(FEATURES, w, strict=True), key=lambda p: -abs(p[1])):
+    for name, value in sorted(zip(FEATURES, scorer.weights, strict=True), key=lambda p: -abs(p[1])):
+        print(f"  {name:<24} {value:+.3f}")
+    print("summary model weights:")
+    for name, value in zip(SUMMARY_FEATURES, scorer.summary_weights, strict=True):
         print(f"  {name:<24} {value:+.3f}")
     if args.dry_run:
         return 0
     payload = {
         "about": (
             "Weights of newsbot's default sentence scorer (logistic regression on the "
-            "features named below, standardised with mean and scale), written by "
+            "features named below, standardised with mean and scale) and of its summary "
+            "model (a linear score of each combination of the best sentences), written by "
             "bench/train_scorer.py. Fitted on OrangeSum (Kamal Eddine et al., 2021, "
             "https://github.com/Tixierae/OrangeSum), licensed CC BY-SA 4.0: "
             "https://creativecommons.org/licenses/by-sa/4.0/"
@@ -326,9 +389,12 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": f"{args.train.name}, {len(fitting)} articles",
         "penalty": penalty,
         "features": list(FEATURES),
-        "weights": [round(float(v), 6) for v in w],
-        "mean": [round(float(v), 6) for v in mean],
-        "scale": [round(float(v), 6) for v in scale],
+        "weights": [round(float(v), 6) for v in scorer.weights],
+        "mean": [round(float(v), 6) for v in scorer.mean],
+        "scale": [round(float(v), 6) for v in scorer.scale],
+        "summary_penalty": summary_penalty,
+        "summary_features": list(SUMMARY_FEATURES),
+        "summary_weights": [round(float(v), 6) for v in scorer.summary_weights],
     }
     args.output.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", "utf-8")
     print(f"\nwrote {args.output}")

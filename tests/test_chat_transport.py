@@ -11,11 +11,17 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+from telegram import Bot
+from telegram.error import TelegramError
 
+from bot.chat.callbacks import ShowSummary
 from bot.chat.i18n import Html
 from bot.chat.outbox import SenderBot, TelegramOutbox, _behind_proxy
-from bot.chat.render import View
+from bot.chat.render import Button, View
+from bot.chat.render_delivery import Post
+from bot.chat.replies import send_post
 from bot.chat.transport import BotAPIRequest
+from bot.deliver.sender import Outcome
 from tests.helpers import until
 
 Answer = bytes | str | None
@@ -204,3 +210,141 @@ def test_the_sender_goes_through_httpx_behind_a_proxy(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert _behind_proxy("https://api.telegram.org/bot") is proxied
+
+
+# -- the sender's posts: `SenderBot.push` encodes them itself ------------------------------------
+
+ROWS = (
+    (
+        Button("Résumé ⇢", ShowSummary(1, 3)),
+        Button("Article", url="https://news.example.org/a/1"),
+    ),
+)
+POSTS = [
+    Post(View(Html("<b>Titre</b> &amp; « texte » 🇫🇷"), ROWS)),
+    Post(View(Html("<b>Titre</b>"))),
+    Post(View(Html("<i>légende</i>"), ROWS), photo="http://127.0.0.1:9/lead.png"),
+    Post(View(Html("<b>Titre</b>"), ROWS), preview="https://news.example.org/a/1"),
+]
+
+
+class Chats:
+    """What the outbox asks of the chat service when a group moves."""
+
+    def __init__(self) -> None:
+        self.forgotten: list[int] = []
+
+    def forget(self, chat_id: int) -> None:
+        self.forgotten.append(chat_id)
+
+
+async def sender_bot(server: Server, *, paid: bool = False) -> SenderBot:
+    bot = SenderBot(
+        "1:x",
+        base_url=f"http://127.0.0.1:{server.port}/bot",
+        request=BotAPIRequest(4),
+        paid_broadcast=paid,
+    )
+    await bot.initialize()
+    return bot
+
+
+@pytest.mark.parametrize("paid", [False, True])
+async def test_a_pushed_post_sends_what_ptb_sends(serving: Start, paid: bool) -> None:
+    cases = [
+        (post, silent, thread)
+        for post in POSTS
+        for silent in (False, True)
+        for thread in (None, 17)
+    ]
+    server = await serving([OK] * len(cases) * 3)
+    bot = await sender_bot(server, paid=paid)
+    try:
+        for post, silent, thread in cases:
+            view, photo, preview = post.view, post.photo, post.preview
+            await send_post(
+                bot, 42, view, photo=photo, preview=preview, silent=silent, thread_id=thread
+            )
+            await bot.push(42, post, silent=silent, thread_id=thread)
+            await bot.push(-1001, post, silent=silent, thread_id=thread)  # encoded once, reused
+    finally:
+        await bot.shutdown()
+    for n, case in enumerate(cases):
+        by_ptb, pushed, other = server.bodies[3 * n : 3 * n + 3]
+        assert pushed == by_ptb, case
+        assert other == {**by_ptb, "chat_id": -1001}, case
+        assert ("allow_paid_broadcast" in pushed) is paid
+    assert server.connections == 1
+
+
+REFUSALS = [
+    answer(429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 7",
+                 "parameters": {"retry_after": 7}}),
+    answer(403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked"}),
+    answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}),
+    answer(400, {"ok": False, "error_code": 400,
+                 "description": "Bad Request: message thread not found"}),
+    answer(400, {"ok": False, "error_code": 400,
+                 "description": "Bad Request: wrong type of the web page content"}),
+    answer(400, {"ok": False, "error_code": 400, "description": "Bad Request: group chat was "
+                 "upgraded to a supergroup chat", "parameters": {"migrate_to_chat_id": -1002}}),
+    answer(502, {"ok": False, "error_code": 502, "description": "Bad Gateway"}),
+    answer(500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}),
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nnot JSON!",
+    "close",
+]  # fmt: skip
+
+
+async def outcome_of(outbox: TelegramOutbox) -> Outcome | str:
+    """The outcome of sending a picture post to a topic, or the error the sender gets."""
+    try:
+        return await outbox._send_post(-1001, POSTS[2], False, thread_id=17)
+    except TelegramError as exc:
+        return f"{type(exc).__name__}: {exc.message}"
+
+
+async def test_a_pushed_post_is_refused_as_ptb_refuses_it(serving: Start) -> None:
+    """Each refusal becomes the same outcome whether PTB or `push` sent the post."""
+    outcomes = {}
+    for lean in (False, True):
+        server = await serving(list(REFUSALS))
+        bot: Bot = await sender_bot(server)
+        if not lean:  # PTB's own path: a Bot that is not the sender's
+            await bot.shutdown()
+            bot = Bot("1:x", base_url=f"http://127.0.0.1:{server.port}/bot",
+                      request=BotAPIRequest(4))  # fmt: skip
+            await bot.initialize()
+        outbox = TelegramOutbox(bot, None, Chats(), None)  # type: ignore[arg-type]
+        try:
+            outcomes[lean] = [await outcome_of(outbox) for _ in REFUSALS]
+        finally:
+            await outbox.close()
+    assert outcomes[True] == outcomes[False]
+    kinds = [o if isinstance(o, str) else o.kind for o in outcomes[True]]
+    assert kinds == [
+        "retry", "gone", "gone", "topic_gone", "failed", "moved", "retry", "retry",
+        "TelegramError: Invalid server response", "retry",
+    ]  # fmt: skip
+    assert outcomes[True][0] == Outcome("retry", "flood control: retry after 7 s", retry_after=7)
+    assert outcomes[True][5] == Outcome("moved", "the group became a supergroup", new_chat_id=-1002)
+
+
+async def test_a_pushed_post_whose_html_is_refused_goes_as_plain_text(serving: Start) -> None:
+    refused = answer(
+        400, {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities"}
+    )
+    server = await serving([refused, OK, refused, OK])
+    bot = await sender_bot(server)
+    try:
+        for post in (POSTS[0], POSTS[2]):
+            await bot.push(42, post)
+    finally:
+        await bot.shutdown()
+    html, plain, caption, plain_caption = server.bodies
+    assert caption["parse_mode"] == "HTML"
+    assert html["parse_mode"] == "HTML" and "parse_mode" not in plain
+    assert plain["text"] == "Titre & « texte » 🇫🇷"
+    assert {k: v for k, v in plain.items() if k not in ("text", "parse_mode")} == {
+        k: v for k, v in html.items() if k not in ("text", "parse_mode")
+    }
+    assert plain_caption["caption"] == "légende" and "parse_mode" not in plain_caption

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic import command
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Connection
 from bot.deliver.rules import PushRules
 from bot.models import NewArticle
 from bot.store import SqlStore, create_engine, upgrade
-from bot.store.articles import search_terms, search_words
+from bot.store.articles import PG_MERGE_AFTER, search_terms, search_words
 from bot.store.migrate import alembic_config
 from tests.helpers import FakeClock
 
@@ -88,7 +89,7 @@ QUERIES = [
     ("hopitau", ["covid"]),
     ("hopitau prepar", []),
     ("hopitaux prepar", ["covid"]),
-    # SQLite reads prefixes of 3 and 4 letters from a prefix index (migration 0011), longer
+    # SQLite reads prefixes of 3 and 4 letters from a prefix index (migration 0012), longer
     # ones from the words: the same rule whatever the length, in letters, not bytes.
     ("rep", ["eco"]),
     ("Éco", ["eco"]),
@@ -149,12 +150,14 @@ async def test_an_article_written_by_another_path_is_found_too(store: SqlStore) 
     assert [a.id for a in await store.search("ecluses peniche")] == [article.id]
 
 
-@pytest.mark.parametrize("window", [3, 1000])
+@pytest.mark.parametrize(("window", "analyzed"), [(3, False), (3, True), (1000, False)])
 async def test_search_finds_the_same_newest_first_whichever_plan_answers(
-    store: SqlStore, monkeypatch: pytest.MonkeyPatch, window: int
+    store: SqlStore, monkeypatch: pytest.MonkeyPatch, window: int, analyzed: bool
 ) -> None:
     """PostgreSQL looks among the newest articles first, then asks the index: a small window
-    (most matches older than it) and a large one (all within it) give the same pages."""
+    (most matches older than it) and a large one (all within it) give the same pages; so
+    does the index when the table's statistics say a prefix is best checked on the rows of
+    the other words."""
     import bot.store.articles as store_articles
 
     monkeypatch.setattr(store_articles, "PG_SEARCH_WINDOW", window)
@@ -164,11 +167,29 @@ async def test_search_finds_the_same_newest_first_whichever_plan_answers(
             for i in range(24)
         )
     ).ids
+    answers: list[bool] = []
+    if store.dialect == "postgresql" and analyzed:
+        async with store.engine.begin() as conn:
+            await conn.exec_driver_sql("ANALYZE articles")
+        # (a table of 24 rows has no prefix 10 times as common as a word: any will do here)
+        monkeypatch.setattr(store_articles, "PG_PREFIX_AS_FILTER_RATIO", 0)
+        few_rows = store_articles._in_few_rows
+
+        def spy(conn: Connection, whole: str, typed: str, statistics: Any) -> bool:
+            answers.append(few_rows(conn, whole, typed, statistics))
+            return answers[-1]
+
+        monkeypatch.setattr(store_articles, "_in_few_rows", spy)
     matching = [i for n, i in enumerate(ids) if n % 4 == 0][::-1]
     assert [a.id for a in await store.search("maree", limit=4)] == matching[:4]
     assert [a.id for a in await store.search("haute mar", limit=4, offset=4)] == matching[4:]
     assert [a.id for a in await store.search("calme", limit=2)] == ids[:-3:-1]
     assert await store.search("maree calme") == []
+    assert [a.id for a in await store.search("haute mar", limit=20)] == matching
+    assert [a.id for a in await store.search("haute dep", limit=20)] == matching
+    assert await store.search("calme mar") == []
+    if store.dialect == "postgresql" and analyzed:
+        assert True in answers  # "dep" was checked on the rows of "haute"
 
 
 async def test_a_word_the_index_reads_as_two_finds_nothing_instead_of_failing(
@@ -182,11 +203,11 @@ async def test_a_word_the_index_reads_as_two_finds_nothing_instead_of_failing(
     assert [a.title for a in await store.search("script")] == [ARTICLES["script"][0]]
 
 
-@pytest.mark.parametrize("revision", ["0010", "0011"])
+@pytest.mark.parametrize("revision", ["0010", "0012"])
 async def test_search_survives_a_downgrade_and_upgrade_of_its_index(
     empty_url: str, revision: str
 ) -> None:
-    """Migrations 0010 (no word positions) and 0011 (prefix indexes) rebuild SQLite's index
+    """Migrations 0010 (no word positions) and 0012 (prefix indexes) rebuild SQLite's index
     from the stored articles, and their downgrades rebuild the old one: each answers the same
     searches, and keeps up with articles stored, changed and deleted afterwards."""
     before = ScriptDirectory.from_config(alembic_config()).get_revision(revision).down_revision
@@ -214,6 +235,46 @@ async def test_search_survives_a_downgrade_and_upgrade_of_its_index(
         assert await store.search("maree bas") == []
         assert [a.id for a in await store.search("maree haut")] == new
         assert await store.search("script alert") == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_bulk_write_leaves_the_search_index_merged(empty_url: str) -> None:
+    """Migration 0011 moves the GIN pending-list limit from the index to the sessions: the
+    store's keep 1 MB, a bulk write (an import's batch) lets the list grow in its own
+    transactions and merges it once at its end, a small write leaves its entries pending.
+    The downgrade puts the limit back on the index; both backends migrate both ways."""
+    engine = create_engine(empty_url)
+    index_options = (
+        "SELECT reloptions FROM pg_class WHERE relname = 'ix_articles_search'",
+        "SELECT gin_clean_pending_list('ix_articles_search')",
+    )
+    try:
+        await upgrade(engine, "0010")
+        for step, target in ((command.upgrade, "head"), (command.downgrade, "0010")):
+            async with engine.begin() as conn:
+                await conn.run_sync(_migrate, step, target)
+                if engine.dialect.name == "postgresql":
+                    options = (await conn.exec_driver_sql(index_options[0])).scalar_one()
+                    assert options == (
+                        None if target == "head" else ["gin_pending_list_limit=1024"]
+                    )
+        async with engine.begin() as conn:
+            await conn.run_sync(_migrate, command.upgrade, "head")
+        store = SqlStore(engine, FakeClock(), PushRules())
+        bulk = [
+            NewArticle(title=f"Dépêche {i}", text=f"Mot{i} marée") for i in range(PG_MERGE_AFTER)
+        ]
+        ids = (await store.add_articles(bulk)).ids
+        small = (await store.add_articles([NewArticle(title="Dernière", text="Marée basse")])).ids
+        assert [a.id for a in await store.search("maree", limit=3)] == (small + ids[::-1])[:3]
+        assert [a.id for a in await store.search("mot7 depeche")] == [ids[7]]
+        if engine.dialect.name == "postgresql":
+            async with engine.begin() as conn:
+                limit = (await conn.exec_driver_sql("SHOW gin_pending_list_limit")).scalar_one()
+                assert limit == "1MB"
+                # Only the small write's page was left to merge.
+                assert (await conn.exec_driver_sql(index_options[1])).scalar_one() == 1
     finally:
         await engine.dispose()
 

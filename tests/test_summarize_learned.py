@@ -171,15 +171,43 @@ def test_training_is_deterministic(tmp_path: Path) -> None:
     assert tuple(json.loads(outputs[0])["features"]) == FEATURES
 
 
-def test_default_length_keeps_only_sentences_close_to_the_best() -> None:
+def test_the_default_length_chooses_a_whole_summary_within_the_budget() -> None:
     import numpy as np
 
-    from bot.summarize._learned import CONFIDENCE_GAP, confident
+    from bot.summarize._learned import SUMMARY_FEATURES, choose, summary_options
 
-    scores = np.array([2.0, 1.5, 0.9, 0.5])
-    assert confident([0, 1, 2, 3], scores) == 2  # 0.9 is more than the gap below 2.0
-    assert confident([0, 1, 2, 3], scores, gap=10.0) == 4
-    assert CONFIDENCE_GAP > 0
+    scores = np.array([2.0, 1.5, 0.9, 0.5, 0.1, -3.0])
+    similarity = np.zeros((6, 6))
+    similarity[1, 2] = similarity[2, 1] = 0.4
+    lengths = [70, 20, 25, 30, 10, 5]
+    order = [0, 1, 2, 3, 4, 5]
+    options, rows = summary_options(order, scores, similarity, lengths, 3, 60)
+    assert rows.shape == (len(options), len(SUMMARY_FEATURES))
+    assert (0,) in options  # one sentence always fits, however long
+    assert all(5 not in o for o in options)  # only the first few picks are combined
+    assert all(len(o) <= 3 for o in options)
+    assert all(sum(lengths[i] for i in o) <= 60 for o in options if len(o) > 1)
+    row = dict(zip(SUMMARY_FEATURES, rows[options.index((1, 2))], strict=True))
+    assert row["gap_sum"] == pytest.approx(-1.6) and row["similarity"] == 0.4
+    assert row["sentences_2"] == 1
+    assert row["words"] == 45 / 60 and row["has_best"] == 0
+    chosen = choose(order, scores, similarity, lengths, 3, 60, shipped_scorer())
+    assert chosen in options
+    assert choose(order, scores, similarity, lengths, 1, 60, shipped_scorer()) in [
+        (i,) for i in order[:5]
+    ]
+
+
+def test_english_fills_its_budget_and_french_may_stop_early() -> None:
+    from bot.summarize._learned import FILLS_BUDGET, Ranking
+
+    assert "en" in FILLS_BUDGET and "fr" not in FILLS_BUDGET
+    text = " ".join(BODY)
+    for sentences in (2, 3):
+        summary = summarize(text, sentences=sentences, language="fr")
+        assert 1 <= len(summary) <= sentences
+    filled = Ranking([2, 0, 1], fills=True)
+    assert filled.within(60, 3) == [2, 0, 1]
 
 
 def test_a_longer_length_gives_a_longer_summary() -> None:

@@ -10,6 +10,7 @@ becomes a new message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
@@ -24,7 +25,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.chat.keyboards import markup, markup_json
-from bot.chat.render import View
+from bot.chat.render import Row, View
 from bot.chat.render_delivery import MAX_CAPTION, caption_len
 from bot.text import html_to_text
 
@@ -77,27 +78,36 @@ async def send(bot: Bot, chat_id: int, view: View, *, thread_id: int | None = No
     """Send `view` to the chat (in forum topic `thread_id`), as plain text if Telegram
     refuses its HTML."""
     keyboard = _keyboard(view)
-    try:
+
+    async def attempt(text: str, parse_mode: str | None) -> None:
         await bot.send_message(
             chat_id,
-            view.text,
-            parse_mode=ParseMode.HTML,
+            text,
+            parse_mode=parse_mode,
             link_preview_options=NO_PREVIEW,
             message_thread_id=thread_id,
             api_kwargs=keyboard,
         )
+
+    await plain_if_refused(attempt, view.text)
+
+
+async def plain_if_refused(
+    attempt: Callable[[str, str | None], Awaitable[object]],
+    html: str,
+    *,
+    links: str | None = PLAIN_LINK,
+) -> None:
+    """`attempt(html, "HTML")`; if Telegram refuses the HTML ("can't parse entities"),
+    `attempt` again with its plain text (a link's address after its text, as `links` says;
+    None for a caption, which keeps its length)."""
+    try:
+        await attempt(html, ParseMode.HTML)
     except BadRequest as exc:
         if not _bad_entities(exc):
             raise
         log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
-        await bot.send_message(
-            chat_id,
-            html_to_text(view.text, links=PLAIN_LINK),
-            parse_mode=None,
-            link_preview_options=NO_PREVIEW,
-            message_thread_id=thread_id,
-            api_kwargs=keyboard,
-        )
+        await attempt(html_to_text(html, links=links), None)
 
 
 async def send_post(
@@ -147,14 +157,46 @@ async def send_post(
             api_kwargs=keyboard,
         )
 
-    try:
-        await attempt(view.text, ParseMode.HTML)
-    except BadRequest as exc:
-        if not _bad_entities(exc):
-            raise
-        log.warning("Telegram refused the HTML (%s); sending plain text", exc.message)
-        # A caption keeps its length: a link's address would push it past 1,024.
-        await attempt(html_to_text(view.text, links=None if photo else PLAIN_LINK), None)
+    # A caption keeps its length: a link's address would push it past 1,024.
+    await plain_if_refused(attempt, view.text, links=None if photo else PLAIN_LINK)
+
+
+def post_parameters(
+    text: str,
+    parse_mode: str | None,
+    rows: tuple[Row, ...],
+    *,
+    photo: str | None = None,
+    preview: str | None = None,
+    silent: bool = False,
+    thread_id: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The Bot API method and parameters, all but `chat_id`, that `send_post` has PTB send
+    for the same post: for a sender that encodes its requests itself
+    (`bot.chat.outbox.SenderBot.push`). A test checks that the two send the same."""
+    params: dict[str, Any] = {}
+    if photo is not None:
+        method = "sendPhoto"
+        params["photo"] = photo
+        params["caption"] = text
+    else:
+        method = "sendMessage"
+        params["text"] = text
+        params["link_preview_options"] = (
+            {"url": preview, "prefer_large_media": True, "show_above_text": True}
+            if preview
+            else {"is_disabled": True}
+        )
+    if parse_mode is not None:
+        params["parse_mode"] = parse_mode
+    if photo is not None or preview is not None or silent:  # else `send`, which omits it
+        params["disable_notification"] = silent
+    if thread_id is not None:
+        params["message_thread_id"] = thread_id
+    keyboard = markup_json(rows)
+    if keyboard is not None:
+        params["reply_markup"] = keyboard
+    return method, params
 
 
 def _keyboard(view: View) -> dict[str, Any] | None:

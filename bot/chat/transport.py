@@ -19,6 +19,10 @@ What PTB does above `do_request` is unchanged: its error handling turns the stat
 was written and no answer came (Telegram may have acted on it), so that the outbox records the
 message as unconfirmed instead of sending it twice; one before the request left has no cause.
 A request with files to upload (the sender never sends one) goes through `HTTPXRequest`.
+
+A request whose JSON body its caller encoded already (`PreparedJSON`: the sender's posts, see
+`bot.chat.outbox.SenderBot.push`) goes as it is, still through PTB's `BaseRequest.post`, so
+its answer is checked and its errors raised exactly as for any other request.
 """
 
 from __future__ import annotations
@@ -47,6 +51,18 @@ POOL_TIMEOUT = 1.0
 
 # What must not be in a request line: whitespace and control characters.
 _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+
+
+class PreparedJSON(RequestData):  # type: ignore[misc]  # final for PTB's users, not a rule
+    """A request's parameters as the JSON body that goes out, encoded by the caller: for
+    `BotAPIRequest` only (PTB's own requests would find no parameters in it). It has no files,
+    so `BaseRequest.post` and its error handling take it as any other request."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__()
+        self.body = body
 
 
 class _Connection(asyncio.Protocol):
@@ -277,11 +293,12 @@ class BotAPIRequest(BaseRequest):
         origin = self._origins.get(key)
         if origin is None:
             origin = self._origins[key] = _Origin(key, self._size)
-        body = (
-            json.dumps(request_data.parameters, ensure_ascii=False).encode()
-            if request_data is not None
-            else b""
-        )
+        if isinstance(request_data, PreparedJSON):
+            body = request_data.body
+        elif request_data is not None:
+            body = json.dumps(request_data.parameters, ensure_ascii=False).encode()
+        else:
+            body = b""
         timeouts = (
             _seconds(connect_timeout, CONNECT_TIMEOUT),
             _seconds(read_timeout, self._read_timeout),

@@ -88,8 +88,10 @@ class DeliveryPolicy:
         mode = settings.get("delivery")
         digest_time = _as_time(settings.get("digest_time")) or parse_hhmm(defaults.digest_time)
         zone_name = settings.get("timezone")
+        if not isinstance(zone_name, str) or not zone_name:  # the default, without a failure
+            zone_name = defaults.timezone
         try:
-            zone = zoneinfo.ZoneInfo(zone_name if isinstance(zone_name, str) else "")
+            zone = zoneinfo.ZoneInfo(zone_name)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             zone = zoneinfo.ZoneInfo(defaults.timezone)
         silent = settings.get("silent")

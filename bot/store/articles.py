@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import difflib
 import functools
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -103,9 +105,11 @@ def search_terms(query: str) -> list[str]:
     return (longer or words)[:_MAX_SEARCH_TERMS]
 
 
-# Articles stored by one `add_articles` call from which PostgreSQL merges the search index's
-# pending list right away (an import's batch; a feed's few new items leave it to PostgreSQL).
+# Articles given to one `add_articles` call from which it is a bulk write on PostgreSQL (an
+# import's batch; a feed's few new items are not): the search index's pending list may then
+# grow to PG_BULK_PENDING_LIST_LIMIT in its transactions, and is merged at the end of the call.
 PG_MERGE_AFTER = 200
+PG_BULK_PENDING_LIST_LIMIT = "64MB"
 # PostgreSQL cannot index a lexeme of 2,048 bytes or more; the vector reads this much of an
 # article at most (as `newsbot_search`, migration 0007, does for rows written by other paths).
 _MAX_LEXEME_BYTES = 2047
@@ -159,6 +163,10 @@ class ArticlesMixin(QueueMixin):
     """Articles; a `QueueMixin`, since storing an article queues its deliveries."""
 
     @functools.cached_property
+    def _pg_statistics(self) -> _Statistics:
+        return _Statistics()
+
+    @functools.cached_property
     def _insert_articles(self) -> Any:
         return (
             self._insert(articles)
@@ -173,11 +181,15 @@ class ArticlesMixin(QueueMixin):
         summary_key: tuple[str, str] = DEFAULT_SUMMARY_KEY,
     ) -> AddResult:
         result = AddResult()
-        chunks = _chunks(items, BATCH_SIZE)
         if self.dialect != "postgresql":
-            for each in chunks:
+            for each in _chunks(items, BATCH_SIZE):
                 await self._write(self._add_chunk, each, result, summary_key, None)
             return result
+        items = items if isinstance(items, Sequence) else list(items)
+        # A bulk write (an import's batch) lets the search index's pending list grow in its
+        # own transactions, and merges it once at the end (migration 0011).
+        bulk = len(items) >= PG_MERGE_AFTER
+        chunks = _chunks(items, BATCH_SIZE)
         # PostgreSQL: the search words of the next chunk are computed in a thread while the
         # server stores this one (the thread holds the GIL only while this task awaits the
         # server), so the Python work and the server's overlap instead of taking turns.
@@ -187,14 +199,16 @@ class ArticlesMixin(QueueMixin):
             following = next(chunks, None)
             ahead = asyncio.ensure_future(asyncio.to_thread(_chunk_words, following or []))
             try:
-                await self._write(self._add_chunk, chunk, result, summary_key, words)
+                await self._write(self._add_chunk, chunk, result, summary_key, words, bulk)
             finally:
                 words = await ahead
             chunk = following
-        if len(result.ids) >= PG_MERGE_AFTER:
-            # A bulk write (an import's batch): merge the search index's pending list now, so
-            # that searches do not read through it (see migration 0009).
+        if bulk and result.ids:
+            # Merge the search index's pending list now, in one pass sorted in memory, so
+            # that searches do not read through it (see migrations 0009 and 0011).
             await self._write(_execute, text("SELECT gin_clean_pending_list('ix_articles_search')"))
+            if not self._pg_statistics.analyzed:
+                await self._write(_analyze_if_never, self._pg_statistics)
         return result
 
     def _add_chunk(
@@ -204,9 +218,15 @@ class ArticlesMixin(QueueMixin):
         result: AddResult,
         summary_key: tuple[str, str],
         words: list[str] | None,
+        bulk: bool = False,
     ) -> None:
         """Store *chunk*; *words*: on PostgreSQL, the search words of each of its items
-        (`_chunk_words`)."""
+        (`_chunk_words`); *bulk*: part of a bulk write, whose caller merges the search index's
+        pending list at its end (PostgreSQL)."""
+        if bulk:
+            conn.exec_driver_sql(
+                f"SET LOCAL gin_pending_list_limit = '{PG_BULK_PENDING_LIST_LIMIT}'"
+            )
         now = self.clock.now()
         rows: list[dict[str, Any]] = []
         # content hash -> the item: what RETURNING rows are matched back to (the hash is the
@@ -312,8 +332,7 @@ class ArticlesMixin(QueueMixin):
             now,
         )
 
-    @staticmethod
-    def _existing_keys(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    def _existing_keys(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
         found: set[str] = set()
         for column, key in (
             (articles.c.guid, "guid"),
@@ -321,7 +340,14 @@ class ArticlesMixin(QueueMixin):
             (articles.c.content_hash, "content_hash"),
         ):
             values = [row[key] for row in rows if row[key]]
-            if values:
+            if not values:
+                continue
+            if self.dialect == "postgresql":
+                # One array parameter: SQLAlchemy renders an IN list of 500 bind parameters
+                # in Python for every chunk, a tenth of the importing process's time.
+                query = f"SELECT {key} FROM articles WHERE {key} = ANY($1::text[])"
+                found.update(r[0] for r in conn.exec_driver_sql(query, (values,)))
+            else:
                 found.update(conn.execute(select(column).where(column.in_(values))).scalars())
         return found
 
@@ -607,7 +633,7 @@ class ArticlesMixin(QueueMixin):
             # Each term quoted, so FTS5 operators in user input are inert; juxtaposed terms are
             # ANDed. ORDER BY rowid DESC lets FTS5 stop after LIMIT rows instead of ranking
             # every match. A prefix of 3 or 4 letters is read from the prefix index (migration
-            # 0011) like a word, newest first; a longer one makes FTS5 merge the entries of
+            # 0012) like a word, newest first; a longer one makes FTS5 merge the entries of
             # every word it starts before returning a row (few words, since the prefix is
             # long), which is why the index keeps no positions (0010).
             match = " ".join(
@@ -619,7 +645,11 @@ class ArticlesMixin(QueueMixin):
             ).bindparams(match=match, limit=limit, offset=offset)
         else:
             tsquery = " & ".join(f"{t}:*" if p else t for t, p in zip(terms, prefix, strict=True))
-            return await self._read(_pg_search, tsquery, limit, offset)
+            whole = " & ".join(t for t, p in zip(terms, prefix, strict=True) if not p)
+            typed = f"{terms[-1]}:*" if prefix[-1] and whole else None
+            return await self._read(
+                _pg_search, tsquery, limit, offset, whole, typed, self._pg_statistics
+            )
 
         def run(conn: Connection) -> list[Article]:
             try:
@@ -675,9 +705,22 @@ class ArticlesMixin(QueueMixin):
 
 # PostgreSQL search looks at this many of the newest articles first (see `_pg_search`).
 PG_SEARCH_WINDOW = 1000
+# A search with a prefix checks the prefix on the rows of its whole words, rather than in the
+# GIN index, when the planner expects at most this many rows to have those words, and this
+# many times as many to have the prefix (see `_in_few_rows`).
+PG_PREFIX_AS_FILTER_ROWS = 1500
+PG_PREFIX_AS_FILTER_RATIO = 10
 
 
-def _pg_search(conn: Connection, tsquery: str, limit: int, offset: int) -> list[Article]:
+def _pg_search(
+    conn: Connection,
+    tsquery: str,
+    limit: int,
+    offset: int,
+    whole: str = "",
+    typed: str | None = None,
+    statistics: _Statistics | None = None,
+) -> list[Article]:
     """Matches of *tsquery*, newest first, in one of two plans chosen here rather than by the
     planner, whose guess of how many rows a conjunction of words matches is often off by far
     (bench/store.py at 100,000 articles: p99 1.1 s when it walked the primary key backwards
@@ -688,6 +731,15 @@ def _pg_search(conn: Connection, tsquery: str, limit: int, offset: int) -> list[
        answer (any other match is older), found in a few ms for common words.
     2. Else the GIN index alone (a bitmap of the matches, then the newest of them), which is
        quick precisely because the words are rare among recent articles.
+
+    A prefix term (*typed*, the last word as typed) is costly in the GIN index: it merges the
+    entries of every word it starts into one bitmap before the other words narrow anything
+    ("par:*": 88 ms at 100,000 articles, whatever the other word). So in step 2, when the
+    planner's statistics say the whole words (*whole*) are in few rows and the prefix in many
+    more, the index finds those rows and the prefix is checked on each ("gregory" and
+    "par:*": 1.7 ms); common whole words keep the index's intersection (checking the 90,000
+    rows of "pour" took 840 ms), and so does a long, rarer prefix.
+    Without statistics (a new table that autovacuum has not analyzed yet) nothing changes.
     """
     # Each step is one statement that also reads the articles found (`_matching`): a round
     # trip fewer (no difference measurable on the loaded machine of bench/store.py).
@@ -700,6 +752,9 @@ def _pg_search(conn: Connection, tsquery: str, limit: int, offset: int) -> list[
         # Fewer than asked for among the newest: the rest (if any) is older. Only the GIN
         # index may answer (not a walk of the primary key, nor of the table); one round trip
         # for both settings.
+        as_filter = typed is not None and _in_few_rows(
+            conn, whole, typed, statistics or _Statistics()
+        )
         conn.exec_driver_sql(
             "SELECT set_config('enable_indexscan', 'off', true), "
             "set_config('enable_seqscan', 'off', true)"
@@ -708,8 +763,66 @@ def _pg_search(conn: Connection, tsquery: str, limit: int, offset: int) -> list[
             "SELECT id FROM articles WHERE search @@ to_tsquery('simple', :q) "
             "ORDER BY id DESC LIMIT :limit OFFSET :offset"
         ).bindparams(q=tsquery, limit=limit, offset=offset)
+        if as_filter:
+            # IS TRUE keeps the prefix out of the index condition: a filter on the rows found.
+            everywhere = text(
+                "SELECT id FROM articles WHERE search @@ to_tsquery('simple', :whole) "
+                "AND (search @@ to_tsquery('simple', :typed)) IS TRUE "
+                "ORDER BY id DESC LIMIT :limit OFFSET :offset"
+            ).bindparams(whole=whole, typed=typed, limit=limit, offset=offset)
         found = _matching(conn, everywhere)
     return found
+
+
+@dataclass(slots=True)
+class _Statistics:
+    """Whether PostgreSQL has analyzed the words of `articles.search` (once it has, a table
+    keeps statistics: asked until then, never after)."""
+
+    analyzed: bool = False
+
+
+def _analyzed(conn: Connection, statistics: _Statistics) -> bool:
+    """Whether `articles.search` has statistics (asked until it has, never after)."""
+    if not statistics.analyzed:
+        statistics.analyzed = conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT FROM pg_stats WHERE schemaname = current_schema() AND "
+            "tablename = 'articles' AND attname = 'search' AND most_common_elems IS NOT NULL)"
+        ).scalar_one()
+    return statistics.analyzed
+
+
+def _analyze_if_never(conn: Connection, statistics: _Statistics) -> None:
+    """After a bulk write, give a table that has never been analyzed its statistics (what
+    autovacuum would do, where it runs, in a minute or so): search reads them
+    (`_in_few_rows`), and a database just filled by an import has none."""
+    if not _analyzed(conn, statistics):
+        conn.exec_driver_sql("ANALYZE articles")
+        statistics.analyzed = True
+
+
+def _in_few_rows(conn: Connection, whole: str, typed: str, statistics: _Statistics) -> bool:
+    """Whether checking the prefix *typed* on the rows of the words *whole* is cheaper than
+    the GIN index's merge of every word *typed* starts: the planner expects at most
+    PG_PREFIX_AS_FILTER_ROWS rows to have the words, and PG_PREFIX_AS_FILTER_RATIO times
+    as many to have the prefix (from the words' frequencies in the table's statistics).
+    False without statistics (the planner's guess would be a fixed 0.5% of the rows)."""
+    if not _analyzed(conn, statistics):
+        return False
+    rows = _expected_rows(conn, whole)
+    return rows <= PG_PREFIX_AS_FILTER_ROWS and (
+        _expected_rows(conn, typed) >= PG_PREFIX_AS_FILTER_RATIO * rows
+    )
+
+
+def _expected_rows(conn: Connection, tsquery: str) -> float:
+    """The planner's estimate of the articles matching *tsquery*."""
+    plan = conn.exec_driver_sql(
+        "EXPLAIN (FORMAT JSON) SELECT FROM articles WHERE search @@ to_tsquery('simple', $1)",
+        (tsquery,),
+    ).scalar_one()
+    # (asyncpg decodes the JSON as SQLAlchemy sets it up; a plain driver would hand text)
+    return float((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
 def _matching(conn: Connection, ids: TextClause) -> list[Article]:

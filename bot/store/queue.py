@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     Row,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -47,6 +48,21 @@ PENDING = "pending"
 SENDING = "sending"
 SENT = "sent"
 FAILED = "failed"
+
+# `finish_deliveries`, built once: the sender marks what it sent many times a second, and
+# building the statement each time (and its cache key) cost more than running it.
+_FINISH = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=bindparam("finished"),
+        sent_at=bindparam("finished_at", type_=deliveries.c.sent_at.type),
+        last_error=bindparam("error", type_=deliveries.c.last_error.type),
+        attempts=deliveries.c.attempts + 1,
+        worker=None,
+        lease_until=None,
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,20 +335,15 @@ class QueueMixin(StoreBase):
         now = self.clock.now()
         if status not in (SENT, FAILED):
             raise ValueError(f"a delivery finishes sent or failed, not {status!r}")
-        statement = (
-            update(deliveries)
-            .where(deliveries.c.id.in_(list(ids)))
-            .values(
-                status=status,
-                sent_at=now if status == SENT else None,
-                last_error=error,
-                attempts=deliveries.c.attempts + 1,
-                worker=None,
-                lease_until=None,
-            )
-        )
-        if ids:
-            await self._write(lambda conn: conn.execute(statement))
+        if not ids:
+            return
+        values = {
+            "ids": list(ids),
+            "finished": status,
+            "finished_at": now if status == SENT else None,
+            "error": error,
+        }
+        await self._write(lambda conn: conn.execute(_FINISH, values))
 
     async def release_deliveries(
         self,

@@ -162,10 +162,9 @@ def summarize(
     if max_words == AUTO and ratio is None:
         budget = word_budget(count, code)
     if budget is not None and count <= DEFAULT_SENTENCES and isinstance(ranking, Ranking):
-        # At the default length, the learned scorer's clearly weaker sentences stay out (the
-        # summary is as long as the article has summary-worthy sentences); a longer summary
-        # asked for is filled to its budget.
-        ranking = ranking[: ranking.confident]
+        # At the default length, the learned scorer chooses the summary whole (how many of its
+        # best sentences, within the budget); a longer summary asked for is filled to its budget.
+        ranking = ranking.within(budget, count)
     return _select(texts, ranking, count, max_chars, budget, lengths)
 
 

@@ -14,8 +14,8 @@ keep it and the automerge setting stay. At 100,000 articles (bench/store.py's) t
 86 s on the project's 2-core machine at load average 11-13, and the index grew from 65 to
 148 MiB. SQLite only: nothing changes on PostgreSQL.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 """
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
