@@ -360,6 +360,14 @@ def most_in_one_second(times: list[float]) -> int:
     return best
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a client opening its pool's 32 connections at
+    # once overflowed it, and the connections refused retried a second later (a TCP SYN
+    # retransmission), a 1.2 s stall at the start of every bench/broadcast.py run. Telegram's
+    # servers do not make a client wait for that.
+    request_queue_size = 128
+
+
 @dataclass
 class FakeBotAPI:
     """The server and everything it remembers. Thread-safe; start with `start()` or `with`."""
@@ -431,7 +439,7 @@ class FakeBotAPI:
         class Handler(_Handler):
             server_api = api
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
