@@ -42,6 +42,7 @@ import re
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -286,6 +287,25 @@ def out_of_fold(data: list[dict[str, Any]], penalty: float, folds: int = 5) -> l
     return [fitted[j % folds] for j in range(len(data))]
 
 
+def best_penalty(
+    penalties: str,
+    model: Callable[[float], Scorer],
+    score: Callable[[Scorer], tuple[float, float, float, float]],
+) -> tuple[float, Scorer]:
+    """The L2 penalty of the comma-separated *penalties* whose *model* has the best held-out
+    R1 + R2 + RL (*score*), and that model; each penalty's row is printed."""
+    best: tuple[float, float, Scorer] | None = None
+    for penalty in (float(p) for p in penalties.split(",")):
+        scorer = model(penalty)
+        r = score(scorer)
+        print(f"{'L2 ' + format(penalty, 'g'):<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:6.1f}")
+        total = r[0] + r[1] + r[2]
+        if best is None or total > best[0]:
+            best = (total, penalty, scorer)
+    assert best is not None
+    return best[1], best[2]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -319,35 +339,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'model':<16} {'R1':>6} {'R2':>6} {'RL':>6} {'words':>6}")
     r = evaluate(held, None, count, budget)
     print(f"{'lead':<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:6.1f}")
-    best: tuple[float, float, Scorer] | None = None
-    for penalty in (float(p) for p in args.penalties.split(",")):
-        w, mean, scale = fit(fitting, penalty)
-        scorer = Scorer(w, mean, scale, None)
-        r = evaluate(held, scorer, count, budget, whole=False)
-        print(f"{'L2 ' + format(penalty, 'g'):<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} {r[3]:6.1f}")
-        total = r[0] + r[1] + r[2]
-        if best is None or total > best[0]:
-            best = (total, penalty, scorer)
-    assert best is not None
-    _, penalty, scorer = best
+
+    def sentence_model(penalty: float) -> Scorer:
+        return Scorer(*fit(fitting, penalty), None)
+
+    penalty, sentences = best_penalty(
+        args.penalties,
+        sentence_model,
+        lambda scorer: evaluate(held, scorer, count, budget, whole=False),
+    )
 
     print(f"\nthe summary chosen whole (sentence model L2 {penalty:g}), held out\n")
     train_groups = summary_groups(fitting, out_of_fold(fitting, penalty), count, budget)
-    chosen: tuple[float, float, Scorer] | None = None
-    for summary_penalty in (float(p) for p in args.summary_penalties.split(",")):
-        candidate = Scorer(
-            scorer.weights, scorer.mean, scorer.scale, fit_summary(train_groups, summary_penalty)
+
+    def with_summary_model(summary_penalty: float) -> Scorer:
+        return Scorer(
+            sentences.weights,
+            sentences.mean,
+            sentences.scale,
+            fit_summary(train_groups, summary_penalty),
         )
-        r = evaluate(held, candidate, count, budget)
-        print(
-            f"{'L2 ' + format(summary_penalty, 'g'):<16} {r[0]:6.2f} {r[1]:6.2f} {r[2]:6.2f} "
-            f"{r[3]:6.1f}"
-        )
-        total = r[0] + r[1] + r[2]
-        if chosen is None or total > chosen[0]:
-            chosen = (total, summary_penalty, candidate)
-    assert chosen is not None
-    _, summary_penalty, scorer = chosen
+
+    summary_penalty, scorer = best_penalty(
+        args.summary_penalties,
+        with_summary_model,
+        lambda scorer: evaluate(held, scorer, count, budget),
+    )
 
     print(f"\nlength trade-off on the held-out articles (summary model L2 {summary_penalty:g})\n")
     print(

@@ -28,7 +28,6 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -103,7 +102,6 @@ class _Ready:
     always_silent: bool
 
 
-@lru_cache(maxsize=256)
 def _render(
     language: str,
     article: Article,
@@ -111,9 +109,8 @@ def _render(
     fmt: PostFormat,
     category_id: int | None,
 ) -> tuple[Post, Post | None]:
-    """A post, and the text it falls back to if Telegram refuses its picture. Cached, on every
-    input of the renderer: a broadcast sends the same post to thousands of chats, and drawing
-    it again for each was a fifth of the sender's time per message."""
+    """A post, and the text it falls back to if Telegram refuses its picture (drawn once per
+    broadcast and way of wanting it: `TelegramOutbox._article_view` keeps them)."""
     post = views.post(language, article, sentences, fmt, category_id)
     if post.photo is None:
         return post, None
